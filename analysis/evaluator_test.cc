@@ -1,0 +1,124 @@
+#include "analysis/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "analysis/fake_prometheus_client.h"
+
+namespace agentrollout::analysis {
+namespace {
+
+using api::CompareOp;
+using api::Verdict;
+using testing::FakePrometheusClient;
+
+api::MetricSpec Metric(std::string name, std::string query) {
+  api::MetricSpec metric;
+  metric.name = std::move(name);
+  metric.query = std::move(query);
+  metric.go = {CompareOp::kLess, 1};
+  metric.no_go = {CompareOp::kGreater, 2};
+  return metric;
+}
+
+EvaluationInput Input() {
+  EvaluationInput input;
+  input.spec.prometheus = api::PrometheusSpec{};
+  input.spec.prometheus->address = "http://prometheus:9090";
+  input.spec.prometheus->timeout = std::chrono::seconds(2);
+  input.spec.metrics = {Metric("errors", R"(errors{version="{{canary}}"})"),
+                        Metric("latency", R"(latency{version="{{canary}}"})")};
+  input.vars = {{"canary", "v2"}};
+  input.credentials.bearer_token = "t";
+  return input;
+}
+
+const api::Timestamp kNow{std::chrono::seconds(1234)};
+
+TEST(Evaluator, RunsEveryQueryAndCombines) {
+  auto prom = std::make_shared<FakePrometheusClient>();
+  prom->SetValue(R"(errors{version="v2"})", 0.5);
+  prom->SetValue(R"(latency{version="v2"})", 1.5);
+  PrometheusTarget seen;
+  Evaluator evaluator(
+      [&](const PrometheusTarget& target) -> Result<PrometheusClientPtr> {
+        seen = target;
+        return PrometheusClientPtr(prom);
+      },
+      [] { return kNow; });
+  const api::Evaluation evaluation = evaluator.Evaluate(Input());
+  EXPECT_EQ(evaluation.at, kNow);
+  EXPECT_EQ(evaluation.verdict, Verdict::kHold);
+  ASSERT_EQ(evaluation.metrics.size(), 2u);
+  EXPECT_EQ(evaluation.metrics[0].name, "errors");
+  EXPECT_EQ(evaluation.metrics[0].verdict, Verdict::kGo);
+  EXPECT_EQ(evaluation.metrics[1].verdict, Verdict::kHold);
+  EXPECT_EQ(evaluation.metrics[1].value, "1.5");
+  EXPECT_EQ(seen.address, "http://prometheus:9090");
+  EXPECT_EQ(seen.credentials.bearer_token, "t");
+  EXPECT_EQ(prom->queries().size(), 2u);
+}
+
+TEST(Evaluator, QueriesRunConcurrently) {
+  auto prom = std::make_shared<FakePrometheusClient>();
+  prom->SetValue(R"(errors{version="v2"})", 0.5);
+  prom->SetValue(R"(latency{version="v2"})", 0.5);
+  prom->Hold();
+  Evaluator evaluator([&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+    return PrometheusClientPtr(prom);
+  });
+  std::thread releaser([&] {
+    // Both queries are in flight at once before either answers.
+    EXPECT_TRUE(prom->WaitForRunning(2, std::chrono::seconds(5)));
+    prom->Release();
+  });
+  const api::Evaluation evaluation = evaluator.Evaluate(Input());
+  releaser.join();
+  EXPECT_EQ(evaluation.verdict, Verdict::kGo);
+}
+
+TEST(Evaluator, TemplateErrorsAndConnectErrorsAreMetricErrors) {
+  EvaluationInput input = Input();
+  input.spec.metrics[1].query = R"(latency{region="{{region}}"})";
+  auto prom = std::make_shared<FakePrometheusClient>();
+  prom->SetValue(R"(errors{version="v2"})", 0.5);
+  Evaluator evaluator([&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+    return PrometheusClientPtr(prom);
+  });
+  api::Evaluation evaluation = evaluator.Evaluate(input);
+  EXPECT_EQ(evaluation.verdict, Verdict::kError);
+  EXPECT_EQ(evaluation.metrics[0].verdict, Verdict::kGo);
+  EXPECT_EQ(evaluation.metrics[1].verdict, Verdict::kError);
+  EXPECT_EQ(evaluation.metrics[1].message, "query template: unknown template variable {{region}}");
+
+  Evaluator unreachable([](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+    return InvalidArgument("analysis.prometheus.address: \"x\" is not an http:// or https:// URL");
+  });
+  evaluation = unreachable.Evaluate(Input());
+  EXPECT_EQ(evaluation.verdict, Verdict::kError);
+  EXPECT_EQ(evaluation.metrics[0].message,
+            "analysis.prometheus.address: \"x\" is not an http:// or https:// URL");
+
+  input = Input();
+  input.spec.prometheus.reset();
+  evaluation = evaluator.Evaluate(input);
+  EXPECT_EQ(evaluation.metrics[1].message,
+            "analysis.prometheus.address is required when analysis.metrics are given");
+}
+
+TEST(Evaluator, EmptyTableIsGoWithoutConnecting) {
+  EvaluationInput input = Input();
+  input.spec.metrics.clear();
+  input.spec.prometheus.reset();
+  bool connected = false;
+  Evaluator evaluator([&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+    connected = true;
+    return Internal("unused");
+  });
+  const api::Evaluation evaluation = evaluator.Evaluate(input);
+  EXPECT_EQ(evaluation.verdict, Verdict::kGo);
+  EXPECT_TRUE(evaluation.metrics.empty());
+  EXPECT_FALSE(connected);
+}
+
+}  // namespace
+}  // namespace agentrollout::analysis

@@ -1,0 +1,119 @@
+// Evaluations for many rollouts: each rollout is evaluated every analysis.interval, the
+// queries of all rollouts run on one bounded pool of worker threads, and within one tick
+// identical queries (same server, same credentials, same rendered PromQL, same timeout)
+// are sent once and their answer shared.
+//
+// No pile-up: a rollout has at most one evaluation in flight. When it falls due while
+// the previous one is still running (Prometheus slow or down), that slot is skipped, not
+// queued, so the pool's queue never holds more than one evaluation per rollout.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "analysis/evaluator.h"
+
+namespace agentrollout::analysis {
+
+struct SchedulerOptions {
+  // Worker threads: the global bound on queries in flight, over all rollouts and servers.
+  std::size_t concurrency = 8;
+  Connector connect = ConnectPrometheus;
+  // The time used for due dates and Evaluation::at; a fake in tests, which then call
+  // Tick() themselves instead of Start().
+  Clock now = [] { return api::Timestamp::clock::now(); };
+  // How often the background loop started by Start() calls Tick().
+  std::chrono::milliseconds tick_period{250};
+};
+
+struct SchedulerStats {
+  std::uint64_t evaluations_started = 0;
+  std::uint64_t evaluations_skipped = 0;   // due while the previous one was still running
+  std::uint64_t queries_sent = 0;          // after deduplication
+  std::uint64_t queries_deduplicated = 0;  // served by another rollout's identical query
+  std::uint64_t queries_failed = 0;        // sent queries that ended in an error
+};
+
+class Scheduler {
+ public:
+  // Receives each finished evaluation with its rollout's key. Runs on a worker thread (or
+  // the thread calling Tick()), never under the scheduler's lock: it may call Upsert and
+  // Remove, but not Stop.
+  using Callback = std::function<void(const std::string& key, api::Evaluation evaluation)>;
+
+  // Starts the worker threads; evaluations begin with Start() or explicit Tick() calls.
+  Scheduler(SchedulerOptions options, Callback callback);
+  ~Scheduler();  // Stop()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Adds rollout `key` (e.g. "namespace/name") or replaces its input. A new key, or a
+  // changed input (new phase, spec or credentials), is due at once; an unchanged input
+  // keeps its schedule. An evaluation still running for an older input is not delivered,
+  // and the new input is due as soon as it ends.
+  void Upsert(const std::string& key, EvaluationInput input);
+  // Forgets `key`; its running evaluation, if any, is not delivered.
+  void Remove(const std::string& key);
+
+  // Starts the evaluations of every rollout that is due now and has none in flight, and
+  // returns without waiting for them.
+  void Tick();
+
+  // Runs Tick() every tick_period on a background thread until Stop().
+  void Start();
+  // Stops ticking, drops queries not yet started, waits for the running ones (each ends
+  // within its timeout) and joins every thread. Idempotent.
+  void Stop();
+
+  SchedulerStats Stats() const;
+
+ private:
+  struct Run;
+  struct Job;
+  struct Entry {
+    EvaluationInput input;
+    std::uint64_t input_version = 0;
+    std::string identity;  // TargetIdentity of the input's server; "" without one
+    api::Timestamp next_due{};
+  };
+
+  void WorkerLoop();
+  void TickerLoop();
+  // With mu_ held: the client for `target`, connected on first use and shared afterwards.
+  Result<PrometheusClientPtr> ClientFor(const std::string& identity,
+                                        const PrometheusTarget& target);
+  // With mu_ held: drops cached clients that no rollout uses any more.
+  void ForgetUnusedClients();
+  // Delivers one query's outcome to every waiting evaluation; returns those now complete.
+  std::vector<std::shared_ptr<Run>> Deliver(const Job& job, const Result<QueryResult>& outcome);
+  void Finish(const std::vector<std::shared_ptr<Run>>& runs);
+
+  const SchedulerOptions options_;
+  const Callback callback_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_ready_;
+  std::condition_variable ticker_wake_;
+  bool stopping_ = false;
+  std::map<std::string, Entry> entries_;
+  // key -> id of its running evaluation. Kept apart from entries_ so a rollout removed and
+  // re-added while its evaluation runs still has at most one in flight.
+  std::map<std::string, std::uint64_t> in_flight_;
+  std::map<std::string, PrometheusClientPtr> clients_;  // by TargetIdentity
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::uint64_t next_id_ = 1;
+  SchedulerStats stats_;
+
+  std::vector<std::thread> workers_;
+  std::thread ticker_;
+};
+
+}  // namespace agentrollout::analysis

@@ -1,0 +1,34 @@
+// Go / No-Go / abort lines: `OP NUMBER` with OP one of < <= > >= == != (API.md §2).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "api/types.h"
+#include "common/result.h"
+
+namespace agentrollout::api {
+
+// Parses "< 0.02", ">=5", " == 0 ", "!= -1", "> 1e3". Whitespace is optional around the
+// operator and the number. The number is decimal (optional sign, fraction, exponent) and
+// finite. Errors (InvalidArgument, no field path) start with `invalid threshold "TEXT": `.
+Result<Threshold> ParseThreshold(std::string_view text);
+
+// Whether `value` satisfies the line. NaN satisfies nothing (not even "!= x").
+bool Matches(const Threshold& threshold, double value);
+
+// The canonical text: operator, one space, FormatNumber(value), e.g. "< 0.02".
+// ParseThreshold(FormatThreshold(t)) == t for every finite t.
+std::string FormatThreshold(const Threshold& threshold);
+
+// The shortest text that parses back to exactly `value` (std::to_chars): 0.0131 -> "0.0131",
+// 912 -> "912", 1e-07 -> "1e-07", 1e21 -> "1e+21". -0 is "0"; non-finite values use
+// Prometheus' spelling: "NaN", "+Inf", "-Inf".
+std::string FormatNumber(double value);
+
+// A measured value for people (status.analysis.metrics[].value, messages): at most 6
+// significant digits, 1377.2727272727273 -> "1377.27", 0.0131 -> "0.0131". Verdicts are
+// computed on the exact value, never on this text.
+std::string FormatMeasurement(double value);
+
+}  // namespace agentrollout::api

@@ -1,0 +1,254 @@
+#include "api/validate.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/codec.h"
+#include "api/template.h"
+#include "api/threshold.h"
+
+namespace agentrollout::api {
+namespace {
+
+// ---------------------------------------------------------------- threshold zones
+// A threshold is a set of real numbers; metric values are finite doubles (NaN and Inf are
+// query errors, API.md §3.1), so two zones overlap iff some finite double lies in both.
+
+struct Bound {
+  double value;  // may be -inf / +inf (then open)
+  bool closed;
+};
+
+struct Interval {
+  Bound low;
+  Bound high;
+};
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// One or two intervals (two only for "!=").
+std::vector<Interval> Zone(const Threshold& t) {
+  const Bound below_all{-kInf, false};
+  const Bound above_all{kInf, false};
+  switch (t.op) {
+    case CompareOp::kLess:
+      return {{below_all, {t.value, false}}};
+    case CompareOp::kLessEqual:
+      return {{below_all, {t.value, true}}};
+    case CompareOp::kGreater:
+      return {{{t.value, false}, above_all}};
+    case CompareOp::kGreaterEqual:
+      return {{{t.value, true}, above_all}};
+    case CompareOp::kEqual:
+      return {{{t.value, true}, {t.value, true}}};
+    case CompareOp::kNotEqual:
+      return {{below_all, {t.value, false}}, {{t.value, false}, above_all}};
+  }
+  return {};
+}
+
+// The values that do not satisfy `t`.
+Threshold Complement(const Threshold& t) {
+  switch (t.op) {
+    case CompareOp::kLess:
+      return {CompareOp::kGreaterEqual, t.value};
+    case CompareOp::kLessEqual:
+      return {CompareOp::kGreater, t.value};
+    case CompareOp::kGreater:
+      return {CompareOp::kLessEqual, t.value};
+    case CompareOp::kGreaterEqual:
+      return {CompareOp::kLess, t.value};
+    case CompareOp::kEqual:
+      return {CompareOp::kNotEqual, t.value};
+    case CompareOp::kNotEqual:
+      return {CompareOp::kEqual, t.value};
+  }
+  return t;
+}
+
+// The intersection of two intervals, if it holds at least one finite double.
+std::optional<Interval> Intersect(const Interval& a, const Interval& b) {
+  Bound low = a.low;
+  if (b.low.value > low.value || (b.low.value == low.value && !b.low.closed)) low = b.low;
+  Bound high = a.high;
+  if (b.high.value < high.value || (b.high.value == high.value && !b.high.closed)) high = b.high;
+  // The smallest and largest doubles inside; nextafter(-inf, +inf) is the lowest finite.
+  const double first = low.closed ? low.value : std::nextafter(low.value, kInf);
+  const double last = high.closed ? high.value : std::nextafter(high.value, -kInf);
+  if (!(first <= last)) return std::nullopt;
+  return Interval{low, high};
+}
+
+// Some values satisfying both thresholds, if any.
+std::optional<Interval> Overlap(const Threshold& a, const Threshold& b) {
+  for (const Interval& x : Zone(a)) {
+    for (const Interval& y : Zone(b)) {
+      if (auto both = Intersect(x, y)) return both;
+    }
+  }
+  return std::nullopt;
+}
+
+// "the value 5" or "a value in (0.02, 0.05]".
+std::string DescribeValues(const Interval& values) {
+  if (values.low.closed && values.high.closed && values.low.value == values.high.value) {
+    return "the value " + FormatNumber(values.low.value);
+  }
+  return std::string("a value in ") + (values.low.closed ? "[" : "(") +
+         FormatNumber(values.low.value) + ", " + FormatNumber(values.high.value) +
+         (values.high.closed ? "]" : ")");
+}
+
+std::string Quoted(const Threshold& t) { return "\"" + FormatThreshold(t) + "\""; }
+
+Status CheckZones(const MetricSpec& metric, const std::string& path) {
+  if (auto both = Overlap(metric.go, metric.no_go)) {
+    return InvalidArgument(path + ".noGo: " + Quoted(metric.no_go) + " overlaps go " +
+                           Quoted(metric.go) + ": " + DescribeValues(*both) +
+                           " would be both Go and NoGo");
+  }
+  if (metric.abort) {
+    if (auto outside = Overlap(*metric.abort, Complement(metric.no_go))) {
+      return InvalidArgument(path + ".abort: " + Quoted(*metric.abort) +
+                             " is not inside the noGo zone " + Quoted(metric.no_go) + ": " +
+                             DescribeValues(*outside) + " would hit abort but not noGo");
+    }
+  }
+  return OkStatus();
+}
+
+// ---------------------------------------------------------------- the rest
+
+// Names must be unique: the first repeat is reported against its first occurrence.
+template <typename Item>
+Status CheckUniqueNames(const std::vector<Item>& items, const std::string& list_path) {
+  std::map<std::string_view, std::size_t> seen;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto [it, inserted] = seen.emplace(items[i].name, i);
+    if (!inserted) {
+      return InvalidArgument(list_path + "[" + std::to_string(i) + "].name: duplicate name \"" +
+                             items[i].name + "\" (same as " + list_path + "[" +
+                             std::to_string(it->second) + "].name)");
+    }
+  }
+  return OkStatus();
+}
+
+Status CheckStores(const AgentRolloutSpec& spec) {
+  if (!spec.flag && !spec.traffic) {
+    return InvalidArgument("spec: at least one of flag, traffic is required");
+  }
+  if (spec.flag) {
+    const bool config_map = spec.flag->config_map.has_value();
+    const bool feature_flag = spec.flag->feature_flag.has_value();
+    if (config_map == feature_flag) {
+      return InvalidArgument(
+          std::string("spec.flag: exactly one of configMap, featureFlag must be set, got ") +
+          (config_map ? "both" : "neither"));
+    }
+  }
+  if (spec.traffic) {
+    std::vector<std::string> routers;
+    if (spec.traffic->gateway_api) routers.emplace_back("gatewayAPI");
+    if (spec.traffic->istio) routers.emplace_back("istio");
+    if (spec.traffic->replicas) routers.emplace_back("replicas");
+    if (routers.empty()) {
+      return InvalidArgument(
+          "spec.traffic: exactly one of gatewayAPI, istio, replicas must be set, got none "
+          "(omit traffic for a flag-only rollout)");
+    }
+    if (routers.size() > 1) {
+      std::string names;
+      for (const std::string& name : routers) names += names.empty() ? name : ", " + name;
+      return InvalidArgument(
+          "spec.traffic: exactly one of gatewayAPI, istio, replicas must be set, got " + names);
+    }
+  }
+  return OkStatus();
+}
+
+Status CheckAnalysis(const AnalysisSpec& analysis) {
+  if (!analysis.metrics.empty() && (!analysis.prometheus || analysis.prometheus->address.empty())) {
+    return InvalidArgument(
+        "spec.analysis.prometheus.address: is required when spec.analysis.metrics is not empty");
+  }
+  if (Status s = CheckUniqueNames(analysis.metrics, "spec.analysis.metrics"); !s.ok()) return s;
+  for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
+    const MetricSpec& metric = analysis.metrics[i];
+    const std::string path = "spec.analysis.metrics[" + std::to_string(i) + "]";
+    if (Status s = CheckTemplateVariables(metric.query, analysis.args, path + ".query"); !s.ok()) {
+      return s;
+    }
+    if (Status s = CheckZones(metric, path); !s.ok()) return s;
+  }
+  return OkStatus();
+}
+
+Status CheckPhases(const AgentRolloutSpec& spec) {
+  if (Status s = CheckUniqueNames(spec.phases, "spec.phases"); !s.ok()) return s;
+  for (std::size_t i = 0; i < spec.phases.size(); ++i) {
+    const PhaseSpec& phase = spec.phases[i];
+    const std::string path = "spec.phases[" + std::to_string(i) + "]";
+    if (i > 0) {
+      const PhaseSpec& previous = spec.phases[i - 1];
+      const std::string previous_path = "spec.phases[" + std::to_string(i - 1) + "]";
+      if (phase.flag_percent < previous.flag_percent) {
+        return InvalidArgument(path + ".flagPercent: must not decrease, got " +
+                               std::to_string(phase.flag_percent) + " after " +
+                               std::to_string(previous.flag_percent) + " in " + previous_path);
+      }
+      if (phase.traffic_weight < previous.traffic_weight) {
+        return InvalidArgument(path + ".trafficWeight: must not decrease, got " +
+                               std::to_string(phase.traffic_weight) + " after " +
+                               std::to_string(previous.traffic_weight) + " in " + previous_path);
+      }
+    }
+    if (!phase.flags.empty() && !spec.flag) {
+      return InvalidArgument(path + ".flags: needs spec.flag (the store these flags live in)");
+    }
+    if (spec.flag && phase.flags.count(spec.flag->key) > 0) {
+      return InvalidArgument(path + ".flags[" + spec.flag->key +
+                             "]: is the rollout's own flag (spec.flag.key); use flagPercent");
+    }
+  }
+  return OkStatus();
+}
+
+Status CheckNotifications(const std::vector<NotificationSpec>& notifications) {
+  for (std::size_t i = 0; i < notifications.size(); ++i) {
+    if (notifications[i].url.empty() && !notifications[i].secret_ref) {
+      return InvalidArgument("spec.notifications[" + std::to_string(i) +
+                             "]: one of url, secretRef is required");
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status ValidateSpec(const AgentRolloutSpec& spec) {
+  if (Status s = CheckStores(spec); !s.ok()) return s;
+  if (Status s = CheckAnalysis(spec.analysis); !s.ok()) return s;
+  if (Status s = CheckPhases(spec); !s.ok()) return s;
+  return CheckNotifications(spec.notifications);
+}
+
+Result<AgentRolloutSpec> DecodeAndValidateSpec(const nlohmann::json& spec) {
+  Result<AgentRolloutSpec> decoded = DecodeSpec(spec);
+  if (!decoded.ok()) return decoded;
+  if (Status s = ValidateSpec(*decoded); !s.ok()) return s.error();
+  return decoded;
+}
+
+Result<AgentRollout> DecodeAndValidate(const nlohmann::json& object) {
+  Result<AgentRollout> decoded = DecodeAgentRollout(object);
+  if (!decoded.ok()) return decoded;
+  if (Status s = ValidateSpec(decoded->spec); !s.ok()) return s.error();
+  return decoded;
+}
+
+}  // namespace agentrollout::api

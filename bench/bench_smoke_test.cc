@@ -1,0 +1,82 @@
+// Smoke test of the benchmark driver (part of the default test run, so the benchmarks
+// cannot rot): `agentrollout-bench scale` at N = 200 with a short window against the real
+// API server and a real Prometheus. It asserts that the driver works and produces numbers,
+// never that a performance goal is met (bench/run.sh --full measures those).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/harness/cluster.h"
+#include "tests/harness/process.h"
+#include "tests/harness/prometheus.h"
+
+namespace agentrollout::bench {
+namespace {
+
+const auto* const kCluster = testing::RegisterClusterEnvironment();
+
+TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
+  testing::PrometheusFixture prometheus;
+  ASSERT_TRUE(prometheus.Start({}).ok());
+  const std::string ns = testing::CreateTestNamespace();
+  auto dir = testing::MakeTempDir("bench-smoke");
+  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
+  const std::string out = (*dir / "scale.json").string();
+  const std::string log = (*dir / "operator.log").string();
+
+  const int n = 200;
+  testing::ProcessOptions options;
+  options.timeout = std::chrono::minutes(5);
+  auto run = testing::RunProcess({AGENTROLLOUT_BENCH,
+                                  "--out",
+                                  out,
+                                  "scale",
+                                  "--kubeconfig",
+                                  testing::Cluster().kubeconfig().string(),
+                                  "--binary",
+                                  AGENTROLLOUT_OPERATOR,
+                                  "--namespace",
+                                  ns,
+                                  "--prometheus",
+                                  prometheus.base_url(),
+                                  "-n",
+                                  std::to_string(n),
+                                  "--window",
+                                  "20",
+                                  "--interval",
+                                  "5s",
+                                  "--log",
+                                  log},
+                                 options);
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  ASSERT_EQ(run->exit_code, 0) << run->Describe() << "\noperator log:\n"
+                               << testing::ReadFileOrEmpty(log).substr(0, 4000);
+
+  const auto result = nlohmann::json::parse(testing::ReadFileOrEmpty(out), nullptr, false);
+  ASSERT_TRUE(result.is_object()) << "no JSON in " << out;
+  EXPECT_EQ(result["controller"], "agentrollout-operator");
+  EXPECT_EQ(result["n"], n);
+  EXPECT_EQ(result["progressing"].get<int>() + result["finished"].get<int>(), n);
+  // Objects: n AgentRollouts + n HTTPRoutes + the shared flag ConfigMaps (50 per map).
+  EXPECT_EQ(result["populate_objects"], 2 * n + 4);
+  EXPECT_EQ(result["populate_statuses"], result["finished"]);
+  EXPECT_FALSE(result["exited_early"].get<bool>());
+  // Numbers were produced: readiness was seen, /proc and /metrics were sampled.
+  ASSERT_TRUE(result["ready_s"].is_number()) << result.dump();
+  EXPECT_GT(result["ready_s"].get<double>(), 0);
+  ASSERT_GE(result["samples"].size(), 10u);
+  EXPECT_GT(result["peak_rss_mib"].get<double>(), 1);
+  EXPECT_GE(result["peak_rss_mib"].get<double>(), result["steady_rss_mib"].get<double>());
+  EXPECT_GT(result["cpu_seconds"].get<double>(), 0);
+  EXPECT_GT(result["threads_max"].get<int>(), 1);
+  EXPECT_GT(result["reconciles"].get<double>(), 0);
+
+  // The operator did the work it was measured doing: a progressing rollout was started.
+  const auto got = testing::Cluster().Kubectl(
+      {"get", "agentrollout", "rollout-0", "-n", ns, "-o", "jsonpath={.status.phase}"});
+  EXPECT_EQ(got.exit_code, 0) << got.Describe();
+  EXPECT_EQ(got.out, "Progressing");
+}
+
+}  // namespace
+}  // namespace agentrollout::bench

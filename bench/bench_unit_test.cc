@@ -1,0 +1,150 @@
+// Unit tests of the benchmark driver's parts that need no server: /proc parsing, metric
+// exposition sums, percentiles, and the generated objects (valid AgentRollouts, finished
+// statuses the codec accepts, Argo steps equivalent to the phases).
+#include <gtest/gtest.h>
+
+#include "api/codec.h"
+#include "api/validate.h"
+#include "bench/measure.h"
+#include "bench/proc_stats.h"
+#include "bench/reaction.h"
+#include "bench/workload.h"
+
+namespace agentrollout::bench {
+namespace {
+
+TEST(ProcStats, ParsesStatusFields) {
+  const auto sample = ParseProcStatus(
+      "Name:\tagentrollout-op\nVmPeak:\t 900000 kB\nVmHWM:\t   52000 kB\nVmRSS:\t   48000 kB\n"
+      "Threads:\t17\n");
+  ASSERT_TRUE(sample.ok()) << sample.error().ToString();
+  EXPECT_EQ(sample->rss_kib, 48000);
+  EXPECT_EQ(sample->peak_rss_kib, 52000);
+  EXPECT_EQ(sample->threads, 17);
+}
+
+TEST(ProcStats, MissingFieldIsAnError) {
+  EXPECT_FALSE(ParseProcStatus("Name:\tx\nVmRSS:\t1 kB\n").ok());
+}
+
+TEST(ProcStats, CpuFromStatSurvivesSpacesInTheCommand) {
+  // Fields 14 and 15 (utime, stime) are 250 and 50 ticks.
+  const std::string stat =
+      "4242 (my (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 17 0 1 2 3";
+  const auto cpu = ParseProcStatCpuSeconds(stat, 100);
+  ASSERT_TRUE(cpu.ok()) << cpu.error().ToString();
+  EXPECT_DOUBLE_EQ(*cpu, 3.0);
+  EXPECT_FALSE(ParseProcStatCpuSeconds("4242 (x) S 1 2", 100).ok());
+  EXPECT_FALSE(ParseProcStatCpuSeconds("no parenthesis", 100).ok());
+}
+
+TEST(ProcStats, SamplesThisProcess) {
+  const auto sample = SampleProcess(getpid());
+  ASSERT_TRUE(sample.ok()) << sample.error().ToString();
+  EXPECT_GT(sample->rss_kib, 0);
+  EXPECT_GE(sample->peak_rss_kib, sample->rss_kib);
+  EXPECT_GE(sample->threads, 1);
+}
+
+TEST(SumSeries, SumsEverySeriesOfExactlyThatName) {
+  const std::string text =
+      "# HELP agentrollout_reconcile_total Reconciles.\n"
+      "# TYPE agentrollout_reconcile_total counter\n"
+      "agentrollout_reconcile_total{result=\"success\"} 120\n"
+      "agentrollout_reconcile_total{result=\"error\"} 3\n"
+      "agentrollout_reconcile_total_other 1000\n"
+      "prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"} 7\n"
+      "prometheus_http_requests_total{code=\"200\",handler=\"/metrics\"} 9\n"
+      "rollout_reconcile_count 42\n";
+  EXPECT_DOUBLE_EQ(SumSeries(text, "agentrollout_reconcile_total"), 123);
+  EXPECT_DOUBLE_EQ(SumSeries(text, "rollout_reconcile_count"), 42);
+  EXPECT_DOUBLE_EQ(SumSeries(text, "prometheus_http_requests_total", "handler=\"/api/v1/query\""),
+                   7);
+  EXPECT_DOUBLE_EQ(SumSeries(text, "absent"), 0);
+}
+
+TEST(Percentiles, NearestRank) {
+  std::vector<double> values;
+  for (int i = 100; i >= 1; --i) values.push_back(i);
+  const auto p = Percentiles(values);
+  EXPECT_EQ(p["count"], 100);
+  EXPECT_DOUBLE_EQ(p["min"].get<double>(), 1);
+  EXPECT_DOUBLE_EQ(p["p50"].get<double>(), 50);
+  EXPECT_DOUBLE_EQ(p["p99"].get<double>(), 99);
+  EXPECT_DOUBLE_EQ(p["max"].get<double>(), 100);
+  EXPECT_FALSE(Percentiles({}).contains("p50"));
+}
+
+Workload TestWorkload() {
+  Workload w;
+  w.namespace_ = "bench";
+  w.prometheus = "http://127.0.0.1:9090";
+  return w;
+}
+
+TEST(Workload, EveryRolloutIsAValidFivePhaseFiveMetricSpec) {
+  const Workload w = TestWorkload();
+  for (int i : {0, 19, 20, 99, 12345}) {
+    const auto rollout = api::DecodeAndValidate(AgentRolloutObject(w, i));
+    ASSERT_TRUE(rollout.ok()) << i << ": " << rollout.error().ToString();
+    EXPECT_EQ(rollout->spec.phases.size(), 5u);
+    EXPECT_EQ(rollout->spec.analysis.metrics.size(), 5u);
+    EXPECT_EQ(rollout->spec.traffic->gateway_api->http_route, RouteName(i));
+    EXPECT_EQ(rollout->spec.flag->config_map->name, ConfigMapName(w, i));
+  }
+}
+
+TEST(Workload, MixFollowsTheProgressingShare) {
+  Workload w = TestWorkload();
+  w.progressing_share = 0.2;
+  int progressing = 0;
+  for (int i = 0; i < 1000; ++i) progressing += IsProgressing(w, i) ? 1 : 0;
+  EXPECT_EQ(progressing, 200);
+}
+
+TEST(Workload, FinishedStatusesDecode) {
+  int rolled_back = 0;
+  for (int i = 20; i < 100; ++i) {
+    const auto status = api::DecodeStatus(FinishedStatus(i, 1));
+    ASSERT_TRUE(status.ok()) << status.error().ToString();
+    ASSERT_TRUE(status->current_phase.has_value());
+    if (status->phase == api::RolloutPhase::kRolledBack) {
+      ++rolled_back;
+      EXPECT_TRUE(status->rollback.has_value());
+    } else {
+      EXPECT_EQ(status->phase, api::RolloutPhase::kSucceeded);
+      EXPECT_EQ(status->current_phase->index, 4);
+    }
+  }
+  EXPECT_EQ(rolled_back, 20);
+}
+
+TEST(Workload, DistinctTargetsGiveEveryRolloutItsOwnHeader) {
+  Workload w = TestWorkload();
+  w.distinct_targets = true;
+  const auto a = AgentRolloutObject(w, 1)["spec"]["analysis"]["prometheus"]["headers"];
+  const auto b = AgentRolloutObject(w, 2)["spec"]["analysis"]["prometheus"]["headers"];
+  EXPECT_NE(a, b);
+}
+
+TEST(Workload, ArgoRolloutHasTheSameWeightsAndBakeTimes) {
+  const Workload w = TestWorkload();
+  const auto rollout = ArgoRolloutObject(w, 7, "2.0.0");
+  std::vector<int> weights;
+  std::vector<std::string> pauses;
+  for (const auto& step : rollout["spec"]["strategy"]["canary"]["steps"]) {
+    if (step.contains("setWeight")) weights.push_back(step["setWeight"]);
+    if (step.contains("pause")) pauses.push_back(step["pause"].value("duration", "approval"));
+  }
+  EXPECT_EQ(weights, (std::vector<int>{5, 10, 25, 50, 100}));
+  EXPECT_EQ(pauses, (std::vector<std::string>{"4h", "24h", "24h", "48h", "approval"}));
+  const auto tmpl = ArgoAnalysisTemplateObject(w, 7);
+  ASSERT_EQ(tmpl["spec"]["metrics"].size(), 5u);
+  EXPECT_EQ(tmpl["spec"]["metrics"][0]["successCondition"], "result[0] < 0.02");
+  EXPECT_NE(tmpl["spec"]["metrics"][0]["provider"]["prometheus"]["query"].get<std::string>().find(
+                "{{args.canary}}"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace agentrollout::bench

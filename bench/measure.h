@@ -1,0 +1,73 @@
+// Runs one controller process (the operator, or Argo Rollouts' controller) and measures it
+// from the outside: time until its readiness endpoint answers 200, then every `period` its
+// /proc figures (bench/proc_stats.h) and the reconcile counter of its /metrics, for a
+// fixed window. The controller is stopped with SIGTERM at the end.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/proc_stats.h"
+#include "common/result.h"
+
+namespace agentrollout::bench {
+
+struct ControllerSpec {
+  std::string name;  // "agentrollout-operator" | "argo-rollouts"
+  std::vector<std::string> argv;
+  std::string ready_url;    // GET answering 200 = ready
+  std::string metrics_url;  // Prometheus text exposition
+  // A counter (or a histogram's _count) that grows by one per reconcile; summed over series.
+  std::string reconcile_metric;
+};
+
+struct Sample {
+  double t = 0;  // seconds since the process was started
+  ProcSample proc;
+  double reconciles = 0;
+};
+
+struct RunOptions {
+  std::chrono::seconds window{60};  // sampling time after start
+  std::chrono::milliseconds period{1000};
+  // Reconciles that count as "every object reconciled once" (the initial sync).
+  double sync_target = 0;
+  // Called after every sample (e.g. to disturb the system at a given time).
+  std::function<void(const Sample&)> on_sample;
+};
+
+struct RunResult {
+  std::optional<double> ready_s;   // start -> readiness 200
+  std::optional<double> synced_s;  // start -> reconciles >= sync_target
+  std::vector<Sample> samples;
+  bool exited_early = false;  // the process died during the window
+  // 1-minute load average of the machine before and after (other work competing for CPU).
+  double load_before = 0;
+  double load_after = 0;
+};
+
+// The 1-minute load average (/proc/loadavg); 0 when unreadable.
+double LoadAverage();
+
+Result<RunResult> RunController(const ControllerSpec& spec, const std::filesystem::path& log_file,
+                                const RunOptions& options);
+
+// Sum of every series of `name` (exactly that metric name) in a text exposition; with
+// `label` only the series whose labels contain that text (e.g. `handler="/api/v1/query"`).
+double SumSeries(std::string_view exposition, std::string_view name, std::string_view label = "");
+
+// Summary figures of a run (the JSON the report reads): ready time, initial sync, peak and
+// steady RSS, CPU over the whole window and over its second half (steady state), threads,
+// reconciles, and the samples themselves.
+nlohmann::json Summarize(const RunResult& run, const RunOptions& options);
+
+// A free TCP port on 127.0.0.1 (bound, read, closed).
+Result<int> FreePort();
+
+}  // namespace agentrollout::bench

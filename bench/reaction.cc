@@ -1,0 +1,468 @@
+#include "bench/reaction.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <thread>
+#include <vector>
+
+#include "api/duration.h"
+#include "bench/measure.h"
+#include "bench/populate.h"
+#include "bench/watcher.h"
+#include "bench/workload.h"
+#include "http/test_server.h"
+#include "http/transport.h"
+#include "operator/kube/config.h"
+#include "tests/harness/process.h"
+
+namespace agentrollout::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double MsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// application/x-www-form-urlencoded value decoding.
+std::string FormDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size()) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// Percent-encodes everything but letters and digits.
+std::string FormEncode(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out += c;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof(hex), "%%%02X", static_cast<unsigned char>(c));
+      out += hex;
+    }
+  }
+  return out;
+}
+
+// The `query` parameter of a GET target or a POST form body.
+std::string QueryParam(const http::testing::ReceivedRequest& request) {
+  std::string_view form = request.body;
+  if (request.method == "GET") {
+    const std::size_t q = request.target.find('?');
+    form = q == std::string::npos ? std::string_view()
+                                  : std::string_view(request.target).substr(q + 1);
+  }
+  while (!form.empty()) {
+    const std::size_t amp = std::min(form.find('&'), form.size());
+    const std::string_view pair = form.substr(0, amp);
+    form.remove_prefix(std::min(amp + 1, form.size()));
+    if (pair.substr(0, 6) == "query=") return FormDecode(pair.substr(6));
+  }
+  return "";
+}
+
+// The canary weight of an HTTPRoute (first backendRef named `canary`), or -1.
+int CanaryWeight(const json& route, const std::string& canary) {
+  for (const json& rule : route["spec"].value("rules", json::array())) {
+    for (const json& ref : rule.value("backendRefs", json::array())) {
+      if (ref.value("name", "") == canary) return ref.value("weight", 1);
+    }
+  }
+  return -1;
+}
+
+// Transitions of a value observed by a watch: the last value, and when it last became
+// `target` from something else.
+struct Transition {
+  int last = -1;
+  std::optional<Clock::time_point> became_target;
+};
+
+// Per-rollout state of the reaction benchmark.
+struct Track {
+  bool flipped = false;
+  int queries = 0;
+  std::optional<Clock::time_point> no_go_answered;  // t0
+  // Answers since t0: the rest of the No-Go evaluation (the next one is an interval away,
+  // and a rolled-back rollout is no longer analysed).
+  std::vector<Clock::time_point> answers_after_no_go;
+  Transition flag;   // 1 = enabled at > 0 %, 0 = disabled at 0 %
+  Transition route;  // canary weight
+};
+
+// The number in `agent-<i>-v2` inside `text`, or -1.
+int AgentIndex(const std::string& text) {
+  static const std::regex kAgent("agent-([0-9]+)-v2");
+  std::smatch match;
+  if (!std::regex_search(text, match, kAgent)) return -1;
+  return std::stoi(match[1].str());
+}
+
+json Vector(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return {{"status", "success"},
+          {"data",
+           {{"resultType", "vector"},
+            {"result", {{{"metric", json::object()}, {"value", {1.7e9, text}}}}}}}};
+}
+
+}  // namespace
+
+json Percentiles(std::vector<double> values) {
+  json out{{"count", values.size()}};
+  if (values.empty()) return out;
+  std::sort(values.begin(), values.end());
+  auto rank = [&](double p) {
+    const auto index = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
+    return values[std::clamp<std::size_t>(index, 1, values.size()) - 1];
+  };
+  out["min"] = values.front();
+  out["p50"] = rank(0.50);
+  out["p90"] = rank(0.90);
+  out["p99"] = rank(0.99);
+  out["max"] = values.back();
+  return out;
+}
+
+Result<json> RunReaction(const ReactionOptions& o) {
+  auto config = kube::LoadKubeconfig({o.kubeconfig, ""});
+  if (!config.ok()) return config.error();
+
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<Track> tracks(static_cast<std::size_t>(o.n));
+
+  // The stand-in Prometheus: Go values (error rate 0, p95 100 ms) until a rollout is
+  // flipped, then an error rate of 0.5 (No-Go: "> 0.05").
+  auto server = http::testing::StartTestServer([&](http::testing::Exchange& exchange) {
+    const std::string query = QueryParam(exchange.request());
+    const int i = AgentIndex(query);
+    double value = query.find("histogram_quantile") != std::string::npos ? 100 : 0;
+    if (i >= 0 && i < o.n) {
+      std::lock_guard lock(mu);
+      Track& t = tracks[static_cast<std::size_t>(i)];
+      ++t.queries;
+      const bool error_rate = query.find("agent_requests_total") != std::string::npos &&
+                              query.find("outcome=\"error\"") != std::string::npos;
+      if (t.flipped && error_rate) {
+        value = 0.5;
+        if (!t.no_go_answered) t.no_go_answered = Clock::now();
+      }
+      if (t.no_go_answered) t.answers_after_no_go.push_back(Clock::now());
+      changed.notify_all();
+    }
+    exchange.Respond(200, {{"Content-Type", "application/json"}}, Vector(value).dump());
+  });
+  if (!server.ok()) return server.error();
+
+  Workload w;
+  w.namespace_ = o.namespace_;
+  w.prometheus = (*server)->url();
+  w.interval = o.interval;
+  w.first_phase_duration = "1h";
+  w.progressing_share = 1.0;
+  w.query_groups = 0;  // every rollout its own agent: the stand-in tells them apart
+  w.rollouts_per_config_map = o.rollouts_per_config_map;
+
+  auto on_route = [&](const json& route, Clock::time_point at) {
+    const int i = AgentIndex(route.dump());
+    if (i < 0 || i >= o.n) return;
+    const int weight = CanaryWeight(route, CanaryBackend(w, i));
+    std::lock_guard lock(mu);
+    Transition& r = tracks[static_cast<std::size_t>(i)].route;
+    if (weight == 0 && r.last != 0 && r.last != -1) r.became_target = at;
+    r.last = weight;
+    changed.notify_all();
+  };
+  auto on_config_map = [&](const json& config_map, Clock::time_point at) {
+    const std::string text = config_map.value("data", json::object()).value("flags.json", "{}");
+    const json flags = json::parse(text, nullptr, false);
+    if (!flags.is_object()) return;
+    std::lock_guard lock(mu);
+    for (const auto& [key, entry] : flags.items()) {
+      // Flag keys are agent_<i>_v2 (workload.cc).
+      if (key.rfind("agent_", 0) != 0) continue;
+      const int i = std::atoi(key.c_str() + 6);
+      if (i < 0 || i >= o.n || !entry.is_object()) continue;
+      const int on = entry.value("enabled", false) && entry.value("percentage", 0) > 0 ? 1 : 0;
+      Transition& f = tracks[static_cast<std::size_t>(i)].flag;
+      if (on == 0 && f.last == 1) f.became_target = at;
+      f.last = on;
+    }
+    changed.notify_all();
+  };
+  Watcher routes(*config, kHttpRoutes, o.namespace_, on_route);
+  Watcher config_maps(*config, kube::kConfigMaps, o.namespace_, on_config_map);
+
+  auto interval = api::ParseDuration(o.interval);
+  if (!interval.ok()) return interval.error().WithContext("--interval");
+  auto start_operator = [&]() -> Result<testing::BackgroundProcess> {
+    auto metrics_port = FreePort();
+    auto health_port = FreePort();
+    if (!metrics_port.ok() || !health_port.ok()) return Internal("no free port");
+    return testing::BackgroundProcess::Start(
+        {o.operator_binary, "--kubeconfig=" + o.kubeconfig, "--namespace=" + o.namespace_,
+         "--concurrency=" + std::to_string(o.concurrency),
+         "--metrics-addr=127.0.0.1:" + std::to_string(*metrics_port),
+         "--health-addr=127.0.0.1:" + std::to_string(*health_port), "--log-format=json"},
+        o.log_file);
+  };
+  // Burst: every rollout exists before the operator starts, so all are registered with
+  // the scheduler at once and fall due in the same tick; flipped ones then roll back
+  // together. Otherwise the fleet is created over one interval while the operator runs,
+  // so due times (and rollbacks) are spread out, as for rollouts created over time.
+  std::optional<testing::BackgroundProcess> process;
+  if (!o.burst) {
+    auto client = kube::NewClient(*config);
+    if (!client.ok()) return client.error();
+    if (Status ns = EnsureNamespace(**client, o.namespace_); !ns.ok()) return ns.error();
+    auto started = start_operator();
+    if (!started.ok()) return started.error();
+    process = std::move(*started);
+  }
+  auto populated = PopulateAgentRollouts(*config, w, o.n, o.burst ? o.workers : 1,
+                                         o.burst ? api::Duration{} : *interval / o.n);
+  if (!populated.ok()) return populated.error().WithContext("populate");
+  if (o.burst) {
+    auto started = start_operator();
+    if (!started.ok()) return started.error();
+    process = std::move(*started);
+  }
+
+  // Warm: every rollout started (flag on, canary weight 5) and analysed at least once.
+  const auto warm_deadline = Clock::now() + std::chrono::seconds(120 + o.n / 10);
+  {
+    std::unique_lock lock(mu);
+    const bool warm = changed.wait_until(lock, warm_deadline, [&] {
+      return std::all_of(tracks.begin(), tracks.end(), [](const Track& t) {
+        return t.queries > 0 && t.flag.last == 1 && t.route.last > 0;
+      });
+    });
+    if (!warm) {
+      const auto cold = std::count_if(tracks.begin(), tracks.end(), [](const Track& t) {
+        return !(t.queries > 0 && t.flag.last == 1 && t.route.last > 0);
+      });
+      return Error(ErrorCode::kDeadlineExceeded,
+                   std::to_string(cold) + " of " + std::to_string(o.n) +
+                       " rollouts did not start within the warm-up time; see " +
+                       o.log_file.string());
+    }
+  }
+  for (int i = 0; i < o.n; ++i) {
+    {
+      std::lock_guard lock(mu);
+      tracks[static_cast<std::size_t>(i)].flipped = true;
+    }
+    std::this_thread::sleep_for(o.spacing);
+  }
+  {
+    std::unique_lock lock(mu);
+    changed.wait_until(lock, Clock::now() + std::chrono::seconds(60), [&] {
+      return std::all_of(tracks.begin(), tracks.end(), [](const Track& t) {
+        return t.flag.became_target && t.route.became_target;
+      });
+    });
+  }
+  process->Stop();
+
+  std::vector<double> both, flag, route, from_verdict;
+  int missing = 0;
+  {
+    std::lock_guard lock(mu);
+    for (const Track& t : tracks) {
+      if (!t.no_go_answered || !t.flag.became_target || !t.route.became_target) {
+        ++missing;
+        continue;
+      }
+      const Clock::time_point t1 = std::max(*t.flag.became_target, *t.route.became_target);
+      both.push_back(MsBetween(*t.no_go_answered, t1));
+      // The verdict was known once the evaluation's last query was answered.
+      Clock::time_point verdict = *t.no_go_answered;
+      for (const auto& at : t.answers_after_no_go) {
+        if (at <= t1) verdict = std::max(verdict, at);
+      }
+      from_verdict.push_back(MsBetween(verdict, t1));
+      flag.push_back(MsBetween(*t.no_go_answered, *t.flag.became_target));
+      route.push_back(MsBetween(*t.no_go_answered, *t.route.became_target));
+    }
+  }
+  json out{{"n", o.n},
+           {"rollbacks_measured", both.size()},
+           {"rollbacks_missing", missing},
+           {"spacing_ms", o.spacing.count()},
+           {"analysis_interval", o.interval},
+           {"burst", o.burst},
+           {"rollouts_per_config_map", o.rollouts_per_config_map},
+           {"concurrency", o.concurrency},
+           {"flag_and_route_ms", Percentiles(both)},
+           {"verdict_to_flag_and_route_ms", Percentiles(from_verdict)},
+           {"flag_ms", Percentiles(flag)},
+           {"route_ms", Percentiles(route)}};
+  return out;
+}
+
+Result<json> RunEndToEnd(const EndToEndOptions& o) {
+  auto config = kube::LoadKubeconfig({o.kubeconfig, ""});
+  if (!config.ok()) return config.error();
+  auto client = kube::NewClient(*config);
+  if (!client.ok()) return client.error();
+  auto exporter = http::NewClient({o.exporter, {}, std::chrono::milliseconds(5000)});
+  if (!exporter.ok()) return exporter.error();
+  auto prometheus = http::NewClient({o.prometheus, {}, std::chrono::milliseconds(5000)});
+  if (!prometheus.ok()) return prometheus.error();
+  auto set_error_ratio = [&](const char* ratio) -> Status {
+    http::Request request;
+    request.method = "POST";
+    request.target = std::string("/control?errorRatio=") + ratio;
+    auto response = (*exporter)->Send(request);
+    if (!response.ok()) return response.error();
+    if (response->status != 200)
+      return Internal("exporter /control answered " + std::to_string(response->status));
+    return OkStatus();
+  };
+
+  Workload w;
+  w.namespace_ = o.namespace_;
+  w.prometheus = o.prometheus;
+  w.interval = "1s";
+  w.first_phase_duration = "1h";
+  w.progressing_share = 1.0;
+  w.rollouts_per_config_map = 1;
+  // The go/no-go table with 10 s ranges instead of 5 m, so that one scrape with errors
+  // crosses the error-rate line (a 5 m range needs ~15 s of errors to reach 5 %).
+  const std::string prom_probe =
+      "sum(rate(agent_requests_total{agent=\"voice\",version=\"" + o.exporter_version +
+      "\",outcome=\"error\"}[10s])) / sum(rate(agent_requests_total{agent=\"voice\",version=\"" +
+      o.exporter_version + "\"}[10s]))";
+
+  std::mutex mu;
+  std::condition_variable changed;
+  std::map<std::string, int> weights;  // route name -> canary weight
+  std::map<std::string, Clock::time_point> zeroed;
+  Watcher routes(*config, kHttpRoutes, o.namespace_, [&](const json& route, Clock::time_point at) {
+    const std::string name = route["metadata"].value("name", "");
+    const int weight = CanaryWeight(route, o.exporter_version);
+    std::lock_guard lock(mu);
+    if (weight == 0 && weights[name] > 0 && !zeroed.count(name)) zeroed[name] = at;
+    weights[name] = weight;
+    changed.notify_all();
+  });
+
+  if (Status ns = EnsureNamespace(**client, o.namespace_); !ns.ok()) return ns.error();
+  auto metrics_port = FreePort();
+  auto health_port = FreePort();
+  if (!metrics_port.ok() || !health_port.ok()) return Internal("no free port");
+  auto process = testing::BackgroundProcess::Start(
+      {o.operator_binary, "--kubeconfig=" + o.kubeconfig, "--namespace=" + o.namespace_,
+       "--metrics-addr=127.0.0.1:" + std::to_string(*metrics_port),
+       "--health-addr=127.0.0.1:" + std::to_string(*health_port), "--log-format=json"},
+      o.log_file);
+  if (!process.ok()) return process.error();
+
+  std::vector<double> to_route, to_prometheus;
+  json trials = json::array();
+  for (int k = 0; k < o.trials; ++k) {
+    if (Status s = set_error_ratio("0"); !s.ok()) return s.error().WithContext("exporter");
+    // Let the 10 s range forget the previous trial's errors.
+    std::this_thread::sleep_for(std::chrono::seconds(k == 0 ? 2 : 12));
+    const int i = 100000 + k;  // names apart from other benchmarks' rollouts
+    json rollout = AgentRolloutObject(w, i);
+    json& traffic = rollout["spec"]["traffic"]["gatewayAPI"];
+    traffic["canaryBackend"] = o.exporter_version;
+    for (json& m : rollout["spec"]["analysis"]["metrics"]) {
+      std::string q = m["query"];
+      for (std::size_t at; (at = q.find("[5m]")) != std::string::npos;) q.replace(at, 4, "[10s]");
+      m["query"] = q;
+    }
+    json route = HttpRouteObject(w, i);
+    route["spec"]["rules"][0]["backendRefs"][1]["name"] = o.exporter_version;
+    if (Status s = CreateIfMissing(**client, kube::kConfigMaps, FlagConfigMapObject(w, i)); !s.ok())
+      return s.error();
+    if (Status s = CreateIfMissing(**client, kHttpRoutes, route); !s.ok()) return s.error();
+    if (Status s = CreateIfMissing(**client, kAgentRollouts, rollout); !s.ok()) return s.error();
+
+    // Wait for phase 0 written and a Go verdict.
+    const std::string name = RouteName(i);
+    const auto ready_deadline = Clock::now() + std::chrono::seconds(60);
+    bool go = false;
+    while (Clock::now() < ready_deadline && !go) {
+      auto current = (*client)->Get(kAgentRollouts, o.namespace_, RolloutName(i));
+      go = current.ok() && current->contains("status") &&
+           (*current)["status"].value("verdict", "") == "Go";
+      std::lock_guard lock(mu);
+      go = go && weights[name] > 0;
+      if (!go) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!go)
+      return Error(
+          ErrorCode::kDeadlineExceeded,
+          "rollout " + RolloutName(i) + " never reached a Go verdict; see " + o.log_file.string());
+
+    const auto t0 = Clock::now();
+    if (Status s = set_error_ratio("1"); !s.ok()) return s.error().WithContext("exporter");
+    std::optional<Clock::time_point> prom_seen;
+    const auto deadline = t0 + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      {
+        std::unique_lock lock(mu);
+        if (changed.wait_for(lock, std::chrono::milliseconds(100),
+                             [&] { return zeroed.count(name) > 0; }))
+          break;
+      }
+      if (!prom_seen) {
+        http::Request request;
+        request.target = "/api/v1/query?query=" + FormEncode(prom_probe);
+        auto answer = (*prometheus)->Send(request);
+        if (answer.ok() && answer->status == 200) {
+          const json body = json::parse(answer->body, nullptr, false);
+          const json result =
+              body.is_object() ? body["data"].value("result", json::array()) : json::array();
+          if (!result.empty() && std::stod(result[0]["value"][1].get<std::string>()) > 0.05) {
+            prom_seen = Clock::now();
+          }
+        }
+      }
+    }
+    json trial{{"rollout", RolloutName(i)}};
+    std::lock_guard lock(mu);
+    if (zeroed.count(name)) {
+      trial["to_route_weight_0_ms"] = MsBetween(t0, zeroed[name]);
+      to_route.push_back(MsBetween(t0, zeroed[name]));
+    }
+    if (prom_seen) {
+      trial["to_prometheus_above_line_ms"] = MsBetween(t0, *prom_seen);
+      to_prometheus.push_back(MsBetween(t0, *prom_seen));
+    }
+    trials.push_back(trial);
+  }
+  (void)set_error_ratio("0");
+  process->Stop();
+  return json{{"trials", trials},
+              {"scrape_interval_s", 1},
+              {"analysis_interval_s", 1},
+              {"to_route_weight_0_ms", Percentiles(to_route)},
+              {"to_prometheus_above_line_ms", Percentiles(to_prometheus)}};
+}
+
+}  // namespace agentrollout::bench

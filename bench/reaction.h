@@ -1,0 +1,61 @@
+// Reaction time (issue 9 item 2).
+//
+// RunReaction: N progressing rollouts analysed every `interval` against a stand-in
+// Prometheus (a local HTTP server speaking /api/v1/query) that answers Go values until the
+// bench flips a rollout, then a No-Go error rate. For each rollout: t0 = the moment the
+// stand-in answered the first No-Go value; t1 = the moment a watch on the API server
+// delivered both the flag entry at 0 % / disabled (ConfigMap) and the canary weight 0
+// (HTTPRoute). Reported: t1 - t0 (includes waiting for the evaluation's other queries in
+// the scheduler's pool), and t1 - the evaluation's last answer (the verdict is known:
+// reconcile, both writes, watch delivery).
+//
+// RunEndToEnd: the real chain. One rollout at a time analyses the real test exporter
+// through a real Prometheus scraping every second, interval 1 s. t0 = the POST that raises
+// the exporter's error ratio; then the time Prometheus first answers a ratio above the
+// No-Go line, and t1 = the HTTPRoute's canary weight observed at 0.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/result.h"
+
+namespace agentrollout::bench {
+
+struct ReactionOptions {
+  std::string kubeconfig;
+  std::string operator_binary;
+  std::string namespace_;
+  int n = 200;
+  int workers = 8;
+  int concurrency = 4;
+  std::chrono::milliseconds spacing{50};  // between two flips
+  // analysis.interval of every rollout: sets the background load (evaluations and status
+  // writes per second), not when a flipped rollout is noticed (t0 is the No-Go answer).
+  std::string interval = "10s";
+  // All rollouts registered at once (aligned due times: simultaneous rollbacks) instead of
+  // created over one interval.
+  bool burst = false;
+  int rollouts_per_config_map = 1;
+  std::filesystem::path log_file;
+};
+Result<nlohmann::json> RunReaction(const ReactionOptions& options);
+
+struct EndToEndOptions {
+  std::string kubeconfig;
+  std::string operator_binary;
+  std::string namespace_;
+  std::string prometheus;        // base URL of a Prometheus scraping the exporter every second
+  std::string exporter;          // base URL of agentrollout-test-exporter (agent=voice)
+  std::string exporter_version;  // its --version-label (the rollouts' canary backend)
+  int trials = 10;
+  std::filesystem::path log_file;
+};
+Result<nlohmann::json> RunEndToEnd(const EndToEndOptions& options);
+
+// Percentiles (nearest rank) of a sample set, as {"count","min","p50","p90","p99","max"}.
+nlohmann::json Percentiles(std::vector<double> values);
+
+}  // namespace agentrollout::bench

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The benchmarks of issue 9 in one command; writes docs/benchmarks.md and its plot.
+#
+# Usage: bash bench/run.sh [--full] [--skip-argo] [--results DIR] [--doc FILE]
+#   (default)   quick: N = 200, short windows, one repeat (~15 min); checks that all works
+#               and writes its report into the results directory only
+#   --full      N = 1000/5000/10000, 5-minute windows at a 1-minute analysis interval,
+#               3 repeats, 200+ rollbacks, Argo Rollouts side by side (hours, opt-in);
+#               writes docs/benchmarks.md (--doc FILE to write elsewhere)
+#   --skip-argo leave out the Argo Rollouts side-by-side runs
+# Env: BENCH_NS (sizes, e.g. "1000 5000"), BENCH_REPEATS, BENCH_WINDOW (seconds) override
+#      the mode's defaults.
+#
+# Everything runs on this machine against servers this script starts and stops: its own
+# etcd + kube-apiserver (hack/cluster.sh, a state directory of its own), Prometheus
+# scraping the test exporter every second (hack/prometheus.sh), the operator, and Argo
+# Rollouts' controller built from its Go module (hack/argo-rollouts-bin.sh). Raw results
+# (one JSON per measurement, controller logs) stay in the results directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib/common.sh
+source hack/lib/proc.sh
+
+mode=quick
+argo=1
+results=""
+doc=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --full) mode=full ;;
+    --skip-argo) argo=0 ;;
+    --results) results="$2"; shift ;;
+    --doc) doc="$2"; shift ;;
+    *) die "unknown argument '$1' (see the header of $0)" ;;
+  esac
+  shift
+done
+
+if [ $mode = full ]; then
+  sizes="${BENCH_NS:-1000 5000 10000}"
+  repeats="${BENCH_REPEATS:-3}"
+  window="${BENCH_WINDOW:-300}"
+  interval=1m
+  reaction_n=200; e2e_trials=10; fanout_sizes="100 1000 5000"
+  outage=(--baseline 60 --outage 120 --after 60); outage_n=1000
+else
+  sizes="${BENCH_NS:-200}"
+  repeats="${BENCH_REPEATS:-1}"
+  window="${BENCH_WINDOW:-60}"
+  interval=1m
+  reaction_n=200; e2e_trials=3; fanout_sizes="100"
+  outage=(--baseline 20 --outage 40 --after 20); outage_n=200
+fi
+
+build=build/default
+bin="$build/bench/agentrollout-bench"
+operator="$build/operator/agentrollout-operator"
+exporter="$build/analysis/exporter/agentrollout-test-exporter"
+
+echo "==> build (serialized with other builds by /tmp/ar-build.lock)"
+flock /tmp/ar-build.lock cmake --preset default >/dev/null
+flock /tmp/ar-build.lock cmake --build "$build" -j2 --target agentrollout-bench \
+  agentrollout-operator agentrollout-test-exporter bucket_bench
+
+results="${results:-$build/bench-results/$(date -u +%Y%m%dT%H%M%SZ)-$mode}"
+mkdir -p "$results"
+results="$(cd "$results" && pwd)"
+if [ -z "$doc" ]; then
+  if [ $mode = full ]; then doc=docs/benchmarks.md; else doc="$results/benchmarks.md"; fi
+fi
+run_dir="$(mktemp -d "${TMPDIR:-/tmp}/agentrollout-bench-XXXXXX")"
+export AGENTROLLOUT_STATE_DIR="$run_dir/cluster"
+export AGENTROLLOUT_PROM_STATE_DIR="$run_dir/prometheus"
+exporter_pid=""
+cleanup() {
+  local rc=$?
+  if [ -n "$exporter_pid" ]; then kill "$exporter_pid" 2>/dev/null || true; fi
+  bash hack/prometheus.sh stop || true
+  bash hack/cluster.sh down --keep-logs "$results/cluster-logs" || true
+  rm -rf "$run_dir"
+  exit $rc
+}
+trap cleanup EXIT
+
+argo_bin=""
+if [ $argo = 1 ]; then
+  echo "==> Argo Rollouts controller (built from its Go module on the first run)"
+  if argo_bin="$(bash hack/argo-rollouts-bin.sh)"; then
+    argo_crds="$(bash hack/argo-rollouts-bin.sh --crds-dir)"
+  else
+    log "Argo Rollouts could not be built; the side-by-side part is left out (see above)"
+    echo "argo-rollouts build failed" >"$results/argo-blocked.txt"
+    argo=0
+  fi
+fi
+
+echo "==> control plane, exporter, Prometheus"
+bash hack/cluster.sh up
+eval "$(bash hack/cluster.sh env)"
+kubectl_() { "$AGENTROLLOUT_KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+if [ $argo = 1 ]; then
+  kubectl_ apply --server-side -f "$argo_crds/rollout-crd.yaml" \
+    -f "$argo_crds/analysis-template-crd.yaml" -f "$argo_crds/analysis-run-crd.yaml" \
+    -f "$argo_crds/experiment-crd.yaml" -f "$argo_crds/cluster-analysis-template-crd.yaml" >/dev/null
+  kubectl_ wait --for=condition=Established --timeout=60s crd/rollouts.argoproj.io \
+    crd/analysistemplates.argoproj.io crd/analysisruns.argoproj.io >/dev/null
+fi
+# The exporter serves agent="voice", version="agent-0-v2": the canary of agent 0 (workload.cc).
+exporter_port="$(free_port)"
+"$exporter" --listen "127.0.0.1:$exporter_port" --version-label agent-0-v2 \
+  >"$results/exporter.log" 2>&1 &
+exporter_pid=$!
+wait_until 20 "test exporter on port $exporter_port" curl -fsS "http://127.0.0.1:$exporter_port/metrics"
+prometheus="$(bash hack/prometheus.sh start "127.0.0.1:$exporter_port")"
+prometheus_pid="$(cat "$AGENTROLLOUT_PROM_STATE_DIR/prometheus.pid")"
+
+# Machine and versions, for the report.
+{
+  echo "{"
+  echo "\"mode\": \"$mode\","
+  echo "\"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
+  echo "\"cpus\": $(nproc),"
+  echo "\"cpu_model\": \"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p)\","
+  echo "\"mem_total_kib\": $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo),"
+  echo "\"kernel\": \"$(uname -r)\","
+  echo "\"kubernetes\": \"$KUBERNETES_VERSION\", \"etcd\": \"$ETCD_VERSION\","
+  echo "\"prometheus\": \"$(prometheus --version 2>&1 | sed -n 1p)\","
+  echo "\"argo_rollouts\": \"$([ -n "$argo_bin" ] && basename "$(dirname "$argo_bin")" || echo none)\","
+  echo "\"commit\": \"$(git rev-parse --short HEAD)\","
+  echo "\"sizes\": \"$sizes\", \"repeats\": $repeats, \"window_s\": $window, \"interval\": \"$interval\""
+  echo "}"
+} >"$results/machine.json"
+
+# Removes what one measurement created (no namespace controller runs to do it).
+clear_namespace() {
+  kubectl_ delete -n "$1" --all --wait=false --ignore-not-found \
+    "$2" >/dev/null 2>&1 || log "could not clear namespace $1 (continuing)"
+}
+
+echo "==> client header: tenant bucket evaluation (Google Benchmark)"
+"$build/bench/bucket_bench" --benchmark_repetitions="$repeats" --benchmark_min_time=0.5 \
+  --benchmark_format=json --benchmark_out="$results/bucket.json" --benchmark_out_format=json \
+  >/dev/null
+
+echo "==> scale: sizes [$sizes], $repeats repeat(s), ${window}s windows, interval $interval"
+for n in $sizes; do
+  for r in $(seq 1 "$repeats"); do
+    ns="ar-$n-$r"
+    echo "--- agentrollout-operator N=$n repeat $r"
+    "$bin" --out "$results/scale-agentrollout-$n-$r.json" scale --kubeconfig "$KUBECONFIG" \
+      --binary "$operator" --namespace "$ns" --prometheus "$prometheus" -n "$n" \
+      --window "$window" --interval "$interval" --log "$results/scale-agentrollout-$n-$r.log" |
+      cut -c1-400
+    clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
+    if [ $argo = 1 ]; then
+      ns="argo-$n-$r"
+      echo "--- argo-rollouts N=$n repeat $r"
+      "$bin" --out "$results/scale-argo-$n-$r.json" scale --controller argo-rollouts \
+        --kubeconfig "$KUBECONFIG" --binary "$argo_bin" --namespace "$ns" \
+        --prometheus "$prometheus" -n "$n" --window "$window" --interval "$interval" \
+        --log "$results/scale-argo-$n-$r.log" | cut -c1-400
+      clear_namespace "$ns" rollouts.argoproj.io,analysistemplates.argoproj.io,analysisruns.argoproj.io,replicasets,events
+    fi
+  done
+done
+
+echo "==> reaction: NoGo -> flag 0 % and weight 0 ($reaction_n rollbacks per run)"
+for r in $(seq 1 "$repeats"); do
+  "$bin" --out "$results/reaction-paced-$r.json" reaction --kubeconfig "$KUBECONFIG" \
+    --binary "$operator" --namespace "reaction-$r" -n "$reaction_n" \
+    --log "$results/reaction-paced-$r.log" | cut -c1-400
+  clear_namespace "reaction-$r" agentrollouts,httproutes,configmaps,events
+  "$bin" --out "$results/reaction-burst-$r.json" reaction --burst --kubeconfig "$KUBECONFIG" \
+    --binary "$operator" --namespace "reaction-burst-$r" -n "$reaction_n" \
+    --log "$results/reaction-burst-$r.log" | cut -c1-400
+  clear_namespace "reaction-burst-$r" agentrollouts,httproutes,configmaps,events
+done
+
+echo "==> end to end: exporter error ratio up -> route weight 0 ($e2e_trials trials)"
+"$bin" --out "$results/e2e.json" e2e --kubeconfig "$KUBECONFIG" --binary "$operator" \
+  --namespace e2e --prometheus "$prometheus" --exporter "http://127.0.0.1:$exporter_port" \
+  --exporter-version agent-0-v2 --trials "$e2e_trials" --log "$results/e2e.log" | cut -c1-400
+
+echo "==> analysis fan-out: Prometheus queries/s with and without deduplication"
+for n in $fanout_sizes; do
+  for r in $(seq 1 "$repeats"); do
+    "$bin" --out "$results/fanout-dedup-$n-$r.json" fanout --prometheus "$prometheus" -n "$n" |
+      cut -c1-300
+    "$bin" --out "$results/fanout-nodedup-$n-$r.json" fanout --prometheus "$prometheus" -n "$n" \
+      --no-dedup | cut -c1-300
+  done
+done
+
+echo "==> Prometheus stopped (SIGSTOP) under $outage_n progressing rollouts: RSS and threads"
+"$bin" --out "$results/outage.json" outage --kubeconfig "$KUBECONFIG" --binary "$operator" \
+  --namespace outage --prometheus "$prometheus" -n "$outage_n" --progressing-share 1 \
+  --interval 10s --error-limit 1000 --prometheus-pid "$prometheus_pid" "${outage[@]}" \
+  --log "$results/outage.log" | cut -c1-400
+
+echo "==> report"
+/usr/bin/python3 bench/report.py "$results" "$doc"
+echo "results: $results"
+echo "report:  $doc"

@@ -1,0 +1,180 @@
+#include "bench/scale.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "bench/measure.h"
+#include "bench/populate.h"
+#include "bench/replicaset_stand_in.h"
+#include "operator/kube/config.h"
+
+namespace agentrollout::bench {
+namespace {
+
+Result<ControllerSpec> Controller(const ScaleOptions& o) {
+  auto metrics_port = FreePort();
+  if (!metrics_port.ok()) return metrics_port.error();
+  auto health_port = FreePort();
+  if (!health_port.ok()) return health_port.error();
+  const std::string metrics = std::to_string(*metrics_port);
+  const std::string health = std::to_string(*health_port);
+  ControllerSpec spec;
+  spec.metrics_url = "http://127.0.0.1:" + metrics + "/metrics";
+  if (o.controller == ControllerKind::kAgentRollout) {
+    spec.name = "agentrollout-operator";
+    spec.argv = {o.binary,
+                 "--kubeconfig=" + o.kubeconfig,
+                 "--namespace=" + o.workload.namespace_,
+                 "--concurrency=" + std::to_string(o.concurrency),
+                 "--metrics-addr=127.0.0.1:" + metrics,
+                 "--health-addr=127.0.0.1:" + health,
+                 "--log-format=json"};
+    spec.ready_url = "http://127.0.0.1:" + health + "/readyz";
+    spec.reconcile_metric = "agentrollout_reconcile_total";
+  } else {
+    spec.name = "argo-rollouts";
+    // Its defaults otherwise (10 rollout workers, 5 analysis workers, ...).
+    spec.argv = {o.binary,
+                 "--kubeconfig=" + o.kubeconfig,
+                 "--namespaced",
+                 "--namespace=" + o.workload.namespace_,
+                 "--metricsPort=" + metrics,
+                 "--healthzPort=" + health,
+                 "--leader-elect=false",
+                 "--loglevel=info"};
+    spec.ready_url = "http://127.0.0.1:" + health + "/healthz";
+    spec.reconcile_metric = "rollout_reconcile_count";
+  }
+  return spec;
+}
+
+nlohmann::json Describe(const ScaleOptions& o, const ControllerSpec& spec) {
+  const Workload& w = o.workload;
+  int progressing = 0;
+  for (int i = 0; i < o.n; ++i) progressing += IsProgressing(w, i) ? 1 : 0;
+  return {{"controller", spec.name},
+          {"n", o.n},
+          {"progressing", progressing},
+          {"finished", o.n - progressing},
+          {"analysis_interval", w.interval},
+          {"query_groups", w.query_groups},
+          {"rollouts_per_config_map", w.rollouts_per_config_map},
+          {"concurrency", o.controller == ControllerKind::kAgentRollout ? o.concurrency : 0},
+          {"argv", spec.argv}};
+}
+
+}  // namespace
+
+Result<nlohmann::json> RunScale(const ScaleOptions& o) {
+  auto config = kube::LoadKubeconfig({o.kubeconfig, ""});
+  if (!config.ok()) return config.error();
+  auto spec = Controller(o);
+  if (!spec.ok()) return spec.error();
+
+  auto populated = o.controller == ControllerKind::kAgentRollout
+                       ? PopulateAgentRollouts(*config, o.workload, o.n, o.workers)
+                       : PopulateArgoRollouts(*config, o.workload, o.n, o.workers);
+  if (!populated.ok()) return populated.error().WithContext("populate");
+
+  RunOptions run;
+  run.window = o.window;
+  run.period = o.period;
+  run.sync_target = o.n;
+  // Argo starts a canary only when a Rollout's pod template changes, and only once the
+  // stable ReplicaSet is available (replicaset_stand_in.h plays that part). So the
+  // progressing share gets a new image once the controller has seen every Rollout and the
+  // stand-in has had nothing to do for 5 s (or at half the window at the latest).
+  std::unique_ptr<ReplicaSetStandIn> replica_sets;
+  std::optional<PopulateStats> updated;
+  Status update_error = OkStatus();
+  if (o.controller == ControllerKind::kArgoRollouts) {
+    replica_sets = std::make_unique<ReplicaSetStandIn>(*config, o.workload.namespace_, o.workers);
+    run.on_sample = [&](const Sample& s) {
+      if (updated || !update_error.ok()) return;
+      const bool settled = s.reconciles >= o.n && replica_sets->status_writes() > 0 &&
+                           replica_sets->IdleSeconds() >= 5;
+      if (!settled && s.t < static_cast<double>(o.window.count()) / 2) return;
+      auto done = UpdateArgoRollouts(*config, o.workload, o.n, o.workers, "2.0.0");
+      if (done.ok()) {
+        updated = *done;
+        updated->seconds = s.t;  // when the update started, relative to the process start
+      } else {
+        update_error = done.error();
+      }
+    };
+  }
+  auto result = RunController(*spec, o.log_file, run);
+  if (!result.ok()) return result.error();
+  if (!update_error.ok()) return update_error.error().WithContext("update Argo Rollouts");
+
+  nlohmann::json out = Summarize(*result, run);
+  out.update(Describe(o, *spec));
+  out["populate_s"] = populated->seconds;
+  out["populate_objects"] = populated->objects;
+  out["populate_statuses"] = populated->statuses;
+  if (replica_sets) out["replicaset_status_writes"] = replica_sets->status_writes();
+  if (updated) {
+    out["argo_updated"] = updated->objects;
+    out["argo_updated_at_s"] = updated->seconds;
+  }
+  return out;
+}
+
+Result<nlohmann::json> RunOutage(const OutageOptions& o) {
+  ScaleOptions scale = o.scale;
+  scale.window = o.baseline + o.outage + o.after;
+  auto config = kube::LoadKubeconfig({scale.kubeconfig, ""});
+  if (!config.ok()) return config.error();
+  auto spec = Controller(scale);
+  if (!spec.ok()) return spec.error();
+  auto populated = PopulateAgentRollouts(*config, scale.workload, scale.n, scale.workers);
+  if (!populated.ok()) return populated.error().WithContext("populate");
+
+  const double stop_at = static_cast<double>(o.baseline.count());
+  const double resume_at = stop_at + static_cast<double>(o.outage.count());
+  bool stopped = false;
+  bool resumed = false;
+  RunOptions run;
+  run.window = scale.window;
+  run.period = scale.period;
+  run.sync_target = scale.n;
+  run.on_sample = [&](const Sample& s) {
+    if (!stopped && s.t >= stop_at) {
+      stopped = ::kill(o.prometheus_pid, SIGSTOP) == 0;
+    } else if (stopped && !resumed && s.t >= resume_at) {
+      resumed = ::kill(o.prometheus_pid, SIGCONT) == 0;
+    }
+  };
+  auto result = RunController(*spec, scale.log_file, run);
+  if (stopped && !resumed) ::kill(o.prometheus_pid, SIGCONT);  // never leave it stopped
+  if (!result.ok()) return result.error();
+  if (!stopped)
+    return Internal("could not SIGSTOP Prometheus pid " + std::to_string(o.prometheus_pid));
+
+  nlohmann::json out = Summarize(*result, run);
+  out.update(Describe(scale, *spec));
+  // RSS / threads in the last 30 s before the outage, the max during it, the end after it.
+  auto stats = [&](double from, double to) {
+    std::int64_t rss_max = 0;
+    int threads_max = 0;
+    for (const Sample& s : result->samples) {
+      if (s.t < from || s.t >= to) continue;
+      rss_max = std::max(rss_max, s.proc.rss_kib);
+      threads_max = std::max(threads_max, s.proc.threads);
+    }
+    return nlohmann::json{{"rss_max_mib", static_cast<double>(rss_max) / 1024},
+                          {"threads_max", threads_max}};
+  };
+  out["before"] = stats(std::max(0.0, stop_at - 30), stop_at);
+  out["during"] = stats(stop_at, resume_at);
+  out["after"] = stats(resume_at, static_cast<double>(scale.window.count()) + 1);
+  out["outage_s"] = o.outage.count();
+  out["outage_kind"] = "SIGSTOP (connections accepted by the kernel, never answered)";
+  return out;
+}
+
+}  // namespace agentrollout::bench

@@ -1,0 +1,46 @@
+// The scale and outage benchmarks (issue 9 items 1 and 3b): N objects on the API server,
+// one controller process started, measured from the outside (bench/measure.h).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bench/workload.h"
+#include "common/result.h"
+
+namespace agentrollout::bench {
+
+enum class ControllerKind { kAgentRollout, kArgoRollouts };
+
+struct ScaleOptions {
+  std::string kubeconfig;
+  ControllerKind controller = ControllerKind::kAgentRollout;
+  std::string binary;  // agentrollout-operator or Argo's rollouts-controller
+  Workload workload;   // namespace, Prometheus, mix
+  int n = 200;
+  int workers = 8;      // population requests in flight
+  int concurrency = 4;  // the operator's --concurrency (Argo keeps its defaults)
+  std::chrono::seconds window{300};
+  std::chrono::milliseconds period{1000};
+  std::filesystem::path log_file;
+};
+
+// Populates, runs the controller for the window, returns the summary (measure.h's
+// Summarize plus the population and workload figures).
+Result<nlohmann::json> RunScale(const ScaleOptions& options);
+
+struct OutageOptions {
+  ScaleOptions scale;      // window is ignored: baseline + outage + after
+  int prometheus_pid = 0;  // SIGSTOPped for the outage, SIGCONTed after
+  std::chrono::seconds baseline{60};
+  std::chrono::seconds outage{120};
+  std::chrono::seconds after{60};
+};
+
+// Operator with N progressing rollouts; Prometheus is stopped (SIGSTOP: connections hang,
+// queries time out) for the outage. Reports RSS and threads before, during and after.
+Result<nlohmann::json> RunOutage(const OutageOptions& options);
+
+}  // namespace agentrollout::bench

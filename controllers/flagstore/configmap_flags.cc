@@ -1,0 +1,144 @@
+#include "controllers/flagstore/configmap_flags.h"
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+#include "api/time.h"
+#include "controllers/flagstore/flag_stores.h"
+#include "controllers/json_members.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+// ordered_json keeps the document's key order, so a person diffing the ConfigMap sees
+// only the entries that changed.
+using Document = nlohmann::ordered_json;
+
+Error Refuse(const std::string& where, const std::string& why) {
+  return Error(ErrorCode::kFailedPrecondition, where + ": " + why);
+}
+
+// The document in `text`; an empty value is an empty document.
+Result<Document> ParseDocument(const std::string& text, const std::string& where) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return Document::object();
+  Document document = Document::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) {
+    return Refuse(where, "is not valid JSON; fix or remove it, it is never overwritten");
+  }
+  if (!document.is_object()) {
+    return Refuse(where, std::string("is a JSON ") + document.type_name() +
+                             ", not an object of flag key -> state; fix or remove it, it is "
+                             "never overwritten");
+  }
+  return document;
+}
+
+// kFailedPrecondition unless every desired key is free or already the rollout's.
+Status CheckOwnership(const Document& document, const DesiredFlags& desired,
+                      const std::string& where) {
+  for (const flag::FlagState& state : desired.flags) {
+    const Document* entry = Member(document, state.key);
+    if (!entry) continue;
+    if (!entry->is_object()) {
+      return Refuse(where, "flag \"" + state.key + "\" is a JSON " + entry->type_name() +
+                               ", not an object; fix or remove it, it is never overwritten");
+    }
+    const Document* owner = Member(*entry, "rollout");
+    if (!owner) continue;  // written by hand: taken over
+    if (!owner->is_string() || owner->get<std::string>() != desired.rollout) {
+      return Refuse(where, "flag \"" + state.key + "\" belongs to rollout " + owner->dump() +
+                               ", not " + desired.rollout +
+                               "; remove the entry (or its \"rollout\" field) to hand it over");
+    }
+  }
+  return OkStatus();
+}
+
+// Brings the rollout's entries of `document` to `desired`; whether anything changed.
+bool Merge(Document& document, const DesiredFlags& desired) {
+  const std::string updated_at = api::FormatTime(desired.updated_at);
+  bool changed = false;
+  for (const flag::FlagState& state : desired.flags) {
+    Document& entry = document[state.key];
+    if (entry.is_null()) entry = Document::object();
+    const Document want = {{"enabled", state.enabled},
+                           {"percentage", state.percentage},
+                           {"enabledTenants", state.enabled_tenants},
+                           {"disabledTenants", state.disabled_tenants},
+                           {"rollout", desired.rollout},
+                           {"phase", desired.phase}};
+    bool same = true;
+    for (const auto& [field, value] : want.items()) {
+      const Document* have = Member(entry, field);
+      same = same && have && *have == value;
+    }
+    if (same) continue;
+    for (const auto& [field, value] : want.items()) entry[field] = value;
+    entry["updatedAt"] = updated_at;
+    changed = true;
+  }
+  return changed;
+}
+
+std::string Serialize(const Document& document) {
+  // Replace, not throw, should a stored string hold invalid UTF-8.
+  return document.dump(2, ' ', false, Document::error_handler_t::replace) + "\n";
+}
+
+class ConfigMapFlagStore final : public FlagStore {
+ public:
+  ConfigMapFlagStore(kube::Client& client, ConflictRetry retry)
+      : client_(client), retry_(std::move(retry)) {}
+
+  Status Apply(const DesiredFlags& desired) override {
+    if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
+    if (!desired.config_map) {
+      return InvalidArgument("flag.configMap: not set (this store writes ConfigMaps only)");
+    }
+    const std::string where = "configmap " + desired.namespace_ + "/" + desired.config_map->name +
+                              " key " + desired.config_map->key;
+    return RetryOnConflict(retry_, where, [&] { return ApplyOnce(desired, where); });
+  }
+
+ private:
+  Status ApplyOnce(const DesiredFlags& desired, const std::string& where) {
+    const api::ConfigMapFlagStore& store = *desired.config_map;
+    auto current = client_.Get(kube::kConfigMaps, desired.namespace_, store.name);
+    if (!current.ok() && !kube::IsNotFound(current.error())) {
+      return current.error().WithContext(where);
+    }
+    nlohmann::json object = current.ok() ? std::move(*current)
+                                         : nlohmann::json{{"apiVersion", "v1"},
+                                                          {"kind", "ConfigMap"},
+                                                          {"metadata", {{"name", store.name}}}};
+    std::string text;
+    if (const nlohmann::json* data = Member(object, "data")) {
+      if (const nlohmann::json* value = Member(*data, store.key)) {
+        if (!value->is_string()) return Refuse(where, "is not a string");
+        text = value->get<std::string>();
+      }
+    }
+    Result<Document> document = ParseDocument(text, where);
+    if (!document.ok()) return document.error();
+    if (Status owned = CheckOwnership(*document, desired, where); !owned.ok()) return owned;
+    if (!Merge(*document, desired)) return OkStatus();
+    object["data"][store.key] = Serialize(*document);
+    // The object read carries its resourceVersion: a concurrent write makes this a 409.
+    const auto written = current.ok()
+                             ? client_.Update(kube::kConfigMaps, desired.namespace_, object)
+                             : client_.Create(kube::kConfigMaps, desired.namespace_, object);
+    return written.ok() ? OkStatus() : written.error().WithContext(where);
+  }
+
+  kube::Client& client_;
+  const ConflictRetry retry_;
+};
+
+}  // namespace
+
+FlagStorePtr NewConfigMapFlagStore(kube::Client& client, const ConflictRetry& retry) {
+  return std::make_unique<ConfigMapFlagStore>(client, retry);
+}
+
+}  // namespace agentrollout::controllers

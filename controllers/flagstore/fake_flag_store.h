@@ -1,0 +1,80 @@
+// A FlagStore for unit tests of the executor: records every Apply, keeps the flags applied
+// successfully, and fails calls on demand (queued or always).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "controllers/flagstore/flag_store.h"
+
+namespace agentrollout::controllers {
+
+class FakeFlagStore final : public FlagStore {
+ public:
+  // Runs first on every call (e.g. to log the order of calls across fakes); a returned
+  // Error fails the call.
+  using Hook = std::function<std::optional<Error>(const DesiredFlags&)>;
+
+  Status Apply(const DesiredFlags& desired) override {
+    Hook hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.push_back(desired);
+      hook = hook_;
+    }
+    if (hook) {
+      if (std::optional<Error> error = hook(desired)) return *error;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failures_.empty()) {
+      Error error = std::move(failures_.front());
+      failures_.pop_front();
+      return error;
+    }
+    if (always_) return *always_;
+    for (const flag::FlagState& state : desired.flags) flags_[state.key] = state;
+    return OkStatus();
+  }
+
+  // The next calls fail with these errors, in order; then calls succeed again.
+  void FailNext(Error error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures_.push_back(std::move(error));
+  }
+  // Every call fails with `error` (nullopt: calls succeed again).
+  void FailAlways(std::optional<Error> error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    always_ = std::move(error);
+  }
+  void SetHook(Hook hook) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hook_ = std::move(hook);
+  }
+
+  // Every call, failed ones included.
+  std::vector<DesiredFlags> calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  // The state of each flag after the successful calls, by key.
+  std::map<std::string, flag::FlagState> flags() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return flags_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<DesiredFlags> calls_;
+  std::deque<Error> failures_;
+  std::optional<Error> always_;
+  Hook hook_;
+  std::map<std::string, flag::FlagState> flags_;
+};
+
+}  // namespace agentrollout::controllers

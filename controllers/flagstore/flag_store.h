@@ -1,0 +1,41 @@
+// The flag store a rollout writes (API.md §5): one interface, implemented on a ConfigMap
+// (configmap_flags.h) or an OpenFeature FeatureFlag (featureflag_flags.h).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agentrollout/flag_client.h"
+#include "api/types.h"
+#include "common/result.h"
+
+namespace agentrollout::controllers {
+
+// The desired state of every flag one rollout drives, in its store. Applying it is
+// idempotent: entries already in this state are left untouched (updatedAt included).
+struct DesiredFlags {
+  std::string namespace_;  // the rollout's namespace, which holds the store object
+  // Exactly one store is set (copied from spec.flag).
+  std::optional<api::ConfigMapFlagStore> config_map;
+  std::optional<api::FeatureFlagStore> feature_flag;
+  std::string rollout;          // "namespace/name", recorded in each ConfigMap entry
+  std::string phase;            // the current phase's name, recorded in each ConfigMap entry
+  api::Timestamp updated_at{};  // recorded in each ConfigMap entry that changes
+  // spec.flag.key first, then every key of phases[].flags in key order.
+  std::vector<flag::FlagState> flags;
+  friend bool operator==(const DesiredFlags&, const DesiredFlags&) = default;
+};
+
+class FlagStore {
+ public:
+  virtual ~FlagStore() = default;
+  // Brings the store to `desired`. Errors: kConflict when concurrent writers won every
+  // retry, kFailedPrecondition when a key belongs to another rollout or the stored
+  // document is not a JSON object (it is never overwritten), else the API's error.
+  virtual Status Apply(const DesiredFlags& desired) = 0;
+};
+using FlagStorePtr = std::unique_ptr<FlagStore>;
+
+}  // namespace agentrollout::controllers

@@ -1,0 +1,66 @@
+#include "controllers/flagstore/flag_stores.h"
+
+#include <set>
+#include <string>
+
+#include "controllers/flagstore/configmap_flags.h"
+#include "controllers/flagstore/featureflag_flags.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+class AnyFlagStore final : public FlagStore {
+ public:
+  AnyFlagStore(kube::Client& client, const ConflictRetry& retry)
+      : config_map_(NewConfigMapFlagStore(client, retry)),
+        feature_flag_(NewFeatureFlagStore(client, retry)) {}
+
+  Status Apply(const DesiredFlags& desired) override {
+    if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
+    return desired.config_map ? config_map_->Apply(desired) : feature_flag_->Apply(desired);
+  }
+
+ private:
+  const FlagStorePtr config_map_;
+  const FlagStorePtr feature_flag_;
+};
+
+}  // namespace
+
+FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry) {
+  return std::make_unique<AnyFlagStore>(client, retry);
+}
+
+Status CheckDesiredFlags(const DesiredFlags& desired) {
+  if (desired.config_map.has_value() == desired.feature_flag.has_value()) {
+    return InvalidArgument(
+        std::string("flag: exactly one of configMap, featureFlag must be set, got ") +
+        (desired.config_map ? "both" : "neither"));
+  }
+  if (desired.config_map && desired.config_map->name.empty()) {
+    return InvalidArgument("flag.configMap.name: must not be empty");
+  }
+  if (desired.config_map && desired.config_map->key.empty()) {
+    return InvalidArgument("flag.configMap.key: must not be empty");
+  }
+  if (desired.feature_flag && desired.feature_flag->name.empty()) {
+    return InvalidArgument("flag.featureFlag.name: must not be empty");
+  }
+  if (desired.namespace_.empty()) return InvalidArgument("flags: namespace must not be empty");
+  if (desired.rollout.empty()) return InvalidArgument("flags: rollout must not be empty");
+  if (desired.flags.empty()) return InvalidArgument("flags: no flag to write");
+  std::set<std::string> keys;
+  for (const flag::FlagState& state : desired.flags) {
+    if (state.key.empty()) return InvalidArgument("flags: a flag key must not be empty");
+    if (!keys.insert(state.key).second) {
+      return InvalidArgument("flags: flag \"" + state.key + "\" is given twice");
+    }
+    if (state.percentage < 0 || state.percentage > 100) {
+      return InvalidArgument("flags: flag \"" + state.key + "\" percentage must be 0..100, got " +
+                             std::to_string(state.percentage));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace agentrollout::controllers

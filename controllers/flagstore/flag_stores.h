@@ -1,0 +1,22 @@
+// The flag store the executor uses: one object that writes whichever store a rollout's
+// DesiredFlags names (flag.configMap -> configmap_flags.h, flag.featureFlag ->
+// featureflag_flags.h), so the executor needs no per-store wiring.
+#pragma once
+
+#include "common/result.h"
+#include "controllers/conflict_retry.h"
+#include "controllers/flagstore/flag_store.h"
+#include "operator/kube/client.h"
+
+namespace agentrollout::controllers {
+
+// A store writing through `client`, which must outlive it. Apply checks the input
+// (CheckDesiredFlags) before any read or write.
+FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry = {});
+
+// kInvalidArgument, naming the field and value, unless exactly one store is set with a
+// name (and, for a ConfigMap, a data key), the namespace and rollout are set, and every
+// flag has a unique non-empty key and a percentage in 0..100.
+Status CheckDesiredFlags(const DesiredFlags& desired);
+
+}  // namespace agentrollout::controllers

@@ -1,0 +1,442 @@
+#include "controllers/notify/webhook_notifier.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <utility>
+
+#include "api/names.h"
+#include "operator/kube/secret_data.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kMaxResponseBytes = 64 * 1024;  // webhooks answer "ok" or a short error
+
+// What is sent to every subscribed target of one notification.
+struct Payload {
+  std::string namespace_;
+  std::string name;
+  std::string reason;
+  std::string body;
+};
+
+// One notification to one target.
+struct Delivery {
+  std::uint64_t seq = 0;  // enqueue order; the queue is sorted by it
+  std::shared_ptr<const Payload> payload;
+  api::NotificationSpec target;
+  std::size_t target_index = 0;  // in spec.notifications, for messages
+  int attempts = 0;              // attempts made so far
+  SteadyClock::time_point not_before{};
+};
+
+struct Outcome {
+  enum class Kind { kSent, kRetry, kFail };
+  Kind kind = Kind::kFail;
+  std::string where;    // "http://host:port" or the Secret, never a URL path
+  std::string message;  // why it failed, scrubbed of the URL
+  std::optional<milliseconds> retry_after;
+};
+
+bool IsTransient(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kDeadlineExceeded:
+    case ErrorCode::kCancelled:
+    case ErrorCode::kResourceExhausted:  // kube: 429 after the client's own retries
+    case ErrorCode::kInternal:           // kube: 5xx after the client's own retries
+      return true;
+    default:
+      return false;
+  }
+}
+
+void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  for (std::size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+// The transport's messages quote "METHOD base_url+target": keep only the origin.
+std::string Scrub(std::string message, std::string_view url, const WebhookUrl& parsed) {
+  ReplaceAll(message, url, parsed.origin);
+  if (parsed.target != "/") ReplaceAll(message, parsed.target, "");
+  return message;
+}
+
+std::optional<milliseconds> RetryAfter(const http::Response& response) {
+  const std::optional<std::string> value = response.Header("Retry-After");
+  if (!value) return std::nullopt;
+  long long seconds = 0;
+  const char* end = value->data() + value->size();
+  auto [ptr, ec] = std::from_chars(value->data(), end, seconds);
+  if (ec != std::errc() || ptr != end || seconds < 0) return std::nullopt;  // HTTP-date: ignored
+  return std::chrono::duration_cast<milliseconds>(std::chrono::seconds(seconds));
+}
+
+std::string Trim(std::string_view text) {
+  const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return std::string(text);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------- pure pieces
+
+Result<WebhookUrl> ParseWebhookUrl(std::string_view url) {
+  for (char c : url) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7f) {
+      return InvalidArgument("webhook URL: must not contain spaces or control characters");
+    }
+  }
+  const std::size_t scheme_end = url.find("://");
+  std::string scheme(url.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (scheme_end == std::string_view::npos || (scheme != "http" && scheme != "https")) {
+    return InvalidArgument("webhook URL: must start with http:// or https://");
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+  const std::size_t authority_end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, authority_end);
+  if (authority.empty()) return InvalidArgument("webhook URL: host is missing");
+  if (authority.find('@') != std::string_view::npos) {
+    return InvalidArgument("webhook URL: user info (user@host) is not supported");
+  }
+  std::string_view target =
+      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  target = target.substr(0, target.find('#'));  // fragments are not sent
+  WebhookUrl out;
+  out.origin = scheme + "://" + std::string(authority);
+  out.target =
+      target.empty() || target.front() != '/' ? "/" + std::string(target) : std::string(target);
+  return out;
+}
+
+bool Subscribed(const api::NotificationSpec& target, api::EventReason reason) {
+  return target.events.empty() ||
+         std::find(target.events.begin(), target.events.end(), reason) != target.events.end();
+}
+
+nlohmann::json WebhookBody(const Notification& notification) {
+  nlohmann::json rollout =
+      notification.rollout.is_object() ? notification.rollout : nlohmann::json::object();
+  const std::string reason(api::Name(notification.reason));
+  if (!rollout.contains("namespace")) rollout["namespace"] = notification.namespace_;
+  if (!rollout.contains("name")) rollout["name"] = notification.name;
+  if (!rollout.contains("reason")) rollout["reason"] = reason;
+  std::string text = notification.text;
+  if (text.empty()) text = notification.namespace_ + "/" + notification.name + ": " + reason;
+  return {{"text", std::move(text)}, {"rollout", std::move(rollout)}};
+}
+
+milliseconds BackoffDelay(int attempt, milliseconds initial, milliseconds max, double jitter) {
+  milliseconds delay = std::max(initial, milliseconds(1));
+  for (int i = 1; i < attempt && delay < max; ++i) delay *= 2;
+  delay = std::min(delay, max);
+  jitter = std::clamp(jitter, 0.0, 1.0);
+  const auto half = delay.count() / 2;
+  return milliseconds(
+      half + static_cast<milliseconds::rep>(static_cast<double>(delay.count() - half) * jitter));
+}
+
+Result<std::string> WebhookUrlFromSecret(const nlohmann::json& secret, std::string_view key) {
+  Result<std::string> value = kube::SecretData(secret, key);
+  if (!value.ok()) return value.error();
+  std::string url = Trim(*value);  // `echo url | base64` leaves a newline
+  if (url.empty()) return InvalidArgument("data[" + std::string(key) + "] is empty");
+  return url;
+}
+
+// ------------------------------------------------------------- the notifier
+
+struct WebhookNotifier::State {
+  State(kube::ClientPtr kube_client, WebhookNotifierOptions opts)
+      : kube(std::move(kube_client)), options(std::move(opts)), rng(std::random_device{}()) {}
+
+  spdlog::logger& Log() const {
+    return options.logger ? *options.logger : *spdlog::default_logger_raw();
+  }
+
+  // The worker loop; see the file comment of the header for the shutdown rules.
+  void Run();
+  Outcome Attempt(const Delivery& delivery);
+  Outcome Post(const Delivery& delivery, const std::string& url);
+  Result<http::Client*> ClientFor(const std::string& origin);
+  void Finish(Delivery delivery, const Outcome& outcome);  // with mu held
+  void PushBounded(Delivery delivery);                     // with mu held
+
+  const kube::ClientPtr kube;
+  const WebhookNotifierOptions options;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Delivery> queue;  // sorted by seq
+  std::uint64_t next_seq = 0;
+  WebhookStats stats;
+  bool stopping = false;
+  SteadyClock::time_point deadline{};
+  int running = 0;
+  std::mt19937_64 rng;
+
+  std::mutex clients_mu;
+  std::map<std::string, http::ClientPtr> clients;  // by origin
+};
+
+namespace {
+
+std::string Subject(const Payload& payload) {
+  return payload.namespace_ + "/" + payload.name + " (" + payload.reason + ")";
+}
+
+}  // namespace
+
+void WebhookNotifier::State::PushBounded(Delivery delivery) {
+  auto at = std::upper_bound(queue.begin(), queue.end(), delivery.seq,
+                             [](std::uint64_t seq, const Delivery& d) { return seq < d.seq; });
+  queue.insert(at, std::move(delivery));
+  const std::size_t capacity = std::max<std::size_t>(options.queue_capacity, 1);
+  while (queue.size() > capacity) {
+    const Delivery& oldest = queue.front();
+    Log().warn("webhook queue full ({} deliveries): dropped the oldest, for {}", capacity,
+               Subject(*oldest.payload));
+    ++stats.dropped;
+    queue.pop_front();
+  }
+}
+
+Result<http::Client*> WebhookNotifier::State::ClientFor(const std::string& origin) {
+  std::lock_guard<std::mutex> lock(clients_mu);
+  http::ClientPtr& slot = clients[origin];
+  if (!slot) {
+    http::ClientConfig config;
+    config.base_url = origin;
+    config.default_timeout = options.request_timeout;
+    Result<http::ClientPtr> made = options.new_http_client(config);
+    if (!made.ok()) {
+      clients.erase(origin);
+      return made.error();
+    }
+    slot = std::move(made).value();
+  }
+  return slot.get();
+}
+
+Outcome WebhookNotifier::State::Attempt(const Delivery& delivery) {
+  const api::NotificationSpec& target = delivery.target;
+  if (!target.secret_ref) {
+    if (target.url.empty()) {
+      return {Outcome::Kind::kFail,
+              "notifications[" + std::to_string(delivery.target_index) + "]",
+              "neither url nor secretRef is set",
+              {}};
+    }
+    Outcome outcome = Post(delivery, target.url);
+    if (outcome.where.empty()) {
+      outcome.where = "notifications[" + std::to_string(delivery.target_index) + "].url";
+    }
+    return outcome;
+  }
+  const api::SecretKeyRef& ref = *target.secret_ref;
+  const std::string where =
+      "Secret " + delivery.payload->namespace_ + "/" + ref.name + " key " + ref.key;
+  if (!kube) return {Outcome::Kind::kFail, where, "no Kubernetes client to read it", {}};
+  kube::ApiResult<nlohmann::json> secret =
+      kube->Get(kube::kSecrets, delivery.payload->namespace_, ref.name);
+  if (!secret.ok()) {
+    return {IsTransient(secret.error()) ? Outcome::Kind::kRetry : Outcome::Kind::kFail,
+            where,
+            secret.error().ToString(),
+            {}};
+  }
+  Result<std::string> url = WebhookUrlFromSecret(*secret, ref.key);
+  if (!url.ok()) return {Outcome::Kind::kFail, where, url.error().message(), {}};
+  Outcome outcome = Post(delivery, *url);
+  if (outcome.kind != Outcome::Kind::kSent && outcome.where.empty()) outcome.where = where;
+  return outcome;
+}
+
+Outcome WebhookNotifier::State::Post(const Delivery& delivery, const std::string& url) {
+  Result<WebhookUrl> parsed = ParseWebhookUrl(url);
+  if (!parsed.ok()) return {Outcome::Kind::kFail, "", parsed.error().message(), {}};
+  Result<http::Client*> client = ClientFor(parsed->origin);
+  if (!client.ok()) {
+    return {
+        Outcome::Kind::kFail, parsed->origin, Scrub(client.error().message(), url, *parsed), {}};
+  }
+  http::Request request;
+  request.method = "POST";
+  request.target = parsed->target;
+  request.headers = {{"Content-Type", "application/json"}, {"User-Agent", "agentrollout"}};
+  request.body = delivery.payload->body;
+  request.timeout = options.request_timeout;
+  request.max_body_bytes = kMaxResponseBytes;
+  Result<http::Response> response = (*client)->Send(request);
+  if (!response.ok()) {
+    return {IsTransient(response.error()) ? Outcome::Kind::kRetry : Outcome::Kind::kFail,
+            parsed->origin,
+            Scrub(response.error().ToString(), url, *parsed),
+            {}};
+  }
+  const int status = response->status;
+  if (status >= 200 && status < 300) return {Outcome::Kind::kSent, parsed->origin, "", {}};
+  const bool retryable = status == 429 || status >= 500;
+  return {retryable ? Outcome::Kind::kRetry : Outcome::Kind::kFail, parsed->origin,
+          "HTTP " + std::to_string(status), retryable ? RetryAfter(*response) : std::nullopt};
+}
+
+void WebhookNotifier::State::Finish(Delivery delivery, const Outcome& outcome) {
+  const std::string subject = Subject(*delivery.payload);
+  const std::string where = outcome.where.empty() ? std::string("webhook") : outcome.where;
+  if (outcome.kind == Outcome::Kind::kSent) {
+    ++stats.sent;
+    Log().debug("webhook {} for {}: sent", where, subject);
+    return;
+  }
+  if (outcome.kind == Outcome::Kind::kFail || delivery.attempts >= options.max_attempts) {
+    ++stats.failed;
+    Log().error("webhook {} for {}: given up after {} attempt(s): {}", where, subject,
+                delivery.attempts, outcome.message);
+    return;
+  }
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  milliseconds delay =
+      BackoffDelay(delivery.attempts, options.initial_backoff, options.max_backoff, unit(rng));
+  if (outcome.retry_after)
+    delay = std::max(delay, std::min(*outcome.retry_after, options.max_backoff));
+  delivery.not_before = SteadyClock::now() + delay;
+  if (stopping && delivery.not_before > deadline) {
+    ++stats.dropped;
+    Log().warn("webhook {} for {}: attempt {} failed ({}); not retried, shutting down", where,
+               subject, delivery.attempts, outcome.message);
+    return;
+  }
+  ++stats.retries;
+  Log().warn("webhook {} for {}: attempt {}/{} failed: {}; retrying in {}ms", where, subject,
+             delivery.attempts, options.max_attempts, outcome.message, delay.count());
+  PushBounded(std::move(delivery));
+}
+
+void WebhookNotifier::State::Run() {
+  std::unique_lock<std::mutex> lock(mu);
+  while (true) {
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (stopping) {
+      const bool any_due = std::any_of(queue.begin(), queue.end(),
+                                       [&](const Delivery& d) { return d.not_before <= deadline; });
+      if (now >= deadline || !any_due) break;
+    }
+    auto ready = std::find_if(queue.begin(), queue.end(),
+                              [&](const Delivery& d) { return d.not_before <= now; });
+    if (ready == queue.end()) {
+      std::optional<SteadyClock::time_point> wake;
+      for (const Delivery& d : queue) wake = wake ? std::min(*wake, d.not_before) : d.not_before;
+      if (stopping) wake = wake ? std::min(*wake, deadline) : deadline;
+      if (wake) {
+        cv.wait_until(lock, *wake);
+      } else {
+        cv.wait(lock);
+      }
+      continue;
+    }
+    Delivery delivery = std::move(*ready);
+    queue.erase(ready);
+    ++delivery.attempts;
+    lock.unlock();
+    const Outcome outcome = Attempt(delivery);
+    lock.lock();
+    Finish(std::move(delivery), outcome);
+  }
+  --running;
+  cv.notify_all();
+}
+
+WebhookNotifier::WebhookNotifier(kube::ClientPtr kube, WebhookNotifierOptions options)
+    : state_(std::make_shared<State>(std::move(kube), std::move(options))) {
+  const int workers = std::max(state_->options.workers, 1);
+  state_->running = workers;
+  for (int i = 0; i < workers; ++i) {
+    workers_.emplace_back([state = state_] { state->Run(); });
+  }
+}
+
+WebhookNotifier::~WebhookNotifier() { Shutdown(); }
+
+void WebhookNotifier::Notify(Notification notification) {
+  std::vector<std::size_t> subscribed;
+  for (std::size_t i = 0; i < notification.targets.size(); ++i) {
+    if (Subscribed(notification.targets[i], notification.reason)) subscribed.push_back(i);
+  }
+  if (subscribed.empty()) return;
+  auto payload = std::make_shared<Payload>();
+  payload->namespace_ = notification.namespace_;
+  payload->name = notification.name;
+  payload->reason = std::string(api::Name(notification.reason));
+  payload->body = WebhookBody(notification).dump();
+
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (state_->stopping) {
+    state_->stats.dropped += subscribed.size();
+    return;
+  }
+  for (std::size_t index : subscribed) {
+    Delivery delivery;
+    delivery.seq = state_->next_seq++;
+    delivery.payload = payload;
+    delivery.target = notification.targets[index];
+    delivery.target_index = index;
+    state_->PushBounded(std::move(delivery));
+  }
+  state_->cv.notify_all();
+}
+
+WebhookStats WebhookNotifier::Stats() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->stats;
+}
+
+void WebhookNotifier::Shutdown() {
+  bool all_stopped = false;
+  {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    if (!state_->stopping) {
+      state_->stopping = true;
+      state_->deadline = SteadyClock::now() + state_->options.shutdown_grace;
+      state_->cv.notify_all();
+    }
+    state_->cv.wait_until(lock, state_->deadline, [&] { return state_->running == 0; });
+    all_stopped = state_->running == 0;
+    if (!state_->queue.empty()) {
+      state_->Log().warn("webhook notifier stopped with {} deliveries unsent",
+                         state_->queue.size());
+      state_->stats.dropped += state_->queue.size();
+      state_->queue.clear();
+    }
+  }
+  for (std::thread& worker : workers_) {
+    if (!worker.joinable()) continue;
+    if (all_stopped) {
+      worker.join();
+    } else {
+      worker.detach();  // blocked on a hung webhook; it holds its own reference to state_
+    }
+  }
+}
+
+}  // namespace agentrollout::controllers

@@ -1,0 +1,199 @@
+#include "controllers/rollout/executor.h"
+
+#include <utility>
+
+#include "api/codec.h"
+#include "api/names.h"
+#include "controllers/rollout/observed_rollout.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+using nlohmann::json;
+
+std::string ResourceVersionOf(const json& object) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return "";
+  return metadata->value("resourceVersion", "");
+}
+
+// The body of a PUT to /status: the status subresource takes only `status` from it, and
+// metadata.resourceVersion makes the write conditional on what was decided from.
+json StatusUpdate(const api::ObjectMeta& metadata, const api::AgentRolloutStatus& status) {
+  return {{"apiVersion", api::kApiVersion},
+          {"kind", api::kKind},
+          {"metadata",
+           {{"name", metadata.name},
+            {"namespace", metadata.namespace_},
+            {"resourceVersion", metadata.resource_version}}},
+          {"status", api::EncodeStatus(status)}};
+}
+
+}  // namespace
+
+nlohmann::json NotificationRollout(const Input& input, const api::AgentRolloutStatus& status,
+                                   api::EventReason reason) {
+  json rollout = {{"namespace", input.metadata.namespace_}, {"name", input.metadata.name},
+                  {"revision", input.spec.revision},        {"phase", api::Name(status.phase)},
+                  {"verdict", api::Name(status.verdict)},   {"reason", api::Name(reason)}};
+  if (status.current_phase) {
+    rollout["step"] = status.current_phase->name;
+    rollout["flagPercent"] = status.current_phase->flag_percent;
+    rollout["trafficWeight"] = status.current_phase->traffic_weight;
+  }
+  return rollout;
+}
+
+Executor::Executor(kube::ClientPtr client, FlagStore& flags, TrafficRouter& traffic,
+                   kube::EventRecorder& events, Notifier& notifier, ExecutorOptions options)
+    : client_(std::move(client)),
+      flags_(flags),
+      traffic_(traffic),
+      events_(events),
+      notifier_(notifier),
+      options_(std::move(options)) {}
+
+std::optional<Executor::WriteError> Executor::ApplyWrites(const Decision& decision) {
+  if (decision.rolls_back) {
+    // Everything off: each write is tried even when another failed, and a router that is
+    // gone carries no canary traffic to take away.
+    std::optional<WriteError> first;
+    if (decision.flags) {
+      if (Status applied = flags_.Apply(*decision.flags); !applied.ok()) {
+        first = WriteError{WriteStage::kFlag, applied.error()};
+      }
+    }
+    if (decision.traffic) {
+      Status set = traffic_.SetWeight(*decision.traffic);
+      if (!set.ok() && set.error().code() != ErrorCode::kNotFound && !first) {
+        first = WriteError{WriteStage::kTraffic, set.error()};
+      }
+    }
+    return first;
+  }
+  if (decision.traffic) {
+    if (Status checked = traffic_.Check(*decision.traffic); !checked.ok()) {
+      return WriteError{WriteStage::kTraffic, checked.error()};
+    }
+  }
+  if (decision.flags) {
+    if (Status applied = flags_.Apply(*decision.flags); !applied.ok()) {
+      return WriteError{WriteStage::kFlag, applied.error()};
+    }
+  }
+  if (decision.traffic) {
+    if (Status set = traffic_.SetWeight(*decision.traffic); !set.ok()) {
+      return WriteError{WriteStage::kTraffic, set.error()};
+    }
+  }
+  return std::nullopt;
+}
+
+void Executor::Announce(const Input& input, const api::AgentRolloutStatus& status,
+                        const std::vector<Event>& events, const std::string& resource_version) {
+  const kube::ObjectReference object{api::kApiVersion,    api::kKind,
+                                     input.metadata.name, input.metadata.namespace_,
+                                     input.metadata.uid,  resource_version};
+  for (const Event& event : events) {
+    events_.Record(object,
+                   event.type == "Warning" ? kube::EventType::kWarning : kube::EventType::kNormal,
+                   event.reason, event.message);
+    if (input.spec_error || input.spec.notifications.empty()) continue;
+    // Only the API's reasons are subscribable (InvalidAction, WriteFailed are not).
+    const auto reason = api::ParseEventReason(event.reason);
+    if (!reason.ok()) continue;
+    Notification notification;
+    notification.namespace_ = input.metadata.namespace_;
+    notification.name = input.metadata.name;
+    notification.reason = *reason;
+    notification.text = event.message;
+    notification.rollout = NotificationRollout(input, status, *reason);
+    notification.targets = input.spec.notifications;
+    notifier_.Notify(std::move(notification));
+  }
+}
+
+Result<std::string> Executor::RemoveActionAnnotation(const api::ObjectMeta& metadata,
+                                                     const std::string& resource_version) {
+  const json patch = {{"metadata",
+                       {{"resourceVersion", resource_version},
+                        {"annotations", {{api::kActionAnnotation, nullptr}}}}}};
+  kube::PatchOptions options;
+  options.field_manager = options_.field_manager;
+  auto patched = client_->Patch(kAgentRollouts, metadata.namespace_, metadata.name,
+                                kube::PatchType::kMerge, patch, options);
+  if (!patched.ok()) return patched.error();
+  return ResourceVersionOf(*patched);
+}
+
+Execution Executor::Execute(Input input) {
+  Execution out;
+  for (int attempt = 1;; ++attempt) {
+    Decision decision = Decide(input);
+    std::optional<WriteError> failed = ApplyWrites(decision);
+    api::AgentRolloutStatus status = decision.status;
+    std::vector<Event> events = decision.events;
+    if (failed) {
+      WriteFailure failure = FailedWrite(input, decision, failed->stage, failed->error);
+      status = std::move(failure.status);
+      // A failure already shown in status was reported when it was first seen.
+      events.clear();
+      if (status != input.status) events = std::move(failure.events);
+    }
+
+    std::string resource_version = input.metadata.resource_version;
+    bool status_written = false;
+    if (status != input.status) {
+      kube::WriteOptions options;
+      options.field_manager = options_.field_manager;
+      auto updated = client_->UpdateStatus(kAgentRollouts, input.metadata.namespace_,
+                                           StatusUpdate(input.metadata, status), options);
+      if (!updated.ok() && kube::IsConflict(updated.error()) && attempt < options_.max_attempts) {
+        auto current = client_->Get(kAgentRollouts, input.metadata.namespace_, input.metadata.name);
+        auto observed = current.ok() ? DecodeObservedRollout(*current)
+                                     : Result<ObservedRollout>(current.error());
+        if (observed.ok()) {
+          input = MakeInput(*observed, std::move(input.evaluation), input.now);
+          continue;
+        }
+        updated = kube::ApiResult<json>(observed.error());
+      }
+      if (!updated.ok()) {
+        out.input = std::move(input);
+        out.decision = std::move(decision);
+        out.status = out.input.status;
+        out.resource_version = resource_version;
+        out.deleted = kube::IsNotFound(updated.error());
+        out.result = updated.error().WithContext("status update");
+        return out;
+      }
+      out.superseded.push_back(resource_version);
+      resource_version = ResourceVersionOf(*updated);
+      status_written = true;
+    }
+
+    Announce(input, status, events, resource_version);
+
+    Status result = failed ? Status(failed->error) : OkStatus();
+    if (!failed && decision.remove_action_annotation) {
+      auto removed = RemoveActionAnnotation(input.metadata, resource_version);
+      if (removed.ok()) {
+        out.superseded.push_back(resource_version);
+        resource_version = *removed;
+      } else {
+        result = removed.error().WithContext("removing annotation " +
+                                             std::string(api::kActionAnnotation));
+      }
+    }
+    out.input = std::move(input);
+    out.decision = std::move(decision);
+    out.status = std::move(status);
+    out.resource_version = std::move(resource_version);
+    out.failed_stage = failed ? std::optional<WriteStage>(failed->stage) : std::nullopt;
+    out.status_written = status_written;
+    out.result = std::move(result);
+    return out;
+  }
+}
+
+}  // namespace agentrollout::controllers

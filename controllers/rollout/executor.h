@@ -1,0 +1,99 @@
+// Carries out one Decision of the state machine (state_machine.h) against the cluster, in
+// the order its header fixes, so that a crash between any two steps is repaired by the
+// next decision:
+//   1. traffic check: a router object that is missing (or lacks its backends) holds the
+//      rollout with nothing written (API.md §6) -- except for a total rollback, which takes
+//      down whatever it can reach;
+//   2. flag store;  3. traffic router;
+//   4. status, through the /status subresource with the resourceVersion it was decided
+//      from. A 409 means the object changed under the decision: read it again, decide
+//      again (same evaluation, same time) and start over, a bounded number of times. When
+//      the flag or traffic write failed, FailedWrite() says what to persist instead;
+//   5. Events (and notifications for those the rollout subscribes to), only once the
+//      status that explains them is persisted, so a retried decision never says twice;
+//   6. removal of the `rollouts.agentops.dev/action` annotation (a merge patch guarded by
+//      the resourceVersion after the status write, so an action set meanwhile survives).
+// Every write is idempotent: re-executing the same decision changes nothing.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "controllers/flagstore/flag_store.h"
+#include "controllers/notify/notifier.h"
+#include "controllers/rollout/state_machine.h"
+#include "controllers/traffic/traffic_router.h"
+#include "operator/kube/client.h"
+#include "operator/kube/event_recorder.h"
+
+namespace agentrollout::controllers {
+
+// The AgentRollout resource of the kube client.
+inline const kube::ResourceRef kAgentRollouts{api::kGroup, api::kVersion, api::kPlural, true};
+
+struct ExecutorOptions {
+  // Decisions made per Execute: the first plus one per 409 on the status write.
+  int max_attempts = 4;
+  std::string field_manager = "agentrollout-operator";
+};
+
+// What one Execute did.
+struct Execution {
+  Input input;        // the observation the last decision was made from (re-read after a 409)
+  Decision decision;  // that decision
+  // The object's status now: the decision's, FailedWrite()'s, or the input's when the
+  // status write itself failed.
+  api::AgentRolloutStatus status;
+  std::string resource_version;  // the object's resourceVersion after the writes
+  // resourceVersions that this execution's own writes replaced, oldest first. An informer
+  // cache still showing one of them is behind; deciding from it would undo these writes.
+  std::vector<std::string> superseded;
+  // The flag or traffic write that failed, when FailedWrite()'s status was persisted.
+  std::optional<WriteStage> failed_stage;
+  bool status_written = false;
+  bool deleted = false;  // the object is gone (404): nothing more to do for it
+  // OK when the decision was carried out completely; else why the rollout must be
+  // reconciled again soon (a failed write, conflicts on every attempt).
+  Status result;
+};
+
+class Executor {
+ public:
+  // `client` reads and writes the AgentRollout; the others must outlive the executor and
+  // be safe to call from several workers at once.
+  Executor(kube::ClientPtr client, FlagStore& flags, TrafficRouter& traffic,
+           kube::EventRecorder& events, Notifier& notifier, ExecutorOptions options = {});
+
+  // Decides on `input` and carries the decision out. Thread-safe; callers serialize per
+  // object (the workqueue hands one key to one worker at a time).
+  Execution Execute(Input input);
+
+ private:
+  struct WriteError {
+    WriteStage stage;
+    Error error;
+  };
+  // Steps 1-3; the first failure.
+  std::optional<WriteError> ApplyWrites(const Decision& decision);
+  // Steps 5: Events and notifications for `events`, about the object at `resource_version`.
+  void Announce(const Input& input, const api::AgentRolloutStatus& status,
+                const std::vector<Event>& events, const std::string& resource_version);
+  // Step 6.
+  Result<std::string> RemoveActionAnnotation(const api::ObjectMeta& metadata,
+                                             const std::string& resource_version);
+
+  const kube::ClientPtr client_;
+  FlagStore& flags_;
+  TrafficRouter& traffic_;
+  kube::EventRecorder& events_;
+  Notifier& notifier_;
+  const ExecutorOptions options_;
+};
+
+// The payload of a notification's `rollout` member (notifier.h) for this status.
+nlohmann::json NotificationRollout(const Input& input, const api::AgentRolloutStatus& status,
+                                   api::EventReason reason);
+
+}  // namespace agentrollout::controllers

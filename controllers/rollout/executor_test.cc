@@ -1,0 +1,404 @@
+#include "controllers/rollout/executor.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/names.h"
+#include "controllers/flagstore/fake_flag_store.h"
+#include "controllers/notify/fake_notifier.h"
+#include "controllers/rollout/conditions.h"
+#include "controllers/rollout/observed_rollout.h"
+#include "controllers/rollout/test_support.h"
+#include "controllers/traffic/fake_traffic_router.h"
+#include "operator/kube/fake_client.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+using api::RolloutPhase;
+using nlohmann::json;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using namespace fixtures;  // NOLINT: the builders of test_support.h
+
+constexpr char kNamespace[] = "voice";
+constexpr char kName[] = "voice-agent-v2";
+
+// Two phases, no metrics (time alone advances), the first needs approval.
+json ApprovalSpecJson() {
+  return json::parse(R"({
+    "revision": "1",
+    "flag": {"key": "wa_bot", "configMap": {"name": "feature-flags"}},
+    "traffic": {"gatewayAPI": {"httpRoute": "bot", "stableBackend": "bot-v1",
+                               "canaryBackend": "bot-v2"}},
+    "phases": [{"name": "pilot", "flagPercent": 10, "trafficWeight": 10, "approval": true},
+               {"name": "all", "flagPercent": 100, "trafficWeight": 100}]})");
+}
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  ExecutorTest() {
+    client_->EnableStatusSubresource(kAgentRollouts);
+    kube::EventRecorderOptions options;
+    options.component = "agentrollout-operator";
+    recorder_ = std::make_unique<kube::EventRecorder>(client_, options);
+    executor_ = std::make_unique<Executor>(client_, flags_, router_, *recorder_, notifier_);
+    // The order of the effects, across the fakes.
+    flags_.SetHook([this](const DesiredFlags&) {
+      Log("flag");
+      return std::nullopt;
+    });
+    router_.SetHook([this](FakeTrafficRouter::Call call, const TrafficTarget&) {
+      Log(call == FakeTrafficRouter::Call::kCheck ? "check" : "weight");
+      return std::nullopt;
+    });
+    client_->AddReactor(
+        [this](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+          if (action.resource == kAgentRollouts && action.verb == "update-status") Log("status");
+          if (action.resource == kAgentRollouts && action.verb == "patch") Log("annotation");
+          return std::nullopt;
+        });
+  }
+
+  void Log(const std::string& what) {
+    std::lock_guard lock(mu_);
+    log_.push_back(what);
+  }
+  std::vector<std::string> TakeLog() {
+    std::lock_guard lock(mu_);
+    return std::exchange(log_, {});
+  }
+
+  void Create(json spec = VoiceSpecJson(), const std::string& action = "") {
+    json object = {{"apiVersion", api::kApiVersion},
+                   {"kind", api::kKind},
+                   {"metadata", {{"name", kName}}},
+                   {"spec", std::move(spec)}};
+    if (!action.empty()) object["metadata"]["annotations"][api::kActionAnnotation] = action;
+    auto created = client_->Create(kAgentRollouts, kNamespace, object);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+  }
+
+  void Annotate(const std::string& action) {
+    auto patched =
+        client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
+                       {{"metadata", {{"annotations", {{api::kActionAnnotation, action}}}}}});
+    ASSERT_TRUE(patched.ok()) << patched.error().ToString();
+  }
+
+  json Object() {
+    auto object = client_->Get(kAgentRollouts, kNamespace, kName);
+    EXPECT_TRUE(object.ok()) << object.error().ToString();
+    return object.ok() ? *object : json::object();
+  }
+
+  Input Observe(api::Timestamp now, std::optional<api::Evaluation> evaluation = std::nullopt) {
+    auto observed = DecodeObservedRollout(Object());
+    EXPECT_TRUE(observed.ok()) << observed.error().ToString();
+    return MakeInput(observed.ok() ? *observed : ObservedRollout{}, std::move(evaluation), now);
+  }
+
+  Execution Run(api::Timestamp now, std::optional<api::Evaluation> evaluation = std::nullopt) {
+    return executor_->Execute(Observe(now, std::move(evaluation)));
+  }
+
+  api::AgentRolloutStatus Stored() {
+    auto observed = DecodeObservedRollout(Object());
+    EXPECT_TRUE(observed.ok());
+    return observed.ok() ? observed->status : api::AgentRolloutStatus{};
+  }
+
+  // Reasons of the Events written so far, oldest first.
+  std::vector<std::string> EventReasons() {
+    recorder_->Flush();
+    std::vector<std::string> reasons;
+    auto events = client_->List(kube::kEvents, kNamespace);
+    EXPECT_TRUE(events.ok());
+    if (!events.ok()) return reasons;
+    for (const json& event : events->items) {
+      reasons.push_back(event.value("reason", ""));
+    }
+    return reasons;
+  }
+
+  int Count(const std::string& verb) {
+    int count = 0;
+    for (const auto& action : client_->Actions()) {
+      if (action.resource == kAgentRollouts && action.verb == verb) ++count;
+    }
+    return count;
+  }
+
+  std::shared_ptr<kube::FakeClient> client_ = std::make_shared<kube::FakeClient>();
+  FakeFlagStore flags_;
+  FakeTrafficRouter router_;
+  FakeNotifier notifier_;
+  std::unique_ptr<kube::EventRecorder> recorder_;
+  std::unique_ptr<Executor> executor_;
+  std::mutex mu_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(ExecutorTest, StartWritesFlagThenTrafficThenStatusThenTellsIt) {
+  Create();
+  const std::string before = Object()["metadata"]["resourceVersion"];
+  Execution execution = Run(At());
+
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_THAT(TakeLog(), ElementsAre("check", "flag", "weight", "status"));
+  const flag::FlagState own = flags_.flags().at("voice_agent_v2");
+  EXPECT_TRUE(own.enabled);
+  EXPECT_EQ(own.percentage, 5);
+  EXPECT_EQ(router_.weight(), 5);
+  EXPECT_EQ(flags_.calls().front().rollout, "voice/voice-agent-v2");
+  EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).front().namespace_, "voice");
+
+  const api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kProgressing);
+  EXPECT_EQ(stored.current_phase->name, "canary");
+  EXPECT_EQ(stored, execution.status);
+  EXPECT_TRUE(execution.status_written);
+  EXPECT_THAT(execution.superseded, ElementsAre(before));
+  EXPECT_EQ(execution.resource_version, Object()["metadata"]["resourceVersion"]);
+  EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted"));
+}
+
+TEST_F(ExecutorTest, ASettledDecisionWritesNoStatusAndSaysNothingAgain) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  client_->ClearActions();
+  Execution again = Run(At());
+  EXPECT_TRUE(again.result.ok());
+  EXPECT_FALSE(again.status_written);
+  EXPECT_EQ(Count("update-status"), 0);
+  EXPECT_THAT(again.superseded, IsEmpty());
+  EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted"));
+  // The writes are re-asserted (idempotent), so a crash before the status write is repaired.
+  EXPECT_EQ(flags_.calls().size(), 2u);
+}
+
+TEST_F(ExecutorTest, AMissingRouterHoldsWithNothingWritten) {
+  Create();
+  router_.FailAlways(FakeTrafficRouter::Call::kCheck,
+                     NotFound("httproutes.gateway.networking.k8s.io \"voice-agent\" not found"));
+  Execution execution = Run(At());
+
+  ASSERT_FALSE(execution.result.ok());
+  EXPECT_EQ(execution.result.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(execution.failed_stage, WriteStage::kTraffic);
+  EXPECT_THAT(TakeLog(), ElementsAre("check", "status"));
+  EXPECT_THAT(flags_.calls(), IsEmpty());
+  EXPECT_THAT(router_.calls(FakeTrafficRouter::Call::kSetWeight), IsEmpty());
+  const api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kPending);
+  const api::Condition* ready = FindCondition(stored, kReady);
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->status, api::ConditionStatus::kFalse);
+  EXPECT_EQ(ready->reason, "TrafficTargetNotFound");
+  EXPECT_THAT(stored.message, HasSubstr("voice-agent"));
+  EXPECT_THAT(EventReasons(), ElementsAre("TrafficTargetNotFound"));
+
+  // Still missing: already reported, nothing new written or said.
+  client_->ClearActions();
+  EXPECT_FALSE(Run(At() + seconds(5)).result.ok());
+  EXPECT_EQ(Count("update-status"), 0);
+  EXPECT_THAT(EventReasons(), ElementsAre("TrafficTargetNotFound"));
+
+  // The route appears: the rollout starts.
+  router_.FailAlways(FakeTrafficRouter::Call::kCheck, std::nullopt);
+  ASSERT_TRUE(Run(At() + seconds(10)).result.ok());
+  EXPECT_EQ(Stored().phase, RolloutPhase::kProgressing);
+  EXPECT_EQ(router_.weight(), 5);
+}
+
+TEST_F(ExecutorTest, AFailedFlagWriteKeepsThePhaseAndIsRetried) {
+  json spec = VoiceSpecJson();
+  spec["notifications"] = {{{"url", "https://hooks.example/x"}, {"events", {"PhaseAdvanced"}}}};
+  Create(spec);
+  ASSERT_TRUE(Run(At()).result.ok());
+  const api::Timestamp go_at = At() + hours(4) + seconds(1);
+
+  const std::size_t notified = notifier_.sent().size();  // PhaseStarted
+  flags_.FailNext(Unavailable("connection refused"));
+  Execution failed = Run(go_at + seconds(1), Go(go_at));
+  ASSERT_FALSE(failed.result.ok());
+  EXPECT_EQ(failed.failed_stage, WriteStage::kFlag);
+  EXPECT_EQ(Stored().current_phase->name, "canary");
+  EXPECT_THAT(Stored().message, HasSubstr("flag store write failed"));
+  EXPECT_EQ(router_.weight(), 5);  // traffic is never moved past the flag
+  EXPECT_THAT(EventReasons(), Contains("WriteFailed"));
+  EXPECT_EQ(notifier_.sent().size(), notified);  // WriteFailed is no API reason
+
+  Execution advanced = Run(go_at + seconds(2), Go(go_at));
+  ASSERT_TRUE(advanced.result.ok()) << advanced.result.error().ToString();
+  EXPECT_EQ(Stored().current_phase->name, "early-adopters");
+  EXPECT_EQ(flags_.flags().at("voice_agent_v2").percentage, 10);
+  EXPECT_EQ(router_.weight(), 10);
+  EXPECT_THAT(EventReasons(), Contains("PhaseAdvanced"));
+  ASSERT_EQ(notifier_.sent().size(), notified + 1);
+  const Notification sent = notifier_.sent().back();
+  EXPECT_EQ(sent.reason, api::EventReason::kPhaseAdvanced);
+  EXPECT_EQ(sent.name, kName);
+  EXPECT_EQ(sent.rollout["step"], "early-adopters");
+  EXPECT_EQ(sent.rollout["flagPercent"], 10);
+  EXPECT_EQ(sent.targets.size(), 1u);
+}
+
+TEST_F(ExecutorTest, AbortLineRollsBackFullyEvenWithTheRouterGone) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  router_.FailAlways(FakeTrafficRouter::Call::kCheck, NotFound("httproute gone"));
+  router_.FailAlways(FakeTrafficRouter::Call::kSetWeight, NotFound("httproute gone"));
+  TakeLog();
+
+  Execution execution = Run(At() + minutes(2), Abort(At() + minutes(1)));
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_TRUE(execution.decision.rolls_back);
+  EXPECT_THAT(TakeLog(), ElementsAre("flag", "weight", "status"));
+  const flag::FlagState own = flags_.flags().at("voice_agent_v2");
+  EXPECT_FALSE(own.enabled);
+  EXPECT_EQ(own.percentage, 0);
+  const api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRolledBack);
+  ASSERT_TRUE(stored.rollback.has_value());
+  EXPECT_EQ(stored.rollback->metric, "error-rate");
+  EXPECT_EQ(stored.rollback->from_phase, "canary");
+  EXPECT_THAT(EventReasons(),
+              ElementsAre("PhaseStarted", "AnalysisNoGo", "RollingBack", "RolledBack"));
+}
+
+TEST_F(ExecutorTest, AFailedRollbackIsPersistedAsRollingBackAndFinishedNext) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  flags_.FailNext(Unavailable("connection refused"));
+  router_.FailNext(FakeTrafficRouter::Call::kSetWeight, Unavailable("connection refused"));
+
+  Execution failed = Run(At() + minutes(2), Abort(At() + minutes(1)));
+  ASSERT_FALSE(failed.result.ok());
+  EXPECT_EQ(failed.failed_stage, WriteStage::kFlag);
+  EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).size(), 2u);  // tried anyway
+  api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRollingBack);
+  ASSERT_TRUE(stored.rollback.has_value());
+  EXPECT_EQ(stored.rollback->metric, "error-rate");
+
+  // The evaluation is gone (folded); the status alone finishes the rollback.
+  ASSERT_TRUE(Run(At() + minutes(3)).result.ok());
+  stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRolledBack);
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(router_.weight(), 0);
+}
+
+TEST_F(ExecutorTest, AConflictReReadsTheObjectAndDecidesAgain) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  // Someone pauses the rollout between our read and our status write.
+  bool raced = false;
+  client_->AddReactor(
+      [&](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+        if (action.verb != "update-status" || raced) return std::nullopt;
+        raced = true;
+        Annotate("pause");
+        return std::nullopt;  // the write now carries a stale resourceVersion: 409
+      });
+  Execution execution = Run(At() + minutes(2), Hold(At() + minutes(1)));
+
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_EQ(Count("update-status"), 3);  // the start, the conflict, the re-decided write
+  EXPECT_EQ(execution.input.metadata.annotations.at(api::kActionAnnotation), "pause");
+  const json object = Object();
+  EXPECT_FALSE(object["metadata"].contains("annotations") &&
+               object["metadata"]["annotations"].contains(api::kActionAnnotation));
+  const api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kPaused);
+  EXPECT_EQ(stored.verdict, api::Verdict::kHold);  // the evaluation was folded on the re-read
+  EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted", "Paused", "AnalysisHold"));
+}
+
+TEST_F(ExecutorTest, ConflictsOnEveryAttemptGiveUpBounded) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  client_->ClearActions();
+  client_->AddReactor(
+      [](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+        if (action.verb != "update-status") return std::nullopt;
+        return kube::StatusError(409, "Conflict", "the object has been modified");
+      });
+  Execution execution = Run(At() + minutes(2), Hold(At() + minutes(1)));
+  ASSERT_FALSE(execution.result.ok());
+  EXPECT_EQ(execution.result.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(Count("update-status"), ExecutorOptions{}.max_attempts);
+  EXPECT_EQ(Count("get"), ExecutorOptions{}.max_attempts);   // our read, then one per 409
+  EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted"));  // nothing said for unsaved status
+  EXPECT_EQ(Stored().verdict, api::Verdict::kNone);
+}
+
+TEST_F(ExecutorTest, TheActionAnnotationIsRemovedAfterTheStatusWithItsResourceVersion) {
+  Create(ApprovalSpecJson());
+  ASSERT_TRUE(Run(At()).result.ok());
+  ASSERT_TRUE(Run(At() + seconds(1)).result.ok());
+  ASSERT_EQ(Stored().phase, RolloutPhase::kAwaitingApproval);
+  Annotate("promote");
+  TakeLog();
+  client_->ClearActions();
+
+  Execution execution = Run(At() + seconds(2));
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_THAT(TakeLog(), ElementsAre("check", "flag", "weight", "status", "annotation"));
+  // Superseded: the version decided from (by the status write), then the status write's
+  // (by the annotation patch, which is conditional on it).
+  ASSERT_EQ(execution.superseded.size(), 2u);
+  int patches = 0;
+  for (const auto& action : client_->Actions()) {
+    if (action.verb == "patch" && action.resource == kAgentRollouts) {
+      ++patches;
+      EXPECT_EQ(action.object["metadata"]["resourceVersion"], execution.superseded[1]);
+      EXPECT_TRUE(action.object["metadata"]["annotations"][api::kActionAnnotation].is_null());
+    }
+  }
+  EXPECT_EQ(patches, 1);
+  const json object = Object();
+  EXPECT_FALSE(object["metadata"].contains("annotations") &&
+               object["metadata"]["annotations"].contains(api::kActionAnnotation));
+  EXPECT_EQ(execution.resource_version, object["metadata"]["resourceVersion"]);
+  EXPECT_EQ(Stored().handled_action, "promote");
+  EXPECT_THAT(EventReasons(), Contains("Promoted"));
+}
+
+TEST_F(ExecutorTest, AnInvalidSpecIsReportedWithNothingWritten) {
+  json spec = VoiceSpecJson();
+  spec["phases"][1]["trafficWeight"] = 140;
+  Create(spec);
+  Execution execution = Run(At());
+  EXPECT_TRUE(execution.result.ok());
+  EXPECT_THAT(flags_.calls(), IsEmpty());
+  EXPECT_THAT(router_.calls(FakeTrafficRouter::Call::kCheck), IsEmpty());
+  const api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kFailed);
+  EXPECT_THAT(stored.message, HasSubstr("spec.phases[1].trafficWeight"));
+  EXPECT_THAT(EventReasons(), ElementsAre("InvalidSpec"));
+}
+
+TEST_F(ExecutorTest, OnlySubscribedApiReasonsAreNotified) {
+  json spec = VoiceSpecJson();
+  spec["notifications"] = {{{"url", "https://hooks.example/all"}}};
+  Create(spec, "bogus");
+  ASSERT_TRUE(Run(At()).result.ok());
+  EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted", "InvalidAction"));
+  std::vector<api::EventReason> notified;
+  for (const Notification& sent : notifier_.sent()) notified.push_back(sent.reason);
+  EXPECT_THAT(notified, ElementsAre(api::EventReason::kPhaseStarted));
+  EXPECT_EQ(notifier_.sent().front().rollout["phase"], "Progressing");
+  EXPECT_EQ(notifier_.sent().front().namespace_, kNamespace);
+}
+
+}  // namespace
+}  // namespace agentrollout::controllers

@@ -1,0 +1,355 @@
+#include "controllers/rollout/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "analysis/table.h"
+#include "analysis/template.h"
+#include "api/names.h"
+#include "operator/kube/secret_data.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+using Seconds = operator_::Metrics::Seconds;
+
+// Bounds the memory of superseded resourceVersions per key (a cache is rarely more than
+// a write or two behind).
+constexpr std::size_t kMaxSuperseded = 16;
+
+api::Timestamp WholeSeconds(api::Timestamp time) {
+  return std::chrono::time_point_cast<api::Timestamp::duration>(
+      std::chrono::floor<std::chrono::seconds>(time));
+}
+
+// Counts every query of the go/no-go tables in the operator metrics.
+class InstrumentedPrometheusClient final : public analysis::PrometheusClient {
+ public:
+  InstrumentedPrometheusClient(analysis::PrometheusClientPtr inner, operator_::Metrics& metrics)
+      : inner_(std::move(inner)), metrics_(metrics) {}
+
+  Result<analysis::QueryResult> Query(std::string_view promql,
+                                      std::chrono::milliseconds timeout) override {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = inner_->Query(promql, timeout);
+    metrics_.ObserveAnalysisQuery(result.ok() ? OkStatus() : Status(result.error()),
+                                  std::chrono::steady_clock::now() - start);
+    return result;
+  }
+
+ private:
+  const analysis::PrometheusClientPtr inner_;
+  operator_::Metrics& metrics_;
+};
+
+analysis::SchedulerOptions Instrumented(analysis::SchedulerOptions options,
+                                        operator_::Metrics& metrics) {
+  options.connect =
+      [connect = std::move(options.connect), &metrics](
+          const analysis::PrometheusTarget& target) -> Result<analysis::PrometheusClientPtr> {
+    auto client = connect(target);
+    if (!client.ok()) return client.error();
+    return analysis::PrometheusClientPtr(
+        std::make_shared<InstrumentedPrometheusClient>(std::move(*client), metrics));
+  };
+  return options;
+}
+
+kube::InformerOptions InformerOptionsFor(const ReconcilerOptions& options,
+                                         std::shared_ptr<spdlog::logger> logger) {
+  kube::InformerOptions informer;
+  informer.reflector.resource = kAgentRollouts;
+  informer.reflector.namespace_ = options.namespace_;
+  informer.reflector.clock = options.clock;
+  informer.resync_period = options.resync_period;
+  informer.on_decode_error = [logger](const std::string& key, const Error& error) {
+    logger->error("agentrollout {} cannot be read and is ignored: {}", key, error.ToString());
+  };
+  return informer;
+}
+
+// Why a rollback that `execution` persisted started (for agentrollout_rollbacks_total).
+operator_::RollbackReason RollbackReasonOf(const Execution& execution) {
+  const Input& input = execution.input;
+  const auto action = input.metadata.annotations.find(api::kActionAnnotation);
+  if (action != input.metadata.annotations.end() && action->second == "abort" &&
+      input.status.handled_action != "abort") {
+    return operator_::RollbackReason::kManual;
+  }
+  if (input.evaluation) {
+    auto outcome =
+        analysis::Accumulate(input.spec.analysis, input.status.analysis, *input.evaluation);
+    if (outcome.trigger) return operator_::RollbackReasonOf(outcome.trigger->kind);
+  }
+  return operator_::RollbackReason::kNoGo;
+}
+
+}  // namespace
+
+Reconciler::Reconciler(kube::ClientPtr client, Executor& executor, operator_::Metrics& metrics,
+                       ReconcilerOptions options)
+    : client_(std::move(client)),
+      executor_(executor),
+      metrics_(metrics),
+      options_(std::move(options)),
+      logger_(options_.logger ? options_.logger : spdlog::default_logger()),
+      queue_(options_.rate_limiter, options_.clock),
+      informer_(client_, InformerOptionsFor(options_, logger_), DecodeObservedRollout) {
+  scheduler_ = std::make_unique<analysis::Scheduler>(
+      Instrumented(options_.scheduler, metrics_),
+      [this](const std::string& key, api::Evaluation evaluation) {
+        OnEvaluation(key, std::move(evaluation));
+      });
+  auto enqueue = [this](const std::shared_ptr<const ObservedRollout>& rollout) {
+    Enqueue(kube::ObjectKey(rollout->metadata.namespace_, rollout->metadata.name));
+  };
+  informer_.AddEventHandlers(
+      {enqueue,
+       [enqueue](const std::shared_ptr<const ObservedRollout>&,
+                 const std::shared_ptr<const ObservedRollout>& rollout) { enqueue(rollout); },
+       enqueue});
+}
+
+Reconciler::~Reconciler() { Stop(); }
+
+void Reconciler::StartCaches() { informer_.Start(); }
+
+bool Reconciler::HasSynced() const { return informer_.HasSynced(); }
+
+bool Reconciler::WaitForSync(std::chrono::milliseconds timeout) const {
+  return informer_.WaitForSync(timeout);
+}
+
+void Reconciler::StartWorkers() {
+  std::lock_guard lock(lifecycle_mu_);
+  if (workers_started_ || stopped_) return;
+  workers_started_ = true;
+  scheduler_->Start();
+  for (int i = 0; i < std::max(1, options_.concurrency); ++i) {
+    workers_.emplace_back([this] { Worker(); });
+  }
+}
+
+void Reconciler::Stop() {
+  std::lock_guard lock(lifecycle_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
+  queue_.ShutDown();
+  for (std::thread& worker : workers_) worker.join();  // running reconciles finish
+  workers_.clear();
+  scheduler_->Stop();
+  informer_.Stop();
+}
+
+void Reconciler::Enqueue(const std::string& key) {
+  queue_.Add(key);
+  metrics_.CountWorkqueueAdd();
+  metrics_.SetWorkqueueDepth(static_cast<std::int64_t>(queue_.Len()));
+}
+
+void Reconciler::OnEvaluation(const std::string& key, api::Evaluation evaluation) {
+  metrics_.CountVerdict(evaluation.verdict);
+  {
+    std::lock_guard lock(mu_);
+    KeyState& state = keys_[key];
+    if (state.evaluation && state.evaluation->at > evaluation.at) return;  // out of order
+    state.evaluation = std::move(evaluation);
+  }
+  Enqueue(key);
+}
+
+void Reconciler::Worker() {
+  while (auto key = queue_.Get()) {
+    metrics_.SetWorkqueueDepth(static_cast<std::int64_t>(queue_.Len()));
+    if (!stopping_) Process(*key);
+    queue_.Done(*key);
+  }
+}
+
+void Reconciler::Process(const std::string& key) {
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome outcome = Reconcile(key);
+  metrics_.ObserveReconcile(outcome.result.ok() ? operator_::ReconcileResult::kSuccess
+                                                : operator_::ReconcileResult::kError,
+                            std::chrono::steady_clock::now() - start);
+  if (!outcome.result.ok()) {
+    logger_->warn("reconcile of {} failed, retrying: {}", key, outcome.result.error().ToString());
+    queue_.AddRateLimited(key);
+    metrics_.CountWorkqueueRetry();
+    return;
+  }
+  queue_.Forget(key);
+  if (outcome.requeue_after) queue_.AddAfter(key, *outcome.requeue_after);
+}
+
+Status Reconciler::ReconcileOnce(const std::string& key) { return Reconcile(key).result; }
+
+Result<std::optional<ObservedRollout>> Reconciler::Observe(const std::string& key) {
+  const auto [ns, name] = kube::SplitObjectKey(key);
+  auto cached = informer_.Get(ns, name);
+  if (cached) {
+    std::lock_guard lock(mu_);
+    KeyState& state = keys_[key];
+    const bool stale = std::find(state.superseded.begin(), state.superseded.end(),
+                                 cached->metadata.resource_version) != state.superseded.end();
+    if (!stale) {
+      state.superseded.clear();  // the cache has caught up with our writes
+      return std::optional<ObservedRollout>(*cached);
+    }
+  }
+  // Not cached (deleted, or not yet seen) or behind our writes: ask the API server.
+  auto current = client_->Get(kAgentRollouts, ns, name);
+  if (!current.ok()) {
+    if (kube::IsNotFound(current.error())) return std::optional<ObservedRollout>();
+    return current.error();
+  }
+  auto observed = DecodeObservedRollout(*current);
+  if (!observed.ok()) return observed.error();
+  return std::optional<ObservedRollout>(std::move(*observed));
+}
+
+void Reconciler::Forget(const std::string& key) {
+  scheduler_->Remove(key);
+  {
+    std::lock_guard lock(mu_);
+    keys_.erase(key);
+  }
+  const auto [ns, name] = kube::SplitObjectKey(key);
+  metrics_.ForgetRollout(ns, name);
+}
+
+Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
+  auto observed = Observe(key);
+  if (!observed.ok()) return {observed.error(), std::nullopt};
+  if (!observed->has_value()) {
+    Forget(key);
+    return {};
+  }
+  std::optional<api::Evaluation> evaluation;
+  {
+    std::lock_guard lock(mu_);
+    evaluation = keys_[key].evaluation;
+  }
+  Execution execution = executor_.Execute(MakeInput(**observed, evaluation, options_.now()));
+  if (execution.deleted) {
+    Forget(key);
+    return {};
+  }
+
+  {
+    std::lock_guard lock(mu_);
+    KeyState& state = keys_[key];
+    state.superseded.insert(state.superseded.end(), execution.superseded.begin(),
+                            execution.superseded.end());
+    if (state.superseded.size() > kMaxSuperseded) {
+      state.superseded.erase(state.superseded.begin(),
+                             state.superseded.end() - static_cast<std::ptrdiff_t>(kMaxSuperseded));
+    }
+    // The evaluation is done with once the status shows it folded, or once a decision
+    // that could fold it was carried out (it was then not evidence about the phase).
+    const auto& last = execution.status.analysis.last_evaluated;
+    const bool applied = execution.status == execution.decision.status;
+    if (evaluation && state.evaluation && state.evaluation->at == evaluation->at &&
+        ((last && *last >= WholeSeconds(evaluation->at)) || applied)) {
+      state.evaluation.reset();
+    }
+  }
+  UpdateAnalysis(key, execution);
+  RecordMetrics(execution);
+  logger_->debug("reconciled {}: {} ({})", key, api::Name(execution.status.phase),
+                 execution.status.message);
+  return {execution.result, execution.decision.requeue_after};
+}
+
+void Reconciler::UpdateAnalysis(const std::string& key, const Execution& execution) {
+  // Follow the decision only when its status is what the object shows; after a failed
+  // write the rollout stays where it was, and so does its analysis.
+  if (execution.status != execution.decision.status) return;
+  if (!execution.decision.analyse || !execution.status.current_phase) {
+    scheduler_->Remove(key);
+    return;
+  }
+  const Input& input = execution.input;
+  analysis::EvaluationInput evaluation;
+  evaluation.spec = input.spec.analysis;
+  evaluation.vars =
+      analysis::BuildTemplateVars(api::AgentRollout{input.metadata, input.spec, execution.status},
+                                  execution.status.current_phase->name);
+  if (input.spec.analysis.prometheus) {
+    auto credentials = ReadCredentials(input.metadata.namespace_, *input.spec.analysis.prometheus);
+    if (!credentials.ok()) {
+      scheduler_->Remove(key);
+      SubstituteErrorEvaluation(key, input.spec.analysis, credentials.error());
+      return;
+    }
+    evaluation.credentials = std::move(*credentials);
+  }
+  scheduler_->Upsert(key, std::move(evaluation));
+}
+
+Result<analysis::PrometheusCredentials> Reconciler::ReadCredentials(
+    const std::string& ns, const api::PrometheusSpec& spec) {
+  analysis::PrometheusCredentials credentials;
+  auto read = [&](const std::string& field, const std::string& secret,
+                  const std::string& key) -> Result<std::string> {
+    auto object = client_->Get(kube::kSecrets, ns, secret);
+    if (!object.ok()) return object.error().WithContext("analysis.prometheus." + field);
+    auto value = kube::SecretData(*object, key);
+    if (!value.ok()) return value.error().WithContext("analysis.prometheus." + field);
+    return value;
+  };
+  if (spec.bearer_token_secret_ref) {
+    auto token = read("bearerTokenSecretRef", spec.bearer_token_secret_ref->name,
+                      spec.bearer_token_secret_ref->key);
+    if (!token.ok()) return token.error();
+    credentials.bearer_token = std::move(*token);
+  }
+  if (spec.basic_auth_secret_ref) {
+    auto username = read("basicAuthSecretRef", spec.basic_auth_secret_ref->name, "username");
+    if (!username.ok()) return username.error();
+    auto password = read("basicAuthSecretRef", spec.basic_auth_secret_ref->name, "password");
+    if (!password.ok()) return password.error();
+    credentials.basic_auth = analysis::BasicAuth{std::move(*username), std::move(*password)};
+  }
+  if (spec.ca_secret_ref) {
+    auto ca = read("caSecretRef", spec.ca_secret_ref->name, spec.ca_secret_ref->key);
+    if (!ca.ok()) return ca.error();
+    credentials.ca_pem = std::move(*ca);
+  }
+  return credentials;
+}
+
+void Reconciler::SubstituteErrorEvaluation(const std::string& key, const api::AnalysisSpec& spec,
+                                           const Error& error) {
+  const api::Timestamp now = options_.now();
+  {
+    std::lock_guard lock(mu_);
+    KeyState& state = keys_[key];
+    if (now < state.next_credential_error) return;  // one per interval, as the scheduler would
+    state.next_credential_error = now + spec.interval;
+    std::vector<Result<analysis::QueryResult>> outcomes(spec.metrics.size(),
+                                                        Result<analysis::QueryResult>(error));
+    state.evaluation = analysis::AssembleEvaluation(spec, outcomes, now);
+    metrics_.CountVerdict(state.evaluation->verdict);
+  }
+  logger_->warn("analysis of {} cannot run: {}", key, error.ToString());
+  Enqueue(key);
+  queue_.AddAfter(key, spec.interval);
+}
+
+void Reconciler::RecordMetrics(const Execution& execution) {
+  const api::AgentRolloutStatus& status = execution.status;
+  const auto& metadata = execution.input.metadata;
+  metrics_.SetRolloutState(metadata.namespace_, metadata.name, status.phase,
+                           status.current_phase ? status.current_phase->flag_percent : 0,
+                           status.current_phase ? status.current_phase->traffic_weight : 0);
+  // A new rollback record is only ever in status after a successful write.
+  if (status.rollback && status.rollback != execution.input.status.rollback) {
+    metrics_.CountRollback(RollbackReasonOf(execution));
+  }
+}
+
+}  // namespace agentrollout::controllers

@@ -1,0 +1,139 @@
+// The AgentRollout controller: an informer on agentrollouts.rollouts.agentops.dev/v1alpha1
+// (one namespace or all) feeds a rate-limited workqueue; its handlers only enqueue keys.
+// `concurrency` workers take keys (one worker per key at a time), read the object from the
+// cache, add the latest evaluation of its go/no-go table not yet folded into its status,
+// and let the Executor decide and write. After each reconcile:
+// - the rollout is registered with the analysis scheduler while its decision says
+//   `analyse` (with the template values of API.md §3.2 and the credentials read from its
+//   Secrets), and unregistered otherwise; a finished evaluation enqueues the key;
+// - the key comes back after the decision's requeue_after (bake time ending), or with
+//   exponential backoff when a write failed;
+// - the operator metrics are updated (reconciles, duration, phase / flag% / weight per
+//   rollout, rollbacks by reason, verdicts, analysis queries, workqueue depth).
+//
+// The caches run on every replica (so a standby is ready to take over); the workers and
+// the scheduler only while this replica leads (StartWorkers).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "analysis/scheduler.h"
+#include "api/types.h"
+#include "common/result.h"
+#include "controllers/rollout/executor.h"
+#include "controllers/rollout/observed_rollout.h"
+#include "operator/kube/client.h"
+#include "operator/kube/informer.h"
+#include "operator/kube/workqueue.h"
+#include "operator/metrics.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace agentrollout::controllers {
+
+struct ReconcilerOptions {
+  std::string namespace_;  // "" = every namespace
+  int concurrency = 4;     // workers
+  // Retries after failed writes: 5 ms doubling, capped at a minute so that a router object
+  // created later (nothing watches it) is found soon.
+  kube::RateLimiterOptions rate_limiter{std::chrono::milliseconds(5), std::chrono::minutes(1), 10,
+                                        100};
+  std::chrono::milliseconds resync_period = std::chrono::minutes(10);
+  // The analysis scheduler; its `connect` is wrapped to count queries in the metrics.
+  analysis::SchedulerOptions scheduler;
+  // Time for decisions (status timestamps, bake time).
+  std::function<api::Timestamp()> now = [] { return api::Timestamp::clock::now(); };
+  kube::ClockPtr clock = kube::RealClock();  // workqueue delays and the informer
+  std::shared_ptr<spdlog::logger> logger;    // nullptr = spdlog's default logger
+};
+
+class Reconciler {
+ public:
+  // `client` serves the informer, re-reads and Secrets; `executor` and `metrics` must
+  // outlive the reconciler.
+  Reconciler(kube::ClientPtr client, Executor& executor, operator_::Metrics& metrics,
+             ReconcilerOptions options);
+  ~Reconciler();  // Stop()
+  Reconciler(const Reconciler&) = delete;
+  Reconciler& operator=(const Reconciler&) = delete;
+
+  // Starts the informer (LIST + WATCH); its events fill the queue.
+  void StartCaches();
+  bool HasSynced() const;
+  bool WaitForSync(std::chrono::milliseconds timeout) const;
+  // Starts the analysis scheduler and the workers.
+  void StartWorkers();
+  // Stops taking work, lets running reconciles finish their writes, then stops the
+  // scheduler and the informer. Idempotent.
+  void Stop();
+
+  // One reconcile of `key` ("namespace/name"), exactly as a worker runs it, except that
+  // the key is not requeued. For tests that drive the controller step by step.
+  Status ReconcileOnce(const std::string& key);
+
+  std::size_t QueueLength() { return queue_.Len(); }
+
+ private:
+  struct Outcome {
+    Status result;
+    std::optional<api::Duration> requeue_after;
+  };
+  // What the controller remembers per key between reconciles (status is the memory of
+  // the rollout itself; this is only about the caches).
+  struct KeyState {
+    std::optional<api::Evaluation> evaluation;  // latest not yet folded into status
+    std::vector<std::string> superseded;        // resourceVersions our writes replaced
+    api::Timestamp next_credential_error{};     // see SubstituteErrorEvaluation
+  };
+
+  void Enqueue(const std::string& key);
+  void OnEvaluation(const std::string& key, api::Evaluation evaluation);
+  void Worker();
+  void Process(const std::string& key);
+  Outcome Reconcile(const std::string& key);
+  // The object to decide from: the cache's, or a fresh read when the cache still shows a
+  // version our own writes replaced. nullopt when it is gone.
+  Result<std::optional<ObservedRollout>> Observe(const std::string& key);
+  void Forget(const std::string& key);
+  // Registers or unregisters the rollout with the scheduler after `execution`.
+  void UpdateAnalysis(const std::string& key, const Execution& execution);
+  Result<analysis::PrometheusCredentials> ReadCredentials(const std::string& ns,
+                                                          const api::PrometheusSpec& spec);
+  // Credentials that cannot be read fail the evaluation like unreachable queries would:
+  // an Error evaluation every interval (errorLimit then decides).
+  void SubstituteErrorEvaluation(const std::string& key, const api::AnalysisSpec& spec,
+                                 const Error& error);
+  void RecordMetrics(const Execution& execution);
+
+  const kube::ClientPtr client_;
+  Executor& executor_;
+  operator_::Metrics& metrics_;
+  const ReconcilerOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+
+  kube::WorkQueue queue_;
+  kube::Informer<ObservedRollout> informer_;
+  std::unique_ptr<analysis::Scheduler> scheduler_;
+
+  std::mutex mu_;
+  std::map<std::string, KeyState> keys_;  // guarded by mu_
+
+  std::mutex lifecycle_mu_;
+  bool workers_started_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace agentrollout::controllers

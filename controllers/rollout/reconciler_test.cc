@@ -1,0 +1,382 @@
+#include "controllers/rollout/reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "analysis/fake_prometheus_client.h"
+#include "api/names.h"
+#include "controllers/flagstore/fake_flag_store.h"
+#include "controllers/notify/fake_notifier.h"
+#include "controllers/traffic/fake_traffic_router.h"
+#include "operator/kube/fake_client.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+using analysis::testing::FakePrometheusClient;
+using api::RolloutPhase;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr char kNamespace[] = "bots";
+constexpr char kName[] = "wa-bot-v2";
+constexpr char kKey[] = "bots/wa-bot-v2";
+// The query of the spec below, rendered for this rollout (API.md §3.2 values).
+constexpr char kQuery[] = R"(errors{namespace="bots",version="bot-v2",phase="pilot"})";
+constexpr char kQueryAll[] = R"(errors{namespace="bots",version="bot-v2",phase="all"})";
+
+// Two phases of a minute each, one metric.
+json SpecJson() {
+  return json::parse(R"({
+    "revision": "2",
+    "flag": {"key": "wa_bot_v2", "configMap": {"name": "feature-flags"}},
+    "traffic": {"gatewayAPI": {"httpRoute": "bot", "stableBackend": "bot-v1",
+                               "canaryBackend": "bot-v2"}},
+    "analysis": {
+      "prometheus": {"address": "http://prometheus:9090"},
+      "interval": "1m",
+      "metrics": [{"name": "error-rate",
+                   "query": "errors{namespace=\"{{namespace}}\",version=\"{{canary}}\",phase=\"{{phase}}\"}",
+                   "go": "< 0.02", "noGo": "> 0.05"}]},
+    "phases": [{"name": "pilot", "flagPercent": 10, "trafficWeight": 10, "duration": "1m"},
+               {"name": "all", "flagPercent": 100, "trafficWeight": 100, "duration": "1m"}]})");
+}
+
+// Decision time, the scheduler's time and the workqueue's clock, moved together by hand.
+class TestTime {
+ public:
+  api::Timestamp Now() const { return api::Timestamp(std::chrono::seconds(seconds_.load())); }
+  void Advance(std::chrono::seconds by) {
+    seconds_ += by.count();
+    clock->Advance(by);
+  }
+  const std::shared_ptr<kube::FakeClock> clock = std::make_shared<kube::FakeClock>();
+
+ private:
+  std::atomic<std::int64_t> seconds_{1'795'341'600};
+};
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest() {
+    client_->EnableStatusSubresource(kAgentRollouts);
+    kube::EventRecorderOptions recorder_options;
+    recorder_options.component = "agentrollout-operator";
+    recorder_ = std::make_unique<kube::EventRecorder>(client_, recorder_options);
+    executor_ = std::make_unique<Executor>(client_, flags_, router_, *recorder_, notifier_);
+  }
+
+  ~ReconcilerTest() override {
+    if (reconciler_) reconciler_->Stop();
+  }
+
+  void Start() {
+    ReconcilerOptions options;
+    options.concurrency = 2;
+    options.clock = time_.clock;
+    options.now = [this] { return time_.Now(); };
+    options.scheduler.now = [this] { return time_.Now(); };
+    options.scheduler.tick_period = 5ms;
+    options.scheduler.connect =
+        [this](const analysis::PrometheusTarget& target) -> Result<analysis::PrometheusClientPtr> {
+      {
+        std::lock_guard lock(mu_);
+        targets_.push_back(target);
+      }
+      return analysis::PrometheusClientPtr(prometheus_);
+    };
+    reconciler_ = std::make_unique<Reconciler>(client_, *executor_, metrics_, options);
+    reconciler_->StartCaches();
+    ASSERT_TRUE(reconciler_->WaitForSync(5s));
+    reconciler_->StartWorkers();
+  }
+
+  void Create(json spec = SpecJson()) {
+    json object = {{"apiVersion", api::kApiVersion},
+                   {"kind", api::kKind},
+                   {"metadata", {{"name", kName}}},
+                   {"spec", std::move(spec)}};
+    auto created = client_->Create(kAgentRollouts, kNamespace, object);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+  }
+
+  api::AgentRolloutStatus Stored() {
+    auto object = client_->Get(kAgentRollouts, kNamespace, kName);
+    if (!object.ok()) return {};
+    auto observed = DecodeObservedRollout(*object);
+    return observed.ok() ? observed->status : api::AgentRolloutStatus{};
+  }
+
+  // Waits (real time, bounded) until the stored status satisfies `done`.
+  bool WaitForStatus(const std::function<bool(const api::AgentRolloutStatus&)>& done,
+                     std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done(Stored())) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(2ms);
+    }
+    return true;
+  }
+  bool WaitForPhase(const std::string& step, RolloutPhase phase) {
+    return WaitForStatus([&](const api::AgentRolloutStatus& status) {
+      return status.phase == phase && status.current_phase && status.current_phase->name == step;
+    });
+  }
+
+  std::string Metrics() { return metrics_.Serialize(); }
+
+  std::vector<analysis::PrometheusTarget> targets() {
+    std::lock_guard lock(mu_);
+    return targets_;
+  }
+
+  TestTime time_;
+  std::shared_ptr<kube::FakeClient> client_ = std::make_shared<kube::FakeClient>();
+  std::shared_ptr<FakePrometheusClient> prometheus_ = std::make_shared<FakePrometheusClient>();
+  FakeFlagStore flags_;
+  FakeTrafficRouter router_;
+  FakeNotifier notifier_;
+  operator_::Metrics metrics_{"test"};
+  std::unique_ptr<kube::EventRecorder> recorder_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Reconciler> reconciler_;
+  std::mutex mu_;
+  std::vector<analysis::PrometheusTarget> targets_;
+};
+
+TEST_F(ReconcilerTest, RunsARolloutToSucceededOnGoEvaluations) {
+  prometheus_->SetValue(kQuery, 0.01);
+  prometheus_->SetValue(kQueryAll, 0.01);
+  Create();
+  Start();
+
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing)) << Stored().message;
+  EXPECT_EQ(flags_.flags().at("wa_bot_v2").percentage, 10);
+  EXPECT_EQ(router_.weight(), 10);
+  // The table is evaluated at once, with the template values of the rollout and phase; an
+  // evaluation from the second the phase began is no evidence about it, so no advance.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (prometheus_->queries().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_EQ(prometheus_->queries(), std::vector<std::string>{kQuery});
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(Stored().current_phase->name, "pilot");
+
+  time_.Advance(61s);  // baked; the next evaluation is due
+  ASSERT_TRUE(WaitForPhase("all", RolloutPhase::kProgressing)) << Stored().message;
+  EXPECT_EQ(flags_.flags().at("wa_bot_v2").percentage, 100);
+  EXPECT_EQ(router_.weight(), 100);
+  EXPECT_EQ(Stored().history.back().reason, "PhaseAdvanced");
+
+  time_.Advance(61s);
+  ASSERT_TRUE(WaitForPhase("all", RolloutPhase::kSucceeded)) << Stored().message;
+  EXPECT_THAT(prometheus_->queries(), ::testing::Contains(kQuery));
+  EXPECT_THAT(prometheus_->queries(), ::testing::Contains(kQueryAll));
+
+  // Analysis stops with success: time passing sends no more queries.
+  const std::size_t queries = prometheus_->queries().size();
+  time_.Advance(5min);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(prometheus_->queries().size(), queries);
+
+  const std::string text = Metrics();
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(agentrollout_rollout_phase{name="wa-bot-v2",namespace="bots",phase="Succeeded"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(R"(agentrollout_rollout_flag_percent{name="wa-bot-v2",namespace="bots"} 100)"));
+  EXPECT_THAT(text,
+              ::testing::Not(HasSubstr(R"(agentrollout_reconcile_total{result="success"} 0)")));
+  EXPECT_THAT(text,
+              ::testing::Not(HasSubstr(R"(agentrollout_analysis_verdicts_total{verdict="Go"} 0)")));
+  EXPECT_THAT(text, ::testing::Not(
+                        HasSubstr(R"(agentrollout_analysis_queries_total{result="success"} 0)")));
+  EXPECT_THAT(text, HasSubstr("agentrollout_workqueue_depth 0"));
+}
+
+TEST_F(ReconcilerTest, NoGoRollsBackFullyAndIsCountedByReason) {
+  prometheus_->SetValue(kQuery, 0.2);
+  Create();
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing)) << Stored().message;
+
+  time_.Advance(61s);  // the next evaluation is due
+  ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
+    return status.phase == RolloutPhase::kRolledBack;
+  })) << Stored().message;
+  const api::AgentRolloutStatus status = Stored();
+  ASSERT_TRUE(status.rollback.has_value());
+  EXPECT_EQ(status.rollback->metric, "error-rate");
+  EXPECT_EQ(status.rollback->line, "> 0.05");
+  EXPECT_FALSE(flags_.flags().at("wa_bot_v2").enabled);
+  EXPECT_EQ(router_.weight(), 0);
+  const std::string text = Metrics();
+  EXPECT_THAT(text, HasSubstr(R"(agentrollout_rollbacks_total{reason="no_go"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(agentrollout_rollout_phase{name="wa-bot-v2",namespace="bots",phase="RolledBack"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(R"(agentrollout_rollout_traffic_weight{name="wa-bot-v2",namespace="bots"} 0)"));
+}
+
+TEST_F(ReconcilerTest, CredentialsAreReadFromTheRolloutsSecrets) {
+  prometheus_->SetValue(kQuery, 0.01);
+  json spec = SpecJson();
+  spec["analysis"]["prometheus"]["bearerTokenSecretRef"] = {{"name", "prom"}, {"key", "token"}};
+  ASSERT_TRUE(client_
+                  ->Create(kube::kSecrets, kNamespace,
+                           {{"apiVersion", "v1"},
+                            {"kind", "Secret"},
+                            {"metadata", {{"name", "prom"}}},
+                            {"data", {{"token", "czNjcjN0"}}}})
+                  .ok());
+  Create(spec);
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
+  time_.Advance(61s);  // the next evaluation is due
+  // A Go after the bake advances: the authenticated queries were answered.
+  ASSERT_TRUE(WaitForPhase("all", RolloutPhase::kProgressing)) << Stored().message;
+  ASSERT_FALSE(targets().empty());
+  EXPECT_EQ(targets().front().credentials.bearer_token, "s3cr3t");
+  EXPECT_EQ(targets().front().address, "http://prometheus:9090");
+}
+
+TEST_F(ReconcilerTest, AMissingSecretFailsTheAnalysisOncePerInterval) {
+  json spec = SpecJson();
+  spec["analysis"]["prometheus"]["bearerTokenSecretRef"] = {{"name", "absent"}, {"key", "token"}};
+  spec["analysis"]["errorLimit"] = 5;
+  Create(spec);
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
+  // As with the scheduler, what is made the second the phase began does not count.
+  time_.Advance(61s);
+  ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
+    return status.verdict == api::Verdict::kError;
+  })) << Stored().message;
+  api::AgentRolloutStatus status = Stored();
+  EXPECT_THAT(status.message, HasSubstr("bearerTokenSecretRef"));
+  EXPECT_THAT(status.message, HasSubstr("absent"));
+  EXPECT_EQ(status.analysis.consecutive_errors, 1);
+  EXPECT_TRUE(targets().empty());  // nothing was sent without the credentials
+
+  // Reconciles within the interval do not count another error; the next interval does.
+  time_.Advance(10s);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(Stored().analysis.consecutive_errors, 1);
+  time_.Advance(60s);
+  ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& s) {
+    return s.analysis.consecutive_errors == 2;
+  })) << Stored().message;
+}
+
+TEST_F(ReconcilerTest, ADeletedRolloutIsForgotten) {
+  prometheus_->SetValue(kQuery, 0.01);
+  Create();
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
+  const auto shown = std::chrono::steady_clock::now() + 10s;
+  while (Metrics().find(R"(name="wa-bot-v2")") == std::string::npos &&
+         std::chrono::steady_clock::now() < shown) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_THAT(Metrics(), HasSubstr(R"(name="wa-bot-v2")"));
+
+  ASSERT_TRUE(client_->Delete(kAgentRollouts, kNamespace, kName).ok());
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (Metrics().find(R"(name="wa-bot-v2")") != std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_THAT(Metrics(), ::testing::Not(HasSubstr(R"(name="wa-bot-v2")")));
+  std::this_thread::sleep_for(50ms);  // a delivery already running may still land
+  const std::size_t queries = prometheus_->queries().size();
+  time_.Advance(5min);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(prometheus_->queries().size(), queries);
+}
+
+TEST_F(ReconcilerTest, ReconcileOnceWithoutCachesReadsTheApiServer) {
+  Create();
+  ReconcilerOptions options;
+  options.now = [this] { return time_.Now(); };
+  options.clock = time_.clock;
+  Reconciler reconciler(client_, *executor_, metrics_, options);
+  Status result = reconciler.ReconcileOnce(kKey);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(Stored().phase, RolloutPhase::kProgressing);
+  EXPECT_TRUE(reconciler.ReconcileOnce("bots/absent").ok());  // gone: nothing to do
+  reconciler.Stop();
+}
+
+// After our own status write the cache may still show the version it replaced; deciding
+// from that would redo (or undo) what was just written. The reconciler reads the API
+// server instead.
+TEST_F(ReconcilerTest, ACacheBehindOurOwnWritesIsNotDecidedFrom) {
+  Create();
+  ReconcilerOptions options;
+  options.now = [this] { return time_.Now(); };
+  options.clock = time_.clock;
+  Reconciler reconciler(client_, *executor_, metrics_, options);
+  reconciler.StartCaches();
+  ASSERT_TRUE(reconciler.WaitForSync(5s));
+  // Freeze the cache: once its watch is open, break it; the reflector re-watches only after
+  // a backoff on the (fake) clock.
+  const auto watching = std::chrono::steady_clock::now() + 5s;
+  while (client_->OpenWatches() == 0 && std::chrono::steady_clock::now() < watching) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(client_->OpenWatches(), 1u);
+  client_->BreakWatches();
+
+  ASSERT_TRUE(reconciler.ReconcileOnce(kKey).ok());
+  ASSERT_EQ(Stored().phase, RolloutPhase::kProgressing);
+  client_->ClearActions();
+  ASSERT_TRUE(reconciler.ReconcileOnce(kKey).ok());
+  int status_writes = 0;
+  int fresh_reads = 0;
+  for (const auto& action : client_->Actions()) {
+    if (action.resource != kAgentRollouts) continue;
+    if (action.verb == "update-status") ++status_writes;
+    if (action.verb == "get") ++fresh_reads;
+  }
+  EXPECT_EQ(fresh_reads, 1);
+  EXPECT_EQ(status_writes, 0);  // settled: the rollout was not started a second time
+  recorder_->Flush();
+  auto events = client_->List(kube::kEvents, kNamespace);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->items.size(), 1u);  // one PhaseStarted
+  reconciler.Stop();
+}
+
+TEST_F(ReconcilerTest, AFailedWriteIsRetriedWithBackoff) {
+  router_.FailNext(FakeTrafficRouter::Call::kCheck, Unavailable("apiserver flaking"));
+  router_.FailNext(FakeTrafficRouter::Call::kCheck, Unavailable("apiserver flaking"));
+  Create();
+  Start();
+  // Backoff delays run on the workqueue's clock.
+  for (int i = 0; i < 50 && Stored().phase != RolloutPhase::kProgressing; ++i) {
+    time_.Advance(1s);
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing)) << Stored().message;
+  EXPECT_GE(router_.calls(FakeTrafficRouter::Call::kCheck).size(), 3u);
+  const std::string text = Metrics();
+  EXPECT_THAT(text, HasSubstr(R"(agentrollout_reconcile_total{result="error"} 2)"));
+  EXPECT_THAT(text, HasSubstr("agentrollout_workqueue_retries_total 2"));
+}
+
+}  // namespace
+}  // namespace agentrollout::controllers

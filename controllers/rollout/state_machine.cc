@@ -1,0 +1,642 @@
+#include "controllers/rollout/state_machine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "analysis/table.h"
+#include "api/duration.h"
+#include "api/names.h"
+#include "api/validate.h"
+#include "controllers/rollout/conditions.h"
+
+namespace agentrollout::controllers {
+namespace {
+
+using api::RolloutPhase;
+using api::Verdict;
+
+constexpr char kNormal[] = "Normal";
+constexpr char kWarning[] = "Warning";
+
+enum class Action { kPromote, kAbort, kPause, kResume, kRetry, kUnknown };
+
+Action ParseAction(const std::string& text) {
+  if (text == "promote") return Action::kPromote;
+  if (text == "abort") return Action::kAbort;
+  if (text == "pause") return Action::kPause;
+  if (text == "resume") return Action::kResume;
+  if (text == "retry") return Action::kRetry;
+  return Action::kUnknown;
+}
+
+// Whole seconds: what metav1.Time keeps, so a persisted status compares as written.
+api::Timestamp WholeSeconds(api::Timestamp time) {
+  return std::chrono::time_point_cast<api::Timestamp::duration>(
+      std::chrono::floor<std::chrono::seconds>(time));
+}
+
+// A phase where the operator analyses and may advance.
+bool IsLive(RolloutPhase phase) {
+  return phase == RolloutPhase::kProgressing || phase == RolloutPhase::kPaused ||
+         phase == RolloutPhase::kAwaitingApproval;
+}
+
+std::string Str(RolloutPhase phase) { return std::string(api::Name(phase)); }
+std::string Str(api::EventReason reason) { return std::string(api::Name(reason)); }
+
+// "rolled back ...: reason" reads as one sentence: drop the reason's own full stop.
+std::string Clause(std::string text) {
+  while (!text.empty() && (text.back() == '.' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+std::string Percents(const api::CurrentPhaseStatus& phase) {
+  return std::to_string(phase.flag_percent) + "% flag, " + std::to_string(phase.traffic_weight) +
+         "% traffic";
+}
+
+std::string FormatLeft(api::Duration left) {
+  // Whole seconds, rounded up: "1s left" until the bake is over, never "0s left".
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(left);
+  return api::FormatDuration(std::chrono::duration_cast<api::Duration>(seconds));
+}
+
+// The flags a phase leaves on: the rollout's own key at the phase's percentage (pins
+// apply), and every key of phases[].flags at its latest value up to this phase. Keys that
+// only later phases switch are written off, so the rollout owns the whole set from the
+// start and stepping back undoes what the failed phase switched on. Extra flags carry no
+// pins: API.md §2 says 100 is on for everyone and 0 is off.
+std::vector<flag::FlagState> FlagsAt(const api::AgentRolloutSpec& spec, std::size_t index,
+                                     bool off) {
+  std::vector<flag::FlagState> flags;
+  const api::FlagSpec& own = *spec.flag;
+  flags.push_back({own.key, !off, off ? 0 : spec.phases[index].flag_percent, own.enabled_tenants,
+                   own.disabled_tenants});
+  std::map<std::string, flag::FlagState> extra;
+  for (std::size_t i = 0; i < spec.phases.size(); ++i) {
+    for (const auto& [key, percent] : spec.phases[i].flags) {
+      flag::FlagState& state = extra[key];
+      state.key = key;
+      if (!off && i <= index) {
+        state.enabled = true;
+        state.percentage = percent;
+      }
+    }
+  }
+  for (auto& [key, state] : extra) flags.push_back(std::move(state));
+  return flags;
+}
+
+class Decider {
+ public:
+  explicit Decider(const Input& input)
+      : in_(input), spec_(input.spec), now_(WholeSeconds(input.now)), s_(input.status) {}
+
+  Decision Run() {
+    s_.observed_generation = in_.metadata.generation;
+    TakeAction();
+    const Status valid = in_.spec_error ? Status(*in_.spec_error)
+                         : spec_.phases.empty()
+                             ? Status(InvalidArgument("spec.phases: must not be empty"))
+                             : api::ValidateSpec(spec_);
+    if (!valid.ok()) {
+      FailSpec(valid.error());
+      return Finish();
+    }
+    if (s_.phase == RolloutPhase::kFailed) {  // the spec is valid again
+      s_.phase = s_.interrupted_phase;
+      s_.interrupted_phase = RolloutPhase::kNone;
+    }
+    StartIfNeeded();
+    Normalize();
+    Act();
+    Fold();
+    RollBackIfNeeded();
+    if (IsLive(s_.phase)) Progress();
+    return Finish();
+  }
+
+ private:
+  // ---- manual actions (API.md §7)
+
+  void TakeAction() {
+    const auto it = in_.metadata.annotations.find(api::kActionAnnotation);
+    if (it == in_.metadata.annotations.end()) {
+      s_.handled_action.clear();  // the annotation of the last action is gone
+      return;
+    }
+    d_.remove_action_annotation = true;
+    if (it->second == s_.handled_action) return;  // acted on already; only remove it
+    s_.handled_action = it->second;
+    action_text_ = it->second;
+    action_ = ParseAction(it->second);
+  }
+
+  void Reject(const std::string& why) {
+    Emit(kWarning, "InvalidAction", "action " + action_text_ + " ignored: " + why);
+  }
+
+  void Act() {
+    if (!action_) return;
+    const Action action = *action_;
+    action_.reset();
+    const bool live = IsLive(s_.phase);
+    const std::string phase = Str(s_.phase);
+    switch (action) {
+      case Action::kPromote:
+        if (!live) return Reject("nothing to promote while " + phase);
+        s_.current_phase->promoted = true;
+        s_.pause_reason.clear();
+        Emit(kNormal, Str(api::EventReason::kPromoted),
+             "promote: " + s_.current_phase->name +
+                 " may advance at the next Go, without further bake time or approval");
+        return;
+      case Action::kAbort:
+        if (s_.phase == RolloutPhase::kRollingBack) return;  // already going down fully
+        if (!live && s_.phase != RolloutPhase::kSucceeded) {
+          return Reject("nothing to abort while " + phase);
+        }
+        abort_ = true;
+        return;
+      case Action::kPause:
+        if (!live) return Reject("nothing to pause while " + phase);
+        if (!s_.pause_reason.empty()) return Reject("already paused (" + s_.pause_reason + ")");
+        s_.pause_reason = kPauseAction;
+        Emit(kNormal, Str(api::EventReason::kPaused),
+             "pause: holding in " + s_.current_phase->name + " until resume or promote");
+        return;
+      case Action::kResume:
+        if (!s_.pause_reason.empty()) {
+          s_.pause_reason.clear();
+          Emit(kNormal, Str(api::EventReason::kResumed),
+               "resume: " + s_.current_phase->name + " may advance again");
+          return;
+        }
+        return Reject(spec_.paused ? "paused by spec.paused; set it to false to resume"
+                                   : "not paused");
+      case Action::kRetry:
+        return Reject("retry starts a rolled back rollout again; this one is " + phase);
+      case Action::kUnknown:
+        return Reject("unknown action; expected promote, abort, pause, resume or retry");
+    }
+  }
+
+  // ---- InvalidSpec
+
+  void FailSpec(const Error& error) {
+    if (s_.phase != RolloutPhase::kFailed) s_.interrupted_phase = s_.phase;
+    s_.phase = RolloutPhase::kFailed;
+    s_.message = "invalid spec, nothing written: " + Clause(error.message());
+    const bool reported = in_.status.phase == RolloutPhase::kFailed &&
+                          in_.status.message == s_.message &&
+                          in_.status.observed_generation == in_.metadata.generation;
+    if (!reported) Emit(kWarning, Str(api::EventReason::kInvalidSpec), s_.message);
+    if (action_) {
+      Reject("the spec is invalid");
+      action_.reset();
+    }
+  }
+
+  // ---- start (API.md §4.1, §4.6)
+
+  void StartIfNeeded() {
+    const bool retry = action_ == Action::kRetry;
+    if (s_.phase == RolloutPhase::kNone || s_.phase == RolloutPhase::kPending) {
+      Start("started revision " + Quoted(spec_.revision));
+    } else if (s_.revision != spec_.revision) {
+      Start("revision changed from " + Quoted(s_.revision) + " to " + Quoted(spec_.revision) +
+            ": restarted");
+    } else if (!s_.current_phase) {
+      Start("status had no current phase: restarted");
+    } else if (retry && s_.phase == RolloutPhase::kRolledBack) {
+      Start("retry: restarted revision " + Quoted(spec_.revision));
+    } else {
+      return;
+    }
+    if (retry) action_.reset();  // a start is what retry asks for
+  }
+
+  static std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
+
+  void Start(const std::string& why) {
+    const std::string from = s_.current_phase ? s_.current_phase->name : "";
+    s_.revision = spec_.revision;
+    s_.current_phase = PhaseAt(0);
+    s_.phase = RolloutPhase::kProgressing;
+    s_.verdict = Verdict::kNone;
+    s_.analysis = {};
+    s_.rollback.reset();
+    s_.pause_reason.clear();
+    AddHistory(from, s_.current_phase->name, Str(api::EventReason::kPhaseStarted));
+    Emit(kNormal, Str(api::EventReason::kPhaseStarted),
+         why + " at phase " + s_.current_phase->name + " (" + Percents(*s_.current_phase) + ")");
+    transitioned_ = true;
+  }
+
+  api::CurrentPhaseStatus PhaseAt(std::size_t index) const {
+    const api::PhaseSpec& phase = spec_.phases[index];
+    return {static_cast<std::int32_t>(index),
+            phase.name,
+            now_,
+            phase.flag_percent,
+            phase.traffic_weight,
+            false};
+  }
+
+  // The spec may have changed under a running rollout (same revision): follow its phase
+  // list and percentages. A shortened list moves the rollout to its new last phase.
+  void Normalize() {
+    if (!s_.current_phase) return;
+    api::CurrentPhaseStatus& current = *s_.current_phase;
+    const auto last = static_cast<std::int32_t>(spec_.phases.size()) - 1;
+    current.index = std::clamp(current.index, 0, last);
+    if (s_.phase == RolloutPhase::kRolledBack || s_.phase == RolloutPhase::kRollingBack) return;
+    const api::PhaseSpec& phase = spec_.phases[static_cast<std::size_t>(current.index)];
+    current.name = phase.name;
+    current.flag_percent = phase.flag_percent;
+    current.traffic_weight = phase.traffic_weight;
+  }
+
+  // ---- analysis (API.md §3.1)
+
+  void Fold() {
+    // An empty table advances on time alone: an evaluation of metrics the spec no longer
+    // has (made before an edit emptied the table) is no evidence either way.
+    if (!IsLive(s_.phase) || !in_.evaluation || abort_ || spec_.analysis.metrics.empty()) return;
+    const api::Evaluation& evaluation = *in_.evaluation;
+    const api::Timestamp at = WholeSeconds(evaluation.at);
+    if (s_.analysis.last_evaluated && at <= *s_.analysis.last_evaluated) return;  // folded
+    // Made in an earlier phase (or the second this one began): not evidence about it.
+    if (at <= s_.current_phase->started_at) return;
+    const Verdict previous = s_.verdict;
+    analysis::TableOutcome outcome = analysis::Accumulate(spec_.analysis, s_.analysis, evaluation);
+    s_.analysis = std::move(outcome.status);
+    s_.analysis.last_evaluated = at;
+    s_.verdict = evaluation.verdict;
+    trigger_ = std::move(outcome.trigger);
+    if (s_.verdict == Verdict::kNoGo) {
+      Emit(kWarning, Str(api::EventReason::kAnalysisNoGo),
+           "No-Go in " + s_.current_phase->name + ": " + MetricsIn(Verdict::kNoGo));
+    } else if (s_.verdict == Verdict::kHold && previous != Verdict::kHold) {
+      Emit(kNormal, Str(api::EventReason::kAnalysisHold),
+           "holding in " + s_.current_phase->name + ": " + MetricsIn(Verdict::kHold));
+    }
+  }
+
+  // "latency-p95-ms 912 is not < 800 (go), error-rate no data" for the metrics (not
+  // dryRun) with that verdict.
+  std::string MetricsIn(Verdict verdict) const {
+    std::string text;
+    for (const api::MetricStatus& metric : s_.analysis.metrics) {
+      if (metric.dry_run || metric.verdict != verdict) continue;
+      if (!text.empty()) text += ", ";
+      text += metric.name + " ";
+      text += !metric.message.empty() ? metric.message
+              : !metric.value.empty() ? metric.value
+                                      : "no data";
+    }
+    return text.empty() ? "the go/no-go table" : text;
+  }
+
+  // ---- rollback (API.md §4.4, §4.5)
+
+  void RollBackIfNeeded() {
+    if (abort_) {
+      api::RollbackTrigger trigger;
+      trigger.kind = api::RollbackTrigger::Kind::kAbort;
+      trigger.reason = "the abort action was set";
+      RollBackFully(trigger);
+    } else if (s_.phase == RolloutPhase::kRollingBack) {
+      FinishRollback();
+    } else if (trigger_) {
+      const bool total = trigger_->kind == api::RollbackTrigger::Kind::kAbort ||
+                         spec_.rollback_mode == api::RollbackMode::kTotal ||
+                         s_.current_phase->index == 0;
+      if (total) {
+        RollBackFully(*trigger_);
+      } else {
+        StepBack(*trigger_);
+      }
+    }
+  }
+
+  api::RollbackStatus Record(const api::RollbackTrigger& trigger, std::string reason) const {
+    return {now_,          s_.current_phase->name, trigger.metric,
+            trigger.value, trigger.line,           std::move(reason)};
+  }
+
+  void RollBackFully(const api::RollbackTrigger& trigger) {
+    s_.rollback = Record(trigger, Clause(trigger.reason));
+    Emit(kWarning, Str(api::EventReason::kRollingBack),
+         "rolling back fully from " + s_.current_phase->name + ": " + s_.rollback->reason);
+    FinishRollback();
+  }
+
+  // Flag off, traffic 0 (the writes of this decision), then RolledBack.
+  void FinishRollback() {
+    api::CurrentPhaseStatus& current = *s_.current_phase;
+    current.flag_percent = 0;
+    current.traffic_weight = 0;
+    current.promoted = false;
+    s_.phase = RolloutPhase::kRolledBack;
+    s_.pause_reason.clear();
+    AddHistory(current.name, Str(RolloutPhase::kRolledBack), Str(api::EventReason::kRolledBack));
+    Emit(kWarning, Str(api::EventReason::kRolledBack),
+         "rolled back from " + current.name + ": flag off, canary traffic 0");
+    d_.rolls_back = true;
+  }
+
+  void StepBack(const api::RollbackTrigger& trigger) {
+    const std::string from = s_.current_phase->name;
+    const auto to_index = static_cast<std::size_t>(s_.current_phase->index - 1);
+    const std::string to = spec_.phases[to_index].name;
+    s_.rollback = Record(trigger, Clause(trigger.reason));
+    s_.current_phase = PhaseAt(to_index);
+    s_.phase = RolloutPhase::kPaused;
+    s_.pause_reason = kSteppedBack;
+    s_.verdict = Verdict::kNone;
+    s_.analysis.consecutive_no_go = 0;
+    s_.analysis.consecutive_errors = 0;
+    AddHistory(from, to, kSteppedBack);
+    Emit(kWarning, Str(api::EventReason::kRollingBack),
+         "stepping back from " + from + " to " + to + " (" + Percents(*s_.current_phase) +
+             "): " + Clause(trigger.reason));
+    transitioned_ = true;
+  }
+
+  // ---- phases (API.md §4.2, §4.3)
+
+  void Progress() {
+    const api::CurrentPhaseStatus& current = *s_.current_phase;
+    const api::PhaseSpec& phase = spec_.phases[static_cast<std::size_t>(current.index)];
+    const bool baked = now_ - current.started_at >= phase.duration || current.promoted;
+    const bool held = spec_.paused || !s_.pause_reason.empty();
+    const bool needs_approval = phase.approval && !current.promoted;
+    const bool was_awaiting = s_.phase == RolloutPhase::kAwaitingApproval;
+    // One transition per decision: a phase this decision entered (start, retry, step back)
+    // is written and persisted before it may be left, so its flag and traffic reach the
+    // world (§4.1 "write flag + traffic for phase 0, then Progressing") even with a zero
+    // bake and an empty table.
+    const bool may_leave = !transitioned_;
+    if (held) {
+      s_.phase = RolloutPhase::kPaused;
+    } else if (baked && needs_approval && (IsGo() || was_awaiting)) {
+      s_.phase = RolloutPhase::kAwaitingApproval;
+      if (!was_awaiting) {
+        Emit(kNormal, Str(api::EventReason::kAwaitingApproval),
+             current.name + " has baked with Go: awaiting approval (annotate " +
+                 std::string(api::kActionAnnotation) + "=promote)");
+      }
+    } else if (baked && may_leave && !needs_approval && IsGo()) {
+      if (current.index + 1 == static_cast<std::int32_t>(spec_.phases.size())) {
+        Succeed();
+      } else {
+        Advance();
+      }
+    } else {
+      s_.phase = RolloutPhase::kProgressing;
+    }
+  }
+
+  // The latest verdict is Go and comes from an evaluation made in this phase; with an
+  // empty table, time alone advances.
+  bool IsGo() const {
+    if (spec_.analysis.metrics.empty()) return true;
+    return s_.verdict == Verdict::kGo && s_.analysis.last_evaluated &&
+           *s_.analysis.last_evaluated > s_.current_phase->started_at;
+  }
+
+  void Advance() {
+    const api::CurrentPhaseStatus from = *s_.current_phase;
+    s_.current_phase = PhaseAt(static_cast<std::size_t>(from.index + 1));
+    s_.phase = RolloutPhase::kProgressing;
+    s_.verdict = Verdict::kNone;
+    s_.analysis.consecutive_no_go = 0;
+    s_.analysis.consecutive_errors = 0;
+    AddHistory(from.name, s_.current_phase->name, Str(api::EventReason::kPhaseAdvanced));
+    Emit(kNormal, Str(api::EventReason::kPhaseAdvanced),
+         "advanced from " + from.name + " to " + s_.current_phase->name + " (" +
+             Percents(*s_.current_phase) + ")" + (from.promoted ? " on promote" : ""));
+    transitioned_ = true;
+  }
+
+  void Succeed() {
+    s_.phase = RolloutPhase::kSucceeded;
+    AddHistory(s_.current_phase->name, Str(RolloutPhase::kSucceeded),
+               Str(api::EventReason::kSucceeded));
+    Emit(kNormal, Str(api::EventReason::kSucceeded),
+         "revision " + Quoted(spec_.revision) + " rolled out: " + s_.current_phase->name + " (" +
+             Percents(*s_.current_phase) + ")");
+  }
+
+  // ---- the decision
+
+  Decision Finish() {
+    Writes();
+    s_.message = Message();
+    SetConditions(s_, in_.metadata.generation, now_, !spec_.analysis.metrics.empty());
+    d_.analyse = IsLive(s_.phase) && !spec_.analysis.metrics.empty();
+    d_.requeue_after = RequeueAfter();
+    d_.status = std::move(s_);
+    return std::move(d_);
+  }
+
+  void Writes() {
+    if (s_.phase == RolloutPhase::kFailed || !s_.current_phase) return;
+    const bool off = s_.phase == RolloutPhase::kRolledBack;
+    const auto index = static_cast<std::size_t>(s_.current_phase->index);
+    if (spec_.flag) {
+      DesiredFlags flags;
+      flags.namespace_ = in_.metadata.namespace_;
+      flags.config_map = spec_.flag->config_map;
+      flags.feature_flag = spec_.flag->feature_flag;
+      flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
+      flags.phase = s_.current_phase->name;
+      flags.updated_at = now_;
+      flags.flags = FlagsAt(spec_, index, off);
+      d_.flags = std::move(flags);
+    }
+    if (spec_.traffic) {
+      d_.traffic = TrafficTarget{in_.metadata.namespace_, *spec_.traffic,
+                                 off ? 0 : spec_.phases[index].traffic_weight};
+    }
+  }
+
+  std::optional<api::Duration> RequeueAfter() const {
+    if (s_.phase != RolloutPhase::kProgressing) return std::nullopt;
+    const api::CurrentPhaseStatus& current = *s_.current_phase;
+    const api::Duration bake = spec_.phases[static_cast<std::size_t>(current.index)].duration;
+    const auto elapsed = std::chrono::duration_cast<api::Duration>(now_ - current.started_at);
+    if (!current.promoted && elapsed < bake) return bake - elapsed;
+    // Baked: an empty table advances at once; otherwise the next evaluation decides, and
+    // this wake-up only guards against a lost one.
+    if (spec_.analysis.metrics.empty() || transitioned_) return api::Duration::zero();
+    return spec_.analysis.interval;
+  }
+
+  // One sentence: what the operator is doing or waiting for, and why (API.md §8).
+  std::string Message() const {
+    if (s_.phase == RolloutPhase::kFailed) return s_.message;
+    const api::CurrentPhaseStatus& current = *s_.current_phase;
+    const std::string& name = current.name;
+    switch (s_.phase) {
+      case RolloutPhase::kSucceeded:
+        return "revision " + Quoted(spec_.revision) + " rolled out: " + name + " at " +
+               Percents(current);
+      case RolloutPhase::kRolledBack:
+        return "rolled back from " + name + ": " + RollbackReason() +
+               "; retry or a new spec.revision starts again at phase 0";
+      case RolloutPhase::kAwaitingApproval: {
+        std::string text = "awaiting approval to leave " + name + ": annotate " +
+                           std::string(api::kActionAnnotation) + "=promote";
+        if (s_.verdict != Verdict::kGo) text += "; " + AnalysisClause();
+        return text;
+      }
+      case RolloutPhase::kPaused: {
+        std::string text;
+        if (s_.pause_reason == kSteppedBack) {
+          text = "stepped back " + (s_.rollback ? "from " + s_.rollback->from_phase + " " : "") +
+                 "to " + name + " (" + Percents(current) + "): " + RollbackReason() +
+                 "; resume or promote to advance again, abort to roll back fully";
+        } else if (s_.pause_reason == kPauseAction) {
+          text = "paused in " + name + " by the pause action; resume to continue";
+        } else {
+          text = "paused in " + name + " by spec.paused";
+        }
+        if (!spec_.analysis.metrics.empty()) text += "; " + AnalysisClause();
+        return text;
+      }
+      default:
+        break;
+    }
+    // Progressing.
+    const api::PhaseSpec& phase = spec_.phases[static_cast<std::size_t>(current.index)];
+    const auto elapsed = std::chrono::duration_cast<api::Duration>(now_ - current.started_at);
+    const bool baked = current.promoted || elapsed >= phase.duration;
+    std::string bake = current.promoted ? "promoted, bake skipped"
+                       : baked          ? "bake time done"
+                                        : FormatLeft(phase.duration - elapsed) + " of bake left";
+    if (spec_.analysis.metrics.empty()) {
+      return (baked ? "advancing from " : "baking in ") + name + " (" + Percents(current) + "); " +
+             bake;
+    }
+    std::string text;
+    switch (s_.verdict) {
+      case Verdict::kNone:
+        text = "waiting for the first analysis in " + name;
+        break;
+      case Verdict::kGo:
+        text = "analysis is Go in " + name;
+        break;
+      case Verdict::kHold:
+        text = "holding in " + name + ": " + MetricsIn(Verdict::kHold);
+        break;
+      case Verdict::kNoGo:
+        text = "No-Go in " + name + ": " + MetricsIn(Verdict::kNoGo) + ", " +
+               std::to_string(s_.analysis.consecutive_no_go) + " of " +
+               std::to_string(spec_.analysis.failure_limit) + " tolerated by failureLimit";
+        break;
+      case Verdict::kError:
+        text = "analysis failed in " + name + ": " + MetricsIn(Verdict::kError) + ", " +
+               std::to_string(s_.analysis.consecutive_errors) + " of " +
+               std::to_string(spec_.analysis.error_limit) + " tolerated by errorLimit";
+        break;
+    }
+    return text + "; " + bake;
+  }
+
+  std::string AnalysisClause() const {
+    switch (s_.verdict) {
+      case Verdict::kNone:
+        return "no analysis in this phase yet";
+      case Verdict::kGo:
+        return "analysis is Go";
+      case Verdict::kHold:
+        return "holding: " + MetricsIn(Verdict::kHold);
+      case Verdict::kNoGo:
+        return "No-Go: " + MetricsIn(Verdict::kNoGo);
+      case Verdict::kError:
+        return "analysis failed: " + MetricsIn(Verdict::kError);
+    }
+    return {};
+  }
+
+  // ---- helpers
+
+  std::string RollbackReason() const {
+    return s_.rollback ? s_.rollback->reason : "a rollback was requested";
+  }
+
+  void Emit(const char* type, std::string reason, std::string message) {
+    d_.events.push_back({type, std::move(reason), std::move(message)});
+  }
+
+  void AddHistory(std::string from, std::string to, std::string reason) {
+    s_.history.push_back({now_, std::move(from), std::move(to), std::move(reason)});
+    if (s_.history.size() > api::kMaxHistory) {
+      s_.history.erase(
+          s_.history.begin(),
+          s_.history.begin() + static_cast<std::ptrdiff_t>(s_.history.size() - api::kMaxHistory));
+    }
+  }
+
+  const Input& in_;
+  const api::AgentRolloutSpec& spec_;
+  const api::Timestamp now_;
+  api::AgentRolloutStatus s_;
+  Decision d_;
+  std::optional<Action> action_;
+  std::string action_text_;
+  bool abort_ = false;
+  bool transitioned_ = false;
+  std::optional<api::RollbackTrigger> trigger_;
+};
+
+}  // namespace
+
+Decision Decide(const Input& input) { return Decider(input).Run(); }
+
+WriteFailure FailedWrite(const Input& input, const Decision& decision, WriteStage stage,
+                         const Error& error) {
+  const api::Timestamp now = WholeSeconds(input.now);
+  const bool has_metrics = !input.spec.analysis.metrics.empty();
+  const std::string what = stage == WriteStage::kFlag ? "flag store" : "traffic router";
+  WriteFailure failure;
+  api::AgentRolloutStatus& status = failure.status;
+  if (decision.rolls_back) {
+    // Keep the decision (the rollback record, the folded evaluation) but not its
+    // history entry: the decision that finishes the rollback adds it.
+    status = decision.status;
+    status.history = input.status.history;
+    status.phase = RolloutPhase::kRollingBack;
+    status.message = "rolling back from " + status.current_phase->name + ": " +
+                     (status.rollback ? status.rollback->reason : "a rollback was requested") +
+                     "; the " + what + " write failed and is retried: " + error.message();
+    SetConditions(status, input.metadata.generation, now, has_metrics);
+    failure.events.push_back({kWarning, Str(api::EventReason::kRollingBack), status.message});
+    return failure;
+  }
+  status = input.status;
+  status.observed_generation = input.metadata.generation;
+  if (status.phase == RolloutPhase::kNone) status.phase = RolloutPhase::kPending;
+  const bool missing_router = stage == WriteStage::kTraffic && error.code() == ErrorCode::kNotFound;
+  const std::string where = status.current_phase ? " in " + status.current_phase->name : "";
+  if (missing_router) {
+    status.message = "holding" + where + ": traffic target not found: " + error.message();
+    SetConditions(status, input.metadata.generation, now, has_metrics,
+                  Str(api::EventReason::kTrafficTargetNotFound));
+    failure.events.push_back(
+        {kWarning, Str(api::EventReason::kTrafficTargetNotFound), status.message});
+  } else {
+    status.message = "holding" + where + ": the " + what + " write failed: " + error.message();
+    SetConditions(status, input.metadata.generation, now, has_metrics, "WriteFailed");
+    failure.events.push_back({kWarning, "WriteFailed", status.message});
+  }
+  return failure;
+}
+
+}  // namespace agentrollout::controllers

@@ -1,0 +1,92 @@
+// The rollout state machine of API.md §4, §7 and §8 as one pure function: what the
+// operator should write, show and say, given what it observed. No I/O, no clock.
+//
+// Decisions are level-based: every decision carries the complete desired flag and traffic
+// state for the status it leads to, not a delta, so re-applying one is harmless and a
+// decision computed after a crash repairs whatever prefix of an earlier one was applied.
+// The executor (executor.h) applies a decision in this order: traffic check, flag,
+// traffic, status, events, annotation removal. Status is the only memory; hence:
+// - a phase advance is written flag -> traffic -> status: a crash before the status write
+//   leaves the status in the old phase, and the next decision re-asserts that phase's
+//   state (or advances again on the same evidence, writing the same values);
+// - a total rollback takes flag and traffic down before the status says RolledBack;
+//   when those writes fail, FailedWrite() persists RollingBack so the rollback is
+//   finished by the next decision even if the evaluation that caused it is gone;
+// - an evaluation is folded into the counters once: one made at or before
+//   status.analysis.lastEvaluated is a duplicate and ignored;
+// - a manual action is acted on once: status.handledAction remembers it until its
+//   annotation is seen removed.
+// Times written to status are whole seconds (metav1.Time precision), so that a status
+// read back after a restart compares exactly as the one that was written.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+#include "common/result.h"
+#include "controllers/flagstore/flag_store.h"
+#include "controllers/traffic/traffic_router.h"
+
+namespace agentrollout::controllers {
+
+// status.pauseReason values.
+inline constexpr char kPauseAction[] = "PauseAction";
+inline constexpr char kSteppedBack[] = "SteppedBack";
+
+struct Input {
+  api::ObjectMeta metadata;  // name, namespace, generation, annotations
+  api::AgentRolloutSpec spec;
+  api::AgentRolloutStatus status;  // as last persisted
+  // Set when the object's spec could not be decoded; `spec` is then meaningless. Decide
+  // runs api::ValidateSpec itself on a decoded spec.
+  std::optional<Error> spec_error;
+  // The latest evaluation of the go/no-go table not yet folded into `status` (the caller
+  // passes it again until a persisted status shows lastEvaluated >= its time).
+  std::optional<api::Evaluation> evaluation;
+  api::Timestamp now{};
+};
+
+struct Event {
+  std::string type;    // "Normal" | "Warning"
+  std::string reason;  // an api::EventReason name, or "InvalidAction"
+  std::string message;
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+struct Decision {
+  std::optional<DesiredFlags> flags;      // written first (absent: no flag, or Failed)
+  std::optional<TrafficTarget> traffic;   // written second (absent: no router, or Failed)
+  api::AgentRolloutStatus status;         // written last, when it differs from the input's
+  std::vector<Event> events;              // emitted after the status write
+  bool remove_action_annotation = false;  // after the status write
+  // The writes take the rollout down fully (total rollback). A traffic router that is gone
+  // does not stop them, and a failure persists RollingBack (FailedWrite()).
+  bool rolls_back = false;
+  // Whether the analysis scheduler should keep evaluating this rollout.
+  bool analyse = false;
+  // Reconcile again after this long even if nothing changes (bake time ending).
+  std::optional<api::Duration> requeue_after;
+};
+
+// The decision for this observation. Never fails: bad input becomes status Failed.
+Decision Decide(const Input& input);
+
+// Which write of a decision failed.
+enum class WriteStage { kFlag, kTraffic };
+
+struct WriteFailure {
+  api::AgentRolloutStatus status;  // to persist instead of the decision's
+  std::vector<Event> events;
+};
+
+// What to persist and say when the executor could not carry out `decision`'s writes:
+// a rollback becomes RollingBack (finished by the next decision); anything else keeps
+// the input's status (nothing folded, nothing advanced, the action not yet consumed)
+// with a message and Ready reason saying what failed -- TrafficTargetNotFound when the
+// router object or its backends are missing.
+WriteFailure FailedWrite(const Input& input, const Decision& decision, WriteStage stage,
+                         const Error& error);
+
+}  // namespace agentrollout::controllers

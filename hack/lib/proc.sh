@@ -1,0 +1,95 @@
+# Process and port helpers for hack/cluster.sh and hack/prometheus.sh (sourced).
+# No `cmd | grep -q` or `| head` here: under pipefail the writer's SIGPIPE would turn a
+# match into a failure.
+# Processes are tracked by pid files in a state directory and stopped by those pids only,
+# never by name; a pid counts as ours only while its command line still mentions the state
+# directory, so a recycled pid is never signalled.
+
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on now. Callers retry the
+# start when a race takes the port before the server binds it.
+free_port() {
+  local port i
+  for i in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    if [ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then
+      echo "$port"
+      return 0
+    fi
+  done
+  die "no free TCP port found on 127.0.0.1"
+}
+
+# pid_is_ours PIDFILE MARKER: true when the recorded process runs and its command line
+# contains MARKER (the state directory the process was started for).
+pid_is_ours() {
+  local pidfile="$1" marker="$2" pid
+  [ -s "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  local cmdline
+  cmdline="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
+  [[ "$cmdline" == *"$marker"* ]]
+}
+
+# stop_pid PIDFILE MARKER [NAME]: SIGTERM, wait up to 15 s, then SIGKILL; removes PIDFILE.
+stop_pid() {
+  local pidfile="$1" marker="$2" name="${3:-$(basename "$1" .pid)}" pid i
+  if pid_is_ours "$pidfile" "$marker"; then
+    pid="$(cat "$pidfile")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 150); do
+      pid_is_ours "$pidfile" "$marker" || break
+      sleep 0.1
+    done
+    if pid_is_ours "$pidfile" "$marker"; then
+      log "$name (pid $pid) ignored SIGTERM for 15s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for i in $(seq 1 50); do
+        pid_is_ours "$pidfile" "$marker" || break
+        sleep 0.1
+      done
+    fi
+  fi
+  rm -f "$pidfile"
+}
+
+# start_detached PIDFILE LOGFILE CMD...: runs CMD in its own session (so the caller's
+# Ctrl-C or exit does not tear half of the cluster down), output appended to LOGFILE.
+start_detached() {
+  local pidfile="$1" logfile="$2"
+  shift 2
+  setsid "$@" </dev/null >>"$logfile" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+# wait_until SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds.
+wait_until() {
+  local seconds="$1" what="$2" deadline
+  deadline=$(($(date +%s) + seconds))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "timed out after ${seconds}s waiting for $what"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# check_no_leftovers DIR: fails (and stops them) if processes whose command line mentions
+# DIR -- servers started for a test run -- are still running.
+check_no_leftovers() {
+  local dir="$1" pid cmdline left=()
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    [ "$pid" != "$$" ] && [ "$pid" != "$BASHPID" ] || continue
+    cmdline="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || continue
+    [[ "$cmdline" == *"$dir"* ]] && left+=("$pid")
+  done
+  [ ${#left[@]} -eq 0 ] && return 0
+  log "ERROR: ${#left[@]} process(es) of this run were left behind:"
+  for pid in "${left[@]}"; do
+    log "  $pid: $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  return 1
+}

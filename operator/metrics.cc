@@ -1,0 +1,224 @@
+#include "operator/metrics.h"
+
+#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
+
+#include <exception>
+
+#include "api/names.h"
+
+namespace agentrollout::operator_ {
+namespace {
+
+using prometheus::Labels;
+
+// Prometheus' default buckets: reconciles are API round-trips (ms to seconds).
+const prometheus::Histogram::BucketBoundaries kReconcileBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+// Queries run with a per-query timeout (default 5s, API.md §2); the top bucket covers
+// slow long-range queries against Thanos/Mimir.
+const prometheus::Histogram::BucketBoundaries kQueryBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                               0.5,   1,    2.5,   5,    10,  30};
+
+std::string_view ResultName(ReconcileResult result) {
+  return result == ReconcileResult::kSuccess ? "success" : "error";
+}
+
+std::string_view ReasonName(RollbackReason reason) {
+  switch (reason) {
+    case RollbackReason::kAbort:
+      return "abort";
+    case RollbackReason::kNoGo:
+      return "no_go";
+    case RollbackReason::kErrors:
+      return "errors";
+    case RollbackReason::kManual:
+      return "manual";
+  }
+  return "unknown";
+}
+
+template <typename T>
+prometheus::Family<T>& Register(prometheus::detail::Builder<T> builder,
+                                prometheus::Registry& registry, const std::string& name,
+                                const std::string& help) {
+  return builder.Name(name).Help(help).Register(registry);
+}
+
+}  // namespace
+
+RollbackReason RollbackReasonOf(api::RollbackTrigger::Kind kind) {
+  switch (kind) {
+    case api::RollbackTrigger::Kind::kAbort:
+      return RollbackReason::kAbort;
+    case api::RollbackTrigger::Kind::kNoGo:
+      return RollbackReason::kNoGo;
+    case api::RollbackTrigger::Kind::kErrors:
+      return RollbackReason::kErrors;
+  }
+  return RollbackReason::kNoGo;
+}
+
+Metrics::Metrics(std::string_view version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      reconciles_(Register(prometheus::BuildCounter(), *registry_, "agentrollout_reconcile_total",
+                           "Reconciles of AgentRollouts, by result.")),
+      reconcile_duration_(Register(prometheus::BuildHistogram(), *registry_,
+                                   "agentrollout_reconcile_duration_seconds",
+                                   "Time one reconcile of an AgentRollout took.")),
+      workqueue_depth_(Register(prometheus::BuildGauge(), *registry_,
+                                "agentrollout_workqueue_depth",
+                                "AgentRollouts waiting in the workqueue.")
+                           .Add({})),
+      workqueue_adds_(Register(prometheus::BuildCounter(), *registry_,
+                               "agentrollout_workqueue_adds_total", "Items added to the workqueue.")
+                          .Add({})),
+      workqueue_retries_(Register(prometheus::BuildCounter(), *registry_,
+                                  "agentrollout_workqueue_retries_total",
+                                  "Rate-limited re-adds to the workqueue after a failed reconcile.")
+                             .Add({})),
+      analysis_queries_(Register(prometheus::BuildCounter(), *registry_,
+                                 "agentrollout_analysis_queries_total",
+                                 "PromQL queries of go/no-go tables, by result.")),
+      analysis_query_errors_(Register(prometheus::BuildCounter(), *registry_,
+                                      "agentrollout_analysis_query_errors_total",
+                                      "Failed PromQL queries, by error code.")),
+      analysis_query_duration_(Register(prometheus::BuildHistogram(), *registry_,
+                                        "agentrollout_analysis_query_duration_seconds",
+                                        "Time one PromQL query took, failures included.")
+                                   .Add({}, kQueryBuckets)),
+      verdicts_(Register(prometheus::BuildCounter(), *registry_,
+                         "agentrollout_analysis_verdicts_total",
+                         "Evaluations of go/no-go tables, by verdict.")),
+      rollbacks_(Register(prometheus::BuildCounter(), *registry_, "agentrollout_rollbacks_total",
+                          "Rollbacks started, by reason.")),
+      rollout_phase_(Register(prometheus::BuildGauge(), *registry_, "agentrollout_rollout_phase",
+                              "1 for the AgentRollout's current status.phase, 0 for the others.")),
+      rollout_flag_percent_(Register(prometheus::BuildGauge(), *registry_,
+                                     "agentrollout_rollout_flag_percent",
+                                     "Flag percentage the AgentRollout has written.")),
+      rollout_traffic_weight_(Register(prometheus::BuildGauge(), *registry_,
+                                       "agentrollout_rollout_traffic_weight",
+                                       "Canary traffic weight the AgentRollout has written.")),
+      leader_(Register(prometheus::BuildGauge(), *registry_, "agentrollout_leader",
+                       "1 while this process holds the leader-election Lease (or does not "
+                       "elect), else 0.")
+                  .Add({})) {
+  Register(prometheus::BuildGauge(), *registry_, "agentrollout_build_info",
+           "Always 1; the labels describe the running build.")
+      .Add({{"version", std::string(version)}})
+      .Set(1);
+  // Bounded label values start at 0, so rate() and alerts see the series from the
+  // first scrape rather than from the first event.
+  for (auto result : {ReconcileResult::kSuccess, ReconcileResult::kError}) {
+    const Labels labels{{"result", std::string(ResultName(result))}};
+    reconciles_.Add(labels);
+    reconcile_duration_.Add(labels, kReconcileBuckets);
+  }
+  analysis_queries_.Add({{"result", "success"}});
+  analysis_queries_.Add({{"result", "error"}});
+  for (auto verdict :
+       {api::Verdict::kGo, api::Verdict::kHold, api::Verdict::kNoGo, api::Verdict::kError}) {
+    verdicts_.Add({{"verdict", std::string(api::Name(verdict))}});
+  }
+  for (auto reason : {RollbackReason::kAbort, RollbackReason::kNoGo, RollbackReason::kErrors,
+                      RollbackReason::kManual}) {
+    rollbacks_.Add({{"reason", std::string(ReasonName(reason))}});
+  }
+}
+
+void Metrics::ObserveReconcile(ReconcileResult result, Seconds took) {
+  const Labels labels{{"result", std::string(ResultName(result))}};
+  reconciles_.Add(labels).Increment();
+  reconcile_duration_.Add(labels, kReconcileBuckets).Observe(took.count());
+}
+
+void Metrics::SetWorkqueueDepth(std::int64_t depth) {
+  workqueue_depth_.Set(static_cast<double>(depth));
+}
+
+void Metrics::CountWorkqueueAdd() { workqueue_adds_.Increment(); }
+
+void Metrics::CountWorkqueueRetry() { workqueue_retries_.Increment(); }
+
+void Metrics::ObserveAnalysisQuery(const Status& outcome, Seconds took) {
+  analysis_queries_.Add({{"result", outcome.ok() ? "success" : "error"}}).Increment();
+  if (!outcome.ok()) {
+    analysis_query_errors_.Add({{"code", std::string(ErrorCodeName(outcome.error().code()))}})
+        .Increment();
+  }
+  analysis_query_duration_.Observe(took.count());
+}
+
+void Metrics::CountVerdict(api::Verdict verdict) {
+  if (verdict == api::Verdict::kNone) return;
+  verdicts_.Add({{"verdict", std::string(api::Name(verdict))}}).Increment();
+}
+
+void Metrics::CountRollback(RollbackReason reason) {
+  rollbacks_.Add({{"reason", std::string(ReasonName(reason))}}).Increment();
+}
+
+void Metrics::SetRolloutState(std::string_view namespace_, std::string_view name,
+                              api::RolloutPhase phase, std::int32_t flag_percent,
+                              std::int32_t traffic_weight) {
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = rollouts_.try_emplace({std::string(namespace_), std::string(name)});
+  RolloutSeries& series = it->second;
+  if (inserted) {
+    const Labels labels{{"namespace", std::string(namespace_)}, {"name", std::string(name)}};
+    for (std::size_t i = 0; i < kPhases.size(); ++i) {
+      Labels with_phase = labels;
+      with_phase.emplace("phase", std::string(api::Name(kPhases[i])));
+      series.phase[i] = &rollout_phase_.Add(with_phase);
+    }
+    series.flag_percent = &rollout_flag_percent_.Add(labels);
+    series.traffic_weight = &rollout_traffic_weight_.Add(labels);
+  }
+  for (std::size_t i = 0; i < kPhases.size(); ++i) {
+    series.phase[i]->Set(kPhases[i] == phase ? 1 : 0);
+  }
+  series.flag_percent->Set(flag_percent);
+  series.traffic_weight->Set(traffic_weight);
+}
+
+void Metrics::ForgetRollout(std::string_view namespace_, std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto it = rollouts_.find({std::string(namespace_), std::string(name)});
+  if (it == rollouts_.end()) return;
+  for (prometheus::Gauge* gauge : it->second.phase) rollout_phase_.Remove(gauge);
+  rollout_flag_percent_.Remove(it->second.flag_percent);
+  rollout_traffic_weight_.Remove(it->second.traffic_weight);
+  rollouts_.erase(it);
+}
+
+void Metrics::SetLeader(bool is_leader) { leader_.Set(is_leader ? 1 : 0); }
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, std::uint16_t port)
+    : exposer_(std::move(exposer)), port_(port) {}
+
+MetricsServer::~MetricsServer() = default;
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const ListenAddress& address, const std::shared_ptr<prometheus::Registry>& registry) {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(address.ToCivetweb());
+  } catch (const std::exception& e) {
+    return Unavailable("metrics server: cannot listen on " + address.ToCivetweb() + ": " +
+                       e.what());
+  }
+  exposer->RegisterCollectable(registry);
+  const auto ports = exposer->GetListeningPorts();
+  if (ports.empty()) {
+    return Unavailable("metrics server: no listening port on " + address.ToCivetweb());
+  }
+  return std::unique_ptr<MetricsServer>(
+      new MetricsServer(std::move(exposer), static_cast<std::uint16_t>(ports.front())));
+}
+
+}  // namespace agentrollout::operator_

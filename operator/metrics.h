@@ -1,0 +1,131 @@
+// The operator's Prometheus metrics (API.md §9), all prefixed `agentrollout_`, and the
+// /metrics endpoint. The controller, workqueue, analysis scheduler and leader elector
+// call the methods below; nothing else touches prometheus-cpp.
+//
+// Per-rollout series follow kube-state-metrics: `agentrollout_rollout_phase` has one
+// series per phase, 1 for the current phase and 0 for the others, so
+// `agentrollout_rollout_phase{phase="RolledBack"} == 1` selects rolled-back rollouts.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "api/types.h"
+#include "common/result.h"
+#include "operator/options.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace agentrollout::operator_ {
+
+enum class ReconcileResult { kSuccess, kError };
+
+// Why a rollback started: the analysis trigger kinds (api::RollbackTrigger::Kind) plus
+// a person's `abort` action.
+enum class RollbackReason { kAbort, kNoGo, kErrors, kManual };
+RollbackReason RollbackReasonOf(api::RollbackTrigger::Kind kind);
+
+class Metrics {
+ public:
+  using Seconds = std::chrono::duration<double>;
+
+  // `version` is the label of agentrollout_build_info.
+  explicit Metrics(std::string_view version);
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+  // One reconcile of one AgentRollout, and how long it took.
+  void ObserveReconcile(ReconcileResult result, Seconds took);
+
+  void SetWorkqueueDepth(std::int64_t depth);
+  void CountWorkqueueAdd();
+  void CountWorkqueueRetry();  // a rate-limited re-add after a failed reconcile
+
+  // One PromQL query; a failed one is also counted by its error code.
+  void ObserveAnalysisQuery(const Status& outcome, Seconds took);
+  // One evaluation of a go/no-go table (kNone is not counted).
+  void CountVerdict(api::Verdict verdict);
+  void CountRollback(RollbackReason reason);
+
+  // The rollout's current phase and what it has written. kNone (never reconciled) sets
+  // every phase series to 0.
+  void SetRolloutState(std::string_view namespace_, std::string_view name, api::RolloutPhase phase,
+                       std::int32_t flag_percent, std::int32_t traffic_weight);
+  // Removes every per-rollout series of a deleted AgentRollout.
+  void ForgetRollout(std::string_view namespace_, std::string_view name);
+
+  void SetLeader(bool is_leader);
+
+  // The registry in the Prometheus text exposition format (what /metrics serves).
+  std::string Serialize() const;
+
+ private:
+  // The phases shown by agentrollout_rollout_phase (every RolloutPhase but kNone).
+  static constexpr std::array<api::RolloutPhase, 8> kPhases = {
+      api::RolloutPhase::kPending,     api::RolloutPhase::kProgressing,
+      api::RolloutPhase::kPaused,      api::RolloutPhase::kAwaitingApproval,
+      api::RolloutPhase::kRollingBack, api::RolloutPhase::kRolledBack,
+      api::RolloutPhase::kSucceeded,   api::RolloutPhase::kFailed};
+
+  struct RolloutSeries {
+    std::array<prometheus::Gauge*, kPhases.size()> phase{};
+    prometheus::Gauge* flag_percent = nullptr;
+    prometheus::Gauge* traffic_weight = nullptr;
+  };
+
+  std::shared_ptr<prometheus::Registry> registry_;
+
+  prometheus::Family<prometheus::Counter>& reconciles_;
+  prometheus::Family<prometheus::Histogram>& reconcile_duration_;
+  prometheus::Gauge& workqueue_depth_;
+  prometheus::Counter& workqueue_adds_;
+  prometheus::Counter& workqueue_retries_;
+  prometheus::Family<prometheus::Counter>& analysis_queries_;
+  prometheus::Family<prometheus::Counter>& analysis_query_errors_;
+  prometheus::Histogram& analysis_query_duration_;
+  prometheus::Family<prometheus::Counter>& verdicts_;
+  prometheus::Family<prometheus::Counter>& rollbacks_;
+  prometheus::Family<prometheus::Gauge>& rollout_phase_;
+  prometheus::Family<prometheus::Gauge>& rollout_flag_percent_;
+  prometheus::Family<prometheus::Gauge>& rollout_traffic_weight_;
+  prometheus::Gauge& leader_;
+
+  std::mutex mutex_;  // guards rollouts_
+  std::map<std::pair<std::string, std::string>, RolloutSeries> rollouts_;
+};
+
+// Serves a registry at /metrics (prometheus-cpp's Exposer, on civetweb).
+class MetricsServer {
+ public:
+  // Binds `address` (port 0 = a free port) or returns Unavailable naming it.
+  static Result<std::unique_ptr<MetricsServer>> Start(
+      const ListenAddress& address, const std::shared_ptr<prometheus::Registry>& registry);
+  ~MetricsServer();
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, std::uint16_t port);
+
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::uint16_t port_;
+};
+
+}  // namespace agentrollout::operator_

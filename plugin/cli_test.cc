@@ -1,0 +1,156 @@
+#include "plugin/cli.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "api/test_manifest.h"
+#include "api/time.h"
+#include "operator/kube/fake_client.h"
+
+namespace agentrollout::plugin {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct Ran {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class PluginCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client_->EnableStatusSubresource(kAgentRollouts);
+    json object = api::testing::VoiceAgentManifest();
+    object.erase("status");
+    object["metadata"] = {{"name", "voice-agent-v2"}};
+    json created = *client_->Create(kAgentRollouts, "voice", object);
+    created["status"] = api::testing::VoiceAgentManifest()["status"];
+    EXPECT_TRUE(client_->UpdateStatus(kAgentRollouts, "voice", created).ok());
+  }
+
+  Ran Run(const std::vector<std::string>& args) {
+    std::vector<const char*> argv = {"kubectl-agentrollout"};
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    std::ostringstream out;
+    std::ostringstream err;
+    WatchStop stop;
+    PluginEnv env{
+        out, err,
+        [this](const ConnectionFlags& flags) -> Result<Connection> {
+          flags_ = flags;
+          return Connection{client_, flags.namespace_.empty() ? "default" : flags.namespace_};
+        },
+        stop};
+    env.now = [] { return *api::ParseTime("2026-11-22T11:00:00Z"); };
+    Ran ran;
+    ran.code = RunPlugin(static_cast<int>(argv.size()), argv.data(), env);
+    ran.out = out.str();
+    ran.err = err.str();
+    return ran;
+  }
+
+  std::shared_ptr<kube::FakeClient> client_ = std::make_shared<kube::FakeClient>();
+  ConnectionFlags flags_;
+};
+
+TEST_F(PluginCliTest, ListInTheGivenNamespace) {
+  Ran ran = Run({"list", "-n", "voice"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_THAT(ran.out, StartsWith("NAME "));
+  EXPECT_THAT(ran.out, HasSubstr("voice-agent-v2"));
+  EXPECT_THAT(ran.out, HasSubstr("Progressing"));
+
+  ran = Run({"-n", "voice", "list"});  // global flags before the command work too
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_THAT(ran.out, HasSubstr("voice-agent-v2"));
+
+  ran = Run({"list"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err, "No AgentRollouts found in namespace default.\n");
+}
+
+TEST_F(PluginCliTest, ListAllNamespaces) {
+  Ran ran = Run({"list", "-A"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_THAT(ran.out, StartsWith("NAMESPACE   NAME "));
+  EXPECT_THAT(ran.out, HasSubstr("voice       voice-agent-v2"));
+}
+
+TEST_F(PluginCliTest, PassesConnectionFlags) {
+  Run({"--kubeconfig", "/tmp/k", "--context", "prod", "status", "x", "--namespace", "ns"});
+  EXPECT_EQ(flags_.kubeconfig, "/tmp/k");
+  EXPECT_EQ(flags_.context, "prod");
+  EXPECT_EQ(flags_.namespace_, "ns");
+}
+
+TEST_F(PluginCliTest, Status) {
+  Ran ran = Run({"status", "voice-agent-v2", "-n", "voice"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_THAT(ran.out, HasSubstr("Phase:      Progressing\n"));
+  EXPECT_THAT(ran.out, HasSubstr("Step:       3/5 expansion"));
+  EXPECT_THAT(ran.out, HasSubstr("latency-p95-ms (dry run)"));
+}
+
+TEST_F(PluginCliTest, UnknownRolloutFailsNamingIt) {
+  for (const char* command : {"status", "promote", "abort", "pause", "resume", "retry"}) {
+    Ran ran = Run({command, "nope", "-n", "voice"});
+    EXPECT_EQ(ran.code, 1) << command;
+    EXPECT_EQ(ran.err, "error: agentrollout \"nope\" not found in namespace \"voice\"\n")
+        << command;
+  }
+}
+
+TEST_F(PluginCliTest, ActionsSetTheAnnotationOrSayWhyNot) {
+  Ran ran = Run({"pause", "voice-agent-v2", "-n", "voice"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_THAT(ran.out, HasSubstr("voice/voice-agent-v2: pause requested"));
+  EXPECT_EQ((*client_->Get(kAgentRollouts, "voice",
+                           "voice-agent-v2"))["metadata"]["annotations"][api::kActionAnnotation],
+            "pause");
+
+  ran = Run({"retry", "voice-agent-v2", "-n", "voice"});
+  EXPECT_EQ(ran.code, 1);
+  EXPECT_EQ(ran.err,
+            "error: cannot retry voice/voice-agent-v2: retry restarts a RolledBack rollout, and it "
+            "is Progressing\n");
+}
+
+TEST_F(PluginCliTest, BucketNeedsNoCluster) {
+  Ran ran = Run({"bucket", "voice_agent_v2", "t-1", "t-2", "--percent", "50"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(ran.out, FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, 50));
+  EXPECT_TRUE(flags_.kubeconfig.empty() && flags_.namespace_.empty()) << "no connection made";
+}
+
+TEST_F(PluginCliTest, BadArgumentsAreClearErrors) {
+  Ran ran = Run({"bucket", "flag", "t", "--percent", "101"});
+  EXPECT_EQ(ran.code, 1);
+  EXPECT_THAT(ran.err, HasSubstr("--percent"));
+  EXPECT_THAT(ran.err, HasSubstr("101"));
+
+  ran = Run({"status"});
+  EXPECT_EQ(ran.code, 1);
+  EXPECT_THAT(ran.err, HasSubstr("NAME"));
+
+  ran = Run({"frobnicate"});
+  EXPECT_EQ(ran.code, 1);
+  EXPECT_THAT(ran.err, HasSubstr("frobnicate"));
+
+  ran = Run({});
+  EXPECT_EQ(ran.code, 1);
+
+  ran = Run({"--help"});
+  EXPECT_EQ(ran.code, 0);
+  EXPECT_THAT(ran.out, HasSubstr("promote"));
+  EXPECT_THAT(ran.out, HasSubstr("bucket"));
+}
+
+}  // namespace
+}  // namespace agentrollout::plugin

@@ -1,0 +1,592 @@
+// The agentrollout-operator binary end to end: a real kube-apiserver + etcd
+// (hack/cluster.sh), a real Prometheus scraping agentrollout-test-exporter, the operator
+// started as a process per test (watching the test's namespace, electing a leader in it),
+// and AgentRollouts over a ConfigMap flag store and a Gateway API HTTPRoute with
+// second-long phases and a one-second analysis interval.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/codec.h"
+#include "api/names.h"
+#include "api/types.h"
+#include "http/transport.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "tests/harness/cluster.h"
+#include "tests/harness/process.h"
+#include "tests/harness/prometheus.h"
+#include "tests/harness/test_exporter.h"
+
+namespace agentrollout {
+namespace {
+
+using namespace std::chrono_literals;
+using api::RolloutPhase;
+using nlohmann::json;
+using testing::BackgroundProcess;
+using testing::Cluster;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using testing::PrometheusFixture;
+using testing::TestExporter;
+
+const auto* const kCluster = testing::RegisterClusterEnvironment();
+
+const kube::ResourceRef kRollouts{api::kGroup, api::kVersion, api::kPlural, true};
+const kube::ResourceRef kHttpRoutes{"gateway.networking.k8s.io", "v1", "httproutes", true};
+
+constexpr char kRollout[] = "voice-agent-v2";
+constexpr char kRoute[] = "voice-agent";
+constexpr char kStable[] = "voice-agent-v1";
+constexpr char kCanary[] = "voice-agent-v2";  // also the exporter's version label
+constexpr char kFlag[] = "voice_agent_v2";
+
+// API.md §1's error rate over a 5 s window ({{canary}} is the canary backend's name).
+constexpr char kErrorRateQuery[] =
+    "sum(rate(agent_requests_total{agent=\"voice\",version=\"{{canary}}\",outcome=\"error\"}[5s]))"
+    " / sum(rate(agent_requests_total{agent=\"voice\",version=\"{{canary}}\"}[5s]))";
+
+json Phase(const std::string& name, int percent, const std::string& duration,
+           bool approval = false) {
+  json phase = {{"name", name}, {"flagPercent", percent}, {"trafficWeight", percent}};
+  if (!duration.empty()) phase["duration"] = duration;
+  if (approval) phase["approval"] = true;
+  return phase;
+}
+
+// What the operator wrote for one observation of the world.
+struct Observed {
+  api::AgentRolloutStatus status;
+  std::optional<json> flag;   // the rollout's entry in flags.json; nullopt: no entry
+  std::optional<int> canary;  // canary backend weight in the HTTPRoute
+  std::optional<int> stable;  // stable backend weight
+  std::string Describe() const {
+    std::string text = std::string(api::Name(status.phase));
+    if (status.current_phase) text += " in " + status.current_phase->name;
+    text += " (" + status.message + "); flag " + (flag ? flag->dump() : "none");
+    text += "; weights " + (stable ? std::to_string(*stable) : "?") + "/" +
+            (canary ? std::to_string(*canary) : "?");
+    return text;
+  }
+};
+
+class OperatorE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto dir = testing::MakeTempDir("agentrollout-e2e");
+    if (!dir.ok()) return Fail(dir.error().ToString());
+    dir_ = *dir;
+    auto exporter = TestExporter::Start(AGENTROLLOUT_TEST_EXPORTER, kCanary, dir_);
+    if (!exporter.ok()) return Fail("exporter: " + exporter.error().ToString());
+    exporter_ = std::move(*exporter);
+    prometheus_ = std::make_unique<PrometheusFixture>();
+    if (Status started = prometheus_->Start({exporter_->target()}); !started.ok()) {
+      return Fail("prometheus: " + started.error().ToString());
+    }
+  }
+
+  static void TearDownTestSuite() {
+    prometheus_.reset();
+    exporter_.reset();
+  }
+
+  static void Fail(const std::string& why) { setup_error_ = why; }
+
+  void SetUp() override {
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+    // A healthy canary, as Prometheus sees it over the whole rate window (an earlier test
+    // of this process may have degraded it).
+    ASSERT_TRUE(exporter_->Set(0, 100).ok());
+    auto healthy = prometheus_->WaitForSamples(
+        "(sum(rate(agent_requests_total{version=\"voice-agent-v2\",outcome=\"error\"}[5s])) == 0)"
+        " and (sum(rate(agent_requests_total{version=\"voice-agent-v2\"}[5s])) > 0)",
+        60s);
+    ASSERT_TRUE(healthy.ok()) << healthy.error().ToString();
+    kube::KubeconfigOptions kubeconfig;
+    kubeconfig.path = Cluster().kubeconfig().string();
+    auto config = kube::LoadKubeconfig(kubeconfig);
+    ASSERT_TRUE(config.ok()) << config.error().ToString();
+    auto client = kube::NewClient(*config);
+    ASSERT_TRUE(client.ok()) << client.error().ToString();
+    client_ = *client;
+    ns_ = testing::CreateTestNamespace();
+  }
+
+  // ---- the operator process
+
+  void StartOperator() {
+    const std::filesystem::path log = dir_ / ("operator-" + ns_ + ".log");
+    auto process = BackgroundProcess::Start({AGENTROLLOUT_OPERATOR,
+                                             "--kubeconfig",
+                                             Cluster().kubeconfig().string(),
+                                             "--namespace",
+                                             ns_,
+                                             "--leader-elect",
+                                             "--leader-election-namespace",
+                                             ns_,
+                                             "--lease-duration",
+                                             "4s",
+                                             "--renew-deadline",
+                                             "3s",
+                                             "--retry-period",
+                                             "1s",
+                                             "--health-addr",
+                                             "127.0.0.1:0",
+                                             "--metrics-addr",
+                                             "127.0.0.1:0",
+                                             "--log-format",
+                                             "text",
+                                             "--log-level",
+                                             "debug",
+                                             "--pod-name",
+                                             "e2e"},
+                                            log);
+    ASSERT_TRUE(process.ok()) << process.error().ToString();
+    operator_ = std::make_unique<BackgroundProcess>(std::move(*process));
+    auto started = operator_->WaitForLog("serving /healthz and /readyz on port ", 20s);
+    ASSERT_TRUE(started.ok()) << started.error().ToString();
+    health_port_ = PortAfter(*started, "/readyz on port ");
+    metrics_port_ = PortAfter(*started, "/metrics on port ");
+    log_ = log;
+  }
+
+  static int PortAfter(const std::string& log, const std::string& text) {
+    const std::regex pattern(text + "([0-9]+)");
+    std::smatch match;
+    return std::regex_search(log, match, pattern) ? std::stoi(match[1]) : 0;
+  }
+
+  static Result<http::Response> HttpGet(int port, const std::string& path) {
+    http::ClientConfig config;
+    config.base_url = "http://127.0.0.1:" + std::to_string(port);
+    auto client = http::NewClient(config);
+    if (!client.ok()) return client.error();
+    http::Request request;
+    request.target = path;
+    request.timeout = 5s;
+    return (*client)->Send(request);
+  }
+
+  std::string OperatorLog() const { return testing::ReadFileOrEmpty(log_); }
+
+  // ---- objects
+
+  void CreateRoute() {
+    json route = {{"apiVersion", "gateway.networking.k8s.io/v1"},
+                  {"kind", "HTTPRoute"},
+                  {"metadata", {{"name", kRoute}}},
+                  {"spec",
+                   {{"rules",
+                     {{{"backendRefs",
+                        {{{"name", kStable}, {"port", 80}, {"weight", 100}},
+                         {{"name", kCanary}, {"port", 80}, {"weight", 0}}}}}}}}}};
+    auto created = client_->Create(kHttpRoutes, ns_, route);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+  }
+
+  json Spec(json phases, const std::string& rollback_mode = "total") const {
+    return {{"revision", "2.0.0"},
+            {"flag",
+             {{"key", kFlag},
+              {"configMap", {{"name", "feature-flags"}}},
+              {"enabledTenants", {"t-internal-1"}},
+              {"disabledTenants", {"t-vip-bank"}}}},
+            {"traffic",
+             {{"gatewayAPI",
+               {{"httpRoute", kRoute}, {"stableBackend", kStable}, {"canaryBackend", kCanary}}}}},
+            {"analysis",
+             {{"prometheus", {{"address", prometheus_->base_url()}, {"timeout", "2s"}}},
+              {"interval", "1s"},
+              {"failureLimit", 0},
+              {"errorLimit", 3},
+              {"metrics",
+               {{{"name", "error-rate"},
+                 {"query", kErrorRateQuery},
+                 {"go", "< 0.02"},
+                 {"noGo", "> 0.05"},
+                 {"abort", "> 0.9"}}}}}},
+            {"rollback", {{"mode", rollback_mode}}},
+            {"phases", std::move(phases)}};
+  }
+
+  void CreateRollout(json spec) {
+    json object = {{"apiVersion", api::kApiVersion},
+                   {"kind", api::kKind},
+                   {"metadata", {{"name", kRollout}}},
+                   {"spec", std::move(spec)}};
+    auto created = client_->Create(kRollouts, ns_, object);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+  }
+
+  // `kubectl annotate`, as a person (or the kubectl plugin) sets a manual action.
+  void Annotate(const std::string& action) {
+    auto result = Cluster().Kubectl({"-n", ns_, "annotate", "--overwrite", "agentrollout", kRollout,
+                                     std::string(api::kActionAnnotation) + "=" + action});
+    ASSERT_EQ(result.exit_code, 0) << result.Describe();
+  }
+
+  json Rollout() {
+    auto object = client_->Get(kRollouts, ns_, kRollout);
+    return object.ok() ? *object : json::object();
+  }
+
+  api::AgentRolloutStatus RolloutStatus() {
+    json object = Rollout();
+    if (!object.contains("status")) return {};
+    auto status = api::DecodeStatus(object["status"]);
+    EXPECT_TRUE(status.ok()) << status.error().ToString();
+    return status.ok() ? *status : api::AgentRolloutStatus{};
+  }
+
+  std::optional<json> FlagEntry() {
+    auto config_map = client_->Get(kube::kConfigMaps, ns_, "feature-flags");
+    if (!config_map.ok()) return std::nullopt;
+    const json data = (*config_map).value("data", json::object());
+    const json flags = json::parse(data.value("flags.json", "{}"), nullptr, false);
+    if (!flags.is_object() || !flags.contains(kFlag)) return std::nullopt;
+    return flags[kFlag];
+  }
+
+  Observed Observe() {
+    Observed observed;
+    observed.status = RolloutStatus();
+    observed.flag = FlagEntry();
+    // Both weights from one read of the route.
+    auto route = client_->Get(kHttpRoutes, ns_, kRoute);
+    if (route.ok()) {
+      for (const json& rule : (*route)["spec"]["rules"]) {
+        for (const json& ref : rule.value("backendRefs", json::array())) {
+          const std::string name = ref.value("name", "");
+          if (name == kCanary) observed.canary = ref.value("weight", 1);
+          if (name == kStable) observed.stable = ref.value("weight", 1);
+        }
+      }
+    }
+    return observed;
+  }
+
+  // Polls every 20 ms until `done` holds for what the operator wrote; the last observation.
+  Observed WaitFor(const std::function<bool(const Observed&)>& done,
+                   std::chrono::milliseconds timeout = 60s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    Observed observed = Observe();
+    while (!done(observed) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+      observed = Observe();
+    }
+    return observed;
+  }
+
+  static bool In(const Observed& o, RolloutPhase phase, const std::string& step = "") {
+    return o.status.phase == phase &&
+           (step.empty() || (o.status.current_phase && o.status.current_phase->name == step));
+  }
+
+  // Reasons of the Events about the rollout.
+  std::multiset<std::string> EventReasons() {
+    std::multiset<std::string> reasons;
+    auto events = client_->List(kube::kEvents, ns_);
+    if (!events.ok()) return reasons;
+    for (const json& event : events->items) {
+      if (event["involvedObject"].value("name", "") == kRollout) {
+        reasons.insert(event.value("reason", ""));
+      }
+    }
+    return reasons;
+  }
+  bool WaitForEvent(const std::string& reason) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (EventReasons().count(reason) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(50ms);
+    }
+    return true;
+  }
+
+  bool ActionAnnotationPresent() {
+    const json metadata = Rollout().value("metadata", json::object());
+    return metadata.contains("annotations") &&
+           metadata["annotations"].contains(api::kActionAnnotation);
+  }
+
+  // Watches a rollout through `steps` (name, percent) in order. Flag and traffic are written
+  // before the status that announces them, so while the status shows a phase the flag and
+  // route carry its values or, mid-advance, the next phase's -- never anything else. Each
+  // phase must be seen with exactly its own values at least once.
+  void ExpectPhaseByPhase(const std::vector<std::pair<std::string, int>>& steps,
+                          RolloutPhase final_phase) {
+    std::set<std::string> verified;
+    const auto deadline = std::chrono::steady_clock::now() + 90s;
+    Observed o;
+    while (std::chrono::steady_clock::now() < deadline) {
+      o = Observe();
+      for (std::size_t i = 0; o.status.current_phase && i < steps.size(); ++i) {
+        if (o.status.current_phase->name != steps[i].first) continue;
+        const int percent = steps[i].second;
+        const int next = i + 1 < steps.size() ? steps[i + 1].second : percent;
+        ASSERT_TRUE(o.flag.has_value()) << o.Describe();
+        const int flag = (*o.flag)["percentage"];
+        EXPECT_TRUE(flag == percent || flag == next) << o.Describe();
+        EXPECT_TRUE(o.canary == percent || o.canary == next) << o.Describe();
+        EXPECT_LE(o.canary.value_or(0), flag) << "traffic ahead of the flag: " << o.Describe();
+        EXPECT_EQ(o.stable.value_or(0) + o.canary.value_or(0), 100) << o.Describe();
+        if (flag == percent && o.canary == percent && (*o.flag)["enabled"] == true) {
+          verified.insert(steps[i].first);
+        }
+      }
+      if (verified.size() == steps.size() && In(o, final_phase, steps.back().first)) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    for (const auto& step : steps) {
+      EXPECT_THAT(verified, Contains(step.first))
+          << "phase " << step.first << " never seen; last: " << o.Describe() << "\n"
+          << OperatorLog();
+    }
+    ASSERT_TRUE(In(o, final_phase, steps.back().first)) << o.Describe();
+  }
+
+  void DegradeCanary(double error_ratio) { ASSERT_TRUE(exporter_->Set(error_ratio, 100).ok()); }
+
+  static inline std::string setup_error_;
+  static inline std::filesystem::path dir_;
+  static inline std::unique_ptr<TestExporter> exporter_;
+  static inline std::unique_ptr<PrometheusFixture> prometheus_;
+
+  kube::ClientPtr client_;
+  std::string ns_;
+  std::unique_ptr<BackgroundProcess> operator_;
+  std::filesystem::path log_;
+  int health_port_ = 0;
+  int metrics_port_ = 0;
+};
+
+TEST_F(OperatorE2ETest, AdvancesPhaseByPhaseThenRollsBackFullyWhenTheErrorRateRises) {
+  CreateRoute();
+  CreateRollout(Spec({Phase("canary", 5, "2s"), Phase("early-adopters", 20, "2s"),
+                      Phase("expansion", 50, "10m")}));
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 5}, {"early-adopters", 20}, {"expansion", 50}},
+                     RolloutPhase::kProgressing);
+  const Observed healthy =
+      WaitFor([](const Observed& x) { return x.status.verdict == api::Verdict::kGo; });
+  EXPECT_EQ(healthy.status.verdict, api::Verdict::kGo) << healthy.Describe();
+  EXPECT_EQ((*healthy.flag)["rollout"], ns_ + "/" + kRollout);
+  EXPECT_EQ((*healthy.flag)["disabledTenants"], json::array({"t-vip-bank"}));
+
+  DegradeCanary(0.3);
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kRolledBack); });
+  ASSERT_TRUE(In(o, RolloutPhase::kRolledBack)) << o.Describe() << "\n" << OperatorLog();
+  ASSERT_TRUE(o.flag.has_value());
+  EXPECT_EQ((*o.flag)["enabled"], false);
+  EXPECT_EQ((*o.flag)["percentage"], 0);
+  EXPECT_EQ(o.canary, 0);
+  EXPECT_EQ(o.stable, 100);
+  ASSERT_TRUE(o.status.rollback.has_value());
+  EXPECT_EQ(o.status.rollback->metric, "error-rate");
+  EXPECT_EQ(o.status.rollback->line, "> 0.05");
+  EXPECT_EQ(o.status.rollback->from_phase, "expansion");
+  EXPECT_FALSE(o.status.rollback->value.empty());
+  EXPECT_THAT(o.status.message, HasSubstr("error-rate"));
+  for (const char* reason :
+       {"PhaseStarted", "PhaseAdvanced", "AnalysisNoGo", "RollingBack", "RolledBack"}) {
+    EXPECT_TRUE(WaitForEvent(reason)) << reason;  // Events are sent asynchronously
+  }
+
+  // /metrics shows it: the rollout's phase gauge and the rollback by reason.
+  auto metrics = HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.error().ToString();
+  EXPECT_THAT(metrics->body, HasSubstr("agentrollout_rollbacks_total{reason=\"no_go\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("phase=\"RolledBack\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("agentrollout_leader 1"));
+}
+
+TEST_F(OperatorE2ETest, StepBackReturnsToThePreviousPhaseThenRollsBackFromPhaseZero) {
+  CreateRoute();
+  CreateRollout(Spec(
+      {Phase("canary", 5, "2s"), Phase("early-adopters", 20, "2s"), Phase("expansion", 50, "10m")},
+      "stepBack"));
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 5}, {"early-adopters", 20}, {"expansion", 50}},
+                     RolloutPhase::kProgressing);
+
+  DegradeCanary(0.3);
+  // The first step back: Paused (SteppedBack) in early-adopters at its percentages.
+  const Observed stepped = WaitFor([](const Observed& x) {
+    return In(x, RolloutPhase::kPaused, "early-adopters") || In(x, RolloutPhase::kRolledBack);
+  });
+  ASSERT_TRUE(In(stepped, RolloutPhase::kPaused, "early-adopters")) << stepped.Describe();
+  EXPECT_EQ(stepped.status.pause_reason, "SteppedBack");
+  EXPECT_EQ(stepped.status.rollback->from_phase, "expansion");
+
+  // Still failing: steps back again, and the trigger in phase 0 is total.
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kRolledBack); });
+  ASSERT_TRUE(In(o, RolloutPhase::kRolledBack)) << o.Describe() << "\n" << OperatorLog();
+  EXPECT_EQ((*o.flag)["enabled"], false);
+  EXPECT_EQ(o.canary, 0);
+  std::vector<std::string> transitions;
+  for (const api::HistoryEntry& entry : o.status.history) {
+    transitions.push_back(entry.from + ">" + entry.to + ":" + entry.reason);
+  }
+  EXPECT_THAT(transitions, Contains("expansion>early-adopters:SteppedBack"));
+  EXPECT_THAT(transitions, Contains("early-adopters>canary:SteppedBack"));
+  EXPECT_THAT(transitions, Contains("canary>RolledBack:RolledBack"));
+}
+
+TEST_F(OperatorE2ETest, PromoteGrantsApprovalAndTheAnnotationIsRemoved) {
+  CreateRoute();
+  CreateRollout(Spec(
+      {Phase("canary", 10, "1s"), Phase("majority", 50, "1s", true), Phase("complete", 100, "")}));
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 10}, {"majority", 50}}, RolloutPhase::kAwaitingApproval);
+  EXPECT_THAT(RolloutStatus().message, HasSubstr("promote"));
+  ASSERT_TRUE(WaitForEvent("AwaitingApproval"));
+
+  Annotate("promote");
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kSucceeded); });
+  ASSERT_TRUE(In(o, RolloutPhase::kSucceeded, "complete")) << o.Describe() << "\n" << OperatorLog();
+  EXPECT_EQ((*o.flag)["percentage"], 100);
+  EXPECT_EQ(o.canary, 100);
+  EXPECT_EQ(o.stable, 0);
+  EXPECT_TRUE(WaitForEvent("Promoted"));
+  EXPECT_TRUE(WaitForEvent("Succeeded"));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (ActionAnnotationPresent() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(ActionAnnotationPresent());
+}
+
+TEST_F(OperatorE2ETest, AbortRollsBackFullyAtOnce) {
+  CreateRoute();
+  CreateRollout(Spec({Phase("canary", 10, "10m"), Phase("complete", 100, "")}));
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 10}}, RolloutPhase::kProgressing);
+
+  Annotate("abort");
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kRolledBack); });
+  ASSERT_TRUE(In(o, RolloutPhase::kRolledBack)) << o.Describe() << "\n" << OperatorLog();
+  EXPECT_EQ((*o.flag)["enabled"], false);
+  EXPECT_EQ((*o.flag)["percentage"], 0);
+  EXPECT_EQ(o.canary, 0);
+  ASSERT_TRUE(o.status.rollback.has_value());
+  EXPECT_THAT(o.status.rollback->reason, HasSubstr("abort"));
+  EXPECT_TRUE(WaitForEvent("RolledBack"));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (ActionAnnotationPresent() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(ActionAnnotationPresent());
+  auto metrics = HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("agentrollout_rollbacks_total{reason=\"manual\"} 1"));
+}
+
+TEST_F(OperatorE2ETest, SigtermFinishesAndReleasesTheLease) {
+  CreateRoute();
+  CreateRollout(Spec({Phase("canary", 10, "10m"), Phase("complete", 100, "")}));
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 10}}, RolloutPhase::kProgressing);
+
+  auto lease = client_->Get(kube::kLeases, ns_, "agentrollout-operator");
+  ASSERT_TRUE(lease.ok()) << lease.error().ToString();
+  EXPECT_THAT((*lease)["spec"].value("holderIdentity", ""), ::testing::StartsWith("e2e_"));
+  // Ready: the cache has synced and a leader is known.
+  Result<http::Response> ready = HttpGet(health_port_, "/readyz");
+  const auto ready_by = std::chrono::steady_clock::now() + 5s;
+  while ((!ready.ok() || ready->status != 200) && std::chrono::steady_clock::now() < ready_by) {
+    std::this_thread::sleep_for(20ms);
+    ready = HttpGet(health_port_, "/readyz");
+  }
+  ASSERT_TRUE(ready.ok()) << ready.error().ToString();
+  EXPECT_EQ(ready->status, 200) << ready->body;
+
+  ASSERT_EQ(::kill(operator_->pid(), SIGTERM), 0);
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (operator_->Running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_FALSE(operator_->Running()) << OperatorLog();
+  EXPECT_EQ(operator_->exit_code(), 0) << OperatorLog();
+  EXPECT_THAT(OperatorLog(), HasSubstr("shutting down: SIGTERM"));
+
+  lease = client_->Get(kube::kLeases, ns_, "agentrollout-operator");
+  ASSERT_TRUE(lease.ok()) << lease.error().ToString();
+  EXPECT_EQ((*lease)["spec"].value("holderIdentity", ""), "") << lease->dump();
+
+  // What it wrote stays; a successor picks up from status alone.
+  const Observed o = Observe();
+  EXPECT_TRUE(In(o, RolloutPhase::kProgressing, "canary")) << o.Describe();
+  EXPECT_EQ((*o.flag)["percentage"], 10);
+}
+
+TEST_F(OperatorE2ETest, LosingTheLeaseEndsTheProcess) {
+  CreateRoute();
+  CreateRollout(Spec({Phase("canary", 10, "10m"), Phase("complete", 100, "")}));
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 10}}, RolloutPhase::kProgressing);
+
+  // Another candidate takes the Lease (as one would after a network partition): our
+  // renewals fail for --renew-deadline (3s), and the process must stop, not keep writing.
+  auto lease = client_->Get(kube::kLeases, ns_, "agentrollout-operator");
+  ASSERT_TRUE(lease.ok()) << lease.error().ToString();
+  json stolen = *lease;
+  stolen["spec"]["holderIdentity"] = "another-replica";
+  stolen["spec"]["leaseDurationSeconds"] = 600;
+  auto updated = client_->Update(kube::kLeases, ns_, stolen);
+  ASSERT_TRUE(updated.ok()) << updated.error().ToString();
+
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (operator_->Running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_FALSE(operator_->Running()) << OperatorLog();
+  EXPECT_EQ(operator_->exit_code(), 1) << OperatorLog();
+  EXPECT_THAT(OperatorLog(), HasSubstr("shutting down: lost the leader-election Lease"));
+  lease = client_->Get(kube::kLeases, ns_, "agentrollout-operator");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)["spec"].value("holderIdentity", ""), "another-replica");
+}
+
+TEST_F(OperatorE2ETest, AMissingRouteHoldsWithNothingWritten) {
+  CreateRollout(Spec({Phase("canary", 10, "1s"), Phase("complete", 100, "")}));
+  StartOperator();
+  const Observed o = WaitFor([](const Observed& x) {
+    for (const api::Condition& condition : x.status.conditions) {
+      if (condition.type == "Ready" && condition.reason == "TrafficTargetNotFound") return true;
+    }
+    return false;
+  });
+  const api::Condition* ready = nullptr;
+  for (const api::Condition& condition : o.status.conditions) {
+    if (condition.type == "Ready") ready = &condition;
+  }
+  ASSERT_NE(ready, nullptr) << o.Describe() << "\n" << OperatorLog();
+  EXPECT_EQ(ready->status, api::ConditionStatus::kFalse);
+  EXPECT_EQ(ready->reason, "TrafficTargetNotFound") << o.Describe();
+  EXPECT_THAT(o.status.message, HasSubstr(kRoute));
+  EXPECT_EQ(o.status.phase, RolloutPhase::kPending);
+  EXPECT_TRUE(WaitForEvent("TrafficTargetNotFound"));
+  // Nothing written: no flag store object at all.
+  auto config_map = client_->Get(kube::kConfigMaps, ns_, "feature-flags");
+  ASSERT_FALSE(config_map.ok());
+  EXPECT_TRUE(kube::IsNotFound(config_map.error()));
+
+  // Once the route exists the rollout starts (retried with backoff; nothing watches routes).
+  CreateRoute();
+  const Observed started = WaitFor(
+      [](const Observed& x) { return In(x, RolloutPhase::kProgressing) && x.canary == 10; }, 90s);
+  EXPECT_TRUE(In(started, RolloutPhase::kProgressing)) << started.Describe();
+  EXPECT_EQ(started.canary, 10);
+}
+
+}  // namespace
+}  // namespace agentrollout
