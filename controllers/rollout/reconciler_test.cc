@@ -115,15 +115,24 @@ class ReconcilerTest : public ::testing::Test {
     return observed.ok() ? observed->status : api::AgentRolloutStatus{};
   }
 
-  // Waits (real time, bounded) until the stored status satisfies `done`.
-  bool WaitForStatus(const std::function<bool(const api::AgentRolloutStatus&)>& done,
-                     std::chrono::milliseconds timeout = 10s) {
+  // Waits (real time, bounded) until `done` holds.
+  static bool WaitUntil(const std::function<bool()>& done,
+                        std::chrono::milliseconds timeout = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done(Stored())) {
+    while (!done()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
       std::this_thread::sleep_for(2ms);
     }
     return true;
+  }
+  bool WaitForStatus(const std::function<bool(const api::AgentRolloutStatus&)>& done,
+                     std::chrono::milliseconds timeout = 10s) {
+    return WaitUntil([&] { return done(Stored()); }, timeout);
+  }
+  // The reconciler records its metrics after the status write a test waits for, so a
+  // test waits for the metric too rather than reading it right after the status.
+  bool WaitForMetricsText(const std::string& text, bool present = true) {
+    return WaitUntil([&] { return (Metrics().find(text) != std::string::npos) == present; });
   }
   bool WaitForPhase(const std::string& step, RolloutPhase phase) {
     return WaitForStatus([&](const api::AgentRolloutStatus& status) {
@@ -163,10 +172,7 @@ TEST_F(ReconcilerTest, RunsARolloutToSucceededOnGoEvaluations) {
   EXPECT_EQ(router_.weight(), 10);
   // The table is evaluated at once, with the template values of the rollout and phase; an
   // evaluation from the second the phase began is no evidence about it, so no advance.
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (prometheus_->queries().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(2ms);
-  }
+  ASSERT_TRUE(WaitUntil([&] { return !prometheus_->queries().empty(); }));
   EXPECT_EQ(prometheus_->queries(), std::vector<std::string>{kQuery});
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(Stored().current_phase->name, "pilot");
@@ -179,6 +185,9 @@ TEST_F(ReconcilerTest, RunsARolloutToSucceededOnGoEvaluations) {
 
   time_.Advance(61s);
   ASSERT_TRUE(WaitForPhase("all", RolloutPhase::kSucceeded)) << Stored().message;
+  ASSERT_TRUE(WaitForMetricsText(
+      R"(agentrollout_rollout_phase{name="wa-bot-v2",namespace="bots",phase="Succeeded"} 1)"))
+      << Metrics();
   EXPECT_THAT(prometheus_->queries(), ::testing::Contains(kQuery));
   EXPECT_THAT(prometheus_->queries(), ::testing::Contains(kQueryAll));
 
@@ -221,8 +230,8 @@ TEST_F(ReconcilerTest, NoGoRollsBackFullyAndIsCountedByReason) {
   EXPECT_EQ(status.rollback->line, "> 0.05");
   EXPECT_FALSE(flags_.flags().at("wa_bot_v2").enabled);
   EXPECT_EQ(router_.weight(), 0);
+  ASSERT_TRUE(WaitForMetricsText(R"(agentrollout_rollbacks_total{reason="no_go"} 1)")) << Metrics();
   const std::string text = Metrics();
-  EXPECT_THAT(text, HasSubstr(R"(agentrollout_rollbacks_total{reason="no_go"} 1)"));
   EXPECT_THAT(
       text,
       HasSubstr(
@@ -287,20 +296,10 @@ TEST_F(ReconcilerTest, ADeletedRolloutIsForgotten) {
   Create();
   Start();
   ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
-  const auto shown = std::chrono::steady_clock::now() + 10s;
-  while (Metrics().find(R"(name="wa-bot-v2")") == std::string::npos &&
-         std::chrono::steady_clock::now() < shown) {
-    std::this_thread::sleep_for(2ms);
-  }
-  ASSERT_THAT(Metrics(), HasSubstr(R"(name="wa-bot-v2")"));
+  ASSERT_TRUE(WaitForMetricsText(R"(name="wa-bot-v2")")) << Metrics();
 
   ASSERT_TRUE(client_->Delete(kAgentRollouts, kNamespace, kName).ok());
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (Metrics().find(R"(name="wa-bot-v2")") != std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(2ms);
-  }
-  EXPECT_THAT(Metrics(), ::testing::Not(HasSubstr(R"(name="wa-bot-v2")")));
+  EXPECT_TRUE(WaitForMetricsText(R"(name="wa-bot-v2")", /*present=*/false)) << Metrics();
   std::this_thread::sleep_for(50ms);  // a delivery already running may still land
   const std::size_t queries = prometheus_->queries().size();
   time_.Advance(5min);
@@ -334,10 +333,7 @@ TEST_F(ReconcilerTest, ACacheBehindOurOwnWritesIsNotDecidedFrom) {
   ASSERT_TRUE(reconciler.WaitForSync(5s));
   // Freeze the cache: once its watch is open, break it; the reflector re-watches only after
   // a backoff on the (fake) clock.
-  const auto watching = std::chrono::steady_clock::now() + 5s;
-  while (client_->OpenWatches() == 0 && std::chrono::steady_clock::now() < watching) {
-    std::this_thread::sleep_for(1ms);
-  }
+  ASSERT_TRUE(WaitUntil([&] { return client_->OpenWatches() != 0; }, 5s));
   ASSERT_EQ(client_->OpenWatches(), 1u);
   client_->BreakWatches();
 
