@@ -60,9 +60,18 @@ std::string Percents(const api::CurrentPhaseStatus& phase) {
 }
 
 std::string FormatLeft(api::Duration left) {
-  // Whole seconds, rounded up: "1s left" until the bake is over, never "0s left".
+  // Rounded up, never "0s left" while the bake runs; in whole minutes from a minute on.
+  // The message is part of status: were it to tick every second, each reconcile would
+  // write status and each write's watch event would bring the next reconcile, a loop that
+  // keeps a busy operator (reconciles more than a second apart) spinning for the whole
+  // bake. In minutes, the countdown changes no more often than the 1-minute default
+  // analysis interval writes status anyway.
   const auto seconds = std::chrono::ceil<std::chrono::seconds>(left);
-  return api::FormatDuration(std::chrono::duration_cast<api::Duration>(seconds));
+  if (seconds < std::chrono::minutes(1)) {
+    return api::FormatDuration(std::chrono::duration_cast<api::Duration>(seconds));
+  }
+  return api::FormatDuration(
+      std::chrono::duration_cast<api::Duration>(std::chrono::ceil<std::chrono::minutes>(left)));
 }
 
 // The flags a phase leaves on: the rollout's own key at the phase's percentage (pins

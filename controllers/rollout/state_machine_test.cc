@@ -196,6 +196,23 @@ TEST(StateMachineTest, GoBeforeTheBakeEndsDoesNotAdvance) {
   EXPECT_EQ(d.traffic->weight, 5);
 }
 
+TEST(StateMachineTest, TheBakeCountdownChangesStatusAtMostOnceAMinute) {
+  Rollout rollout;
+  rollout.Step(At());
+  // A reconcile a few seconds after the last one (as a watch event of its own status write
+  // brings) finds nothing to write: no countdown in seconds keeps the status changing.
+  const api::AgentRolloutStatus before = rollout.Step(At(seconds(10))).status;
+  const Decision later = rollout.Step(At(seconds(17)));
+  EXPECT_EQ(later.status, before);
+  EXPECT_EQ(later.status.message, "waiting for the first analysis in canary; 4h0m0s of bake left");
+  EXPECT_EQ(rollout.Step(At(minutes(61) + seconds(1))).status.message,
+            "waiting for the first analysis in canary; 2h59m0s of bake left");
+  // Under a minute it counts seconds, rounded up: never "0s left" while the bake runs.
+  EXPECT_EQ(
+      rollout.Step(At(hours(4) - seconds(30)) + std::chrono::milliseconds(500)).status.message,
+      "waiting for the first analysis in canary; 30s of bake left");
+}
+
 TEST(StateMachineTest, AdvancesWhenBakedAndTheLatestVerdictIsGo) {
   Rollout rollout;
   rollout.Step(At());
