@@ -392,6 +392,13 @@ def main():
                 mmm([r["evaluations_skipped"] for r in runs], "{:.0f}"),
                 mmm([r["scheduler_queries_failed"] for r in runs], "{:.0f}")))
         w("")
+        for r in fan:
+            if r.get("prometheus_error"):
+                w("N = %d, %s: Prometheus did not report its query counter after the window "
+                  "(%s); the scheduler sent %.1f queries/s, %.0f of them failed."
+                  % (r["n"], "dedup" if r["dedup"] else "no dedup", r["prometheus_error"],
+                     r["scheduler_queries_sent_per_s"], r["scheduler_queries_failed"]))
+                w("")
     outage_path = os.path.join(results, "outage.json")
     if os.path.exists(outage_path):
         o = load(outage_path)
