@@ -116,7 +116,9 @@ Result<RunResult> RunController(const ControllerSpec& spec, const std::filesyste
   Probe metrics(spec.metrics_url);
   const double window = static_cast<double>(options.window.count());
   const double period = std::chrono::duration<double>(options.period).count();
+  const double metrics_period = std::chrono::duration<double>(options.metrics_period).count();
   double next_sample = 0;
+  double next_scrape = 0;
   while (elapsed() < window) {
     if (!process->Running()) {
       result.exited_early = true;
@@ -132,10 +134,14 @@ Result<RunResult> RunController(const ControllerSpec& spec, const std::filesyste
       auto proc = SampleProcess(pid);
       if (proc.ok()) {
         sample.proc = *proc;
-        if (auto body = metrics.Get(); body && body->status == 200) {
-          sample.reconciles = SumSeries(body->body, spec.reconcile_metric);
-        } else if (!result.samples.empty()) {
-          sample.reconciles = result.samples.back().reconciles;
+        if (!result.samples.empty()) sample.reconciles = result.samples.back().reconciles;
+        const bool syncing = options.sync_target > 0 ? !result.synced_s : !result.ready_s;
+        if (syncing || sample.t >= next_scrape) {
+          if (auto body = metrics.Get(); body && body->status == 200) {
+            sample.reconciles = SumSeries(body->body, spec.reconcile_metric);
+            sample.scraped = true;
+            next_scrape = sample.t + metrics_period;
+          }
         }
         if (!result.synced_s && options.sync_target > 0 &&
             sample.reconciles >= options.sync_target) {
@@ -189,8 +195,17 @@ nlohmann::json Summarize(const RunResult& run, const RunOptions& options) {
   if (steady_begin != run.samples.end() && last.t > steady_begin->t) {
     const double dt = last.t - steady_begin->t;
     out["cpu_cores_steady"] = (last.proc.cpu_seconds - steady_begin->proc.cpu_seconds) / dt;
-    out["reconciles_per_s_steady"] = (last.reconciles - steady_begin->reconciles) / dt;
+    // The rate between the first and last /metrics reads of the steady half.
+    auto first_read =
+        std::find_if(steady_begin, run.samples.end(), [](const Sample& s) { return s.scraped; });
+    auto last_read = std::find_if(run.samples.rbegin(), run.samples.rend(),
+                                  [](const Sample& s) { return s.scraped; });
+    if (first_read != run.samples.end() && last_read->t > first_read->t) {
+      out["reconciles_per_s_steady"] =
+          (last_read->reconciles - first_read->reconciles) / (last_read->t - first_read->t);
+    }
   }
+  out["metrics_period_s"] = std::chrono::duration<double>(options.metrics_period).count();
   out["reconciles"] = last.reconciles;
   if (run.synced_s && *run.synced_s > 0)
     out["sync_reconciles_per_s"] = options.sync_target / *run.synced_s;

@@ -218,6 +218,9 @@ def main():
 
     # ------------------------------------------------------------------ scale
     if scale:
+        periods = sorted({r.get("metrics_period_s") for runs in scale.values() for n in runs
+                          for r in runs[n]} - {None})
+        metrics_period_text = "/".join("%g" % p for p in periods) if periods else "1"
         w("## 2. Scale: N AgentRollouts, one operator process")
         w("")
         w("`agentrollout-bench scale` creates N AgentRollouts in a fresh namespace (the voice-agent "
@@ -229,9 +232,11 @@ def main():
           "Progressing rollouts analyse %d agents' queries (`{{canary}}` = `agent-<i%%100>-v2`; "
           "the exporter serves agent 0, the others read 0 through `or vector(0)`) every %s. "
           "Then it starts the operator (`--namespace`, `--concurrency 4`, JSON logs), polls "
-          "`/readyz` every 10 ms and samples `/proc/PID/status`, `/proc/PID/stat` and "
-          "`agentrollout_reconcile_total` every second for the window."
-          % (100, machine["interval"]))
+          "`/readyz` every 10 ms, samples `/proc/PID/status` and `/proc/PID/stat` every second "
+          "for the window, and reads `agentrollout_reconcile_total` from `/metrics` every second "
+          "until every object was reconciled once, then every %s s, as a Prometheus scrape would "
+          "(reading `/metrics` costs the controller CPU; a 1 s read would be counted against it)."
+          % (100, machine["interval"], metrics_period_text))
         w("")
         w("- *peak RSS*: `VmHWM` (high-water mark); *steady RSS*: median `VmRSS` over the second "
           "half of the window; *CPU steady*: CPU seconds used in the second half / its length; "

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -30,6 +31,7 @@
 #include "operator/kube/event_recorder.h"
 #include "operator/kube/leader_election.h"
 #include "operator/logging.h"
+#include "operator/memory.h"
 #include "operator/metrics.h"
 #include "operator/options.h"
 
@@ -40,6 +42,11 @@ constexpr char kComponent[] = "agentrollout-operator";
 constexpr int kExitLostLeadership = 1;
 constexpr int kExitStartupFailure = 1;
 constexpr int kExitUsage = 2;
+// Two arenas: the reconcile workers and cpprest's pool share them instead of spreading the
+// cache over up to 16 (docs/operations.md, "Memory").
+constexpr int kMallocArenas = 2;
+// Freed heap is handed back to the OS this often (and once after the first LIST).
+constexpr auto kReleaseMemoryEvery = std::chrono::minutes(1);
 
 // Why the process ends; the main thread waits for the first of them.
 class Lifecycle {
@@ -142,7 +149,9 @@ int Run(const Options& options, const sigset_t& signals) {
   reconciler.StartCaches();
   // Ready once the cache has its first LIST (WaitForSync also returns when stopped).
   std::thread sync_waiter([&reconciler, &readiness] {
-    if (reconciler.WaitForSync(std::chrono::hours(24 * 365))) readiness.SetCachesSynced(true);
+    if (!reconciler.WaitForSync(std::chrono::hours(24 * 365))) return;
+    readiness.SetCachesSynced(true);
+    ReleaseFreeMemory();  // the LIST's JSON, decoded page by page, is all free now
   });
 
   Lifecycle lifecycle;
@@ -191,8 +200,7 @@ int Run(const Options& options, const sigset_t& signals) {
     reconciler.StartWorkers();
   }
 
-  while (!lifecycle.WaitFor(std::chrono::hours(1))) {
-  }
+  while (!lifecycle.WaitFor(kReleaseMemoryEvery)) ReleaseFreeMemory();
   log->info("shutting down: {}", lifecycle.reason());
   reconciler.Stop();  // no new reconciles; running ones finish their writes
   sync_waiter.join();
@@ -223,6 +231,7 @@ int main(int argc, char** argv) {
     std::cout << OptionsHelp();
     return 0;
   }
+  LimitMallocArenas(kMallocArenas);
   ConfigureLogging(options->log_format, options->log_level);
   // Every thread started from here on inherits the mask; one thread takes the signals.
   sigset_t signals;

@@ -92,8 +92,9 @@ Metrics::Metrics(std::string_view version)
                          "Evaluations of go/no-go tables, by verdict.")),
       rollbacks_(Register(prometheus::BuildCounter(), *registry_, "agentrollout_rollbacks_total",
                           "Rollbacks started, by reason.")),
-      rollout_phase_(Register(prometheus::BuildGauge(), *registry_, "agentrollout_rollout_phase",
-                              "1 for the AgentRollout's current status.phase, 0 for the others.")),
+      rollout_phase_(Register(
+          prometheus::BuildGauge(), *registry_, "agentrollout_rollout_phase",
+          "1, labelled with the AgentRollout's current status.phase (one series per rollout).")),
       rollout_flag_percent_(Register(prometheus::BuildGauge(), *registry_,
                                      "agentrollout_rollout_flag_percent",
                                      "Flag percentage the AgentRollout has written.")),
@@ -165,18 +166,23 @@ void Metrics::SetRolloutState(std::string_view namespace_, std::string_view name
   std::lock_guard lock(mutex_);
   auto [it, inserted] = rollouts_.try_emplace({std::string(namespace_), std::string(name)});
   RolloutSeries& series = it->second;
+  auto labels = [&] {
+    return Labels{{"namespace", std::string(namespace_)}, {"name", std::string(name)}};
+  };
   if (inserted) {
-    const Labels labels{{"namespace", std::string(namespace_)}, {"name", std::string(name)}};
-    for (std::size_t i = 0; i < kPhases.size(); ++i) {
-      Labels with_phase = labels;
-      with_phase.emplace("phase", std::string(api::Name(kPhases[i])));
-      series.phase[i] = &rollout_phase_.Add(with_phase);
-    }
-    series.flag_percent = &rollout_flag_percent_.Add(labels);
-    series.traffic_weight = &rollout_traffic_weight_.Add(labels);
+    series.flag_percent = &rollout_flag_percent_.Add(labels());
+    series.traffic_weight = &rollout_traffic_weight_.Add(labels());
   }
-  for (std::size_t i = 0; i < kPhases.size(); ++i) {
-    series.phase[i]->Set(kPhases[i] == phase ? 1 : 0);
+  if (series.shown != phase) {
+    if (series.phase != nullptr) rollout_phase_.Remove(series.phase);
+    series.phase = nullptr;
+    if (phase != api::RolloutPhase::kNone) {
+      Labels with_phase = labels();
+      with_phase.emplace("phase", std::string(api::Name(phase)));
+      series.phase = &rollout_phase_.Add(with_phase);
+      series.phase->Set(1);
+    }
+    series.shown = phase;
   }
   series.flag_percent->Set(flag_percent);
   series.traffic_weight->Set(traffic_weight);
@@ -186,7 +192,7 @@ void Metrics::ForgetRollout(std::string_view namespace_, std::string_view name) 
   std::lock_guard lock(mutex_);
   auto it = rollouts_.find({std::string(namespace_), std::string(name)});
   if (it == rollouts_.end()) return;
-  for (prometheus::Gauge* gauge : it->second.phase) rollout_phase_.Remove(gauge);
+  if (it->second.phase != nullptr) rollout_phase_.Remove(it->second.phase);
   rollout_flag_percent_.Remove(it->second.flag_percent);
   rollout_traffic_weight_.Remove(it->second.traffic_weight);
   rollouts_.erase(it);

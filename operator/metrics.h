@@ -2,9 +2,12 @@
 // /metrics endpoint. The controller, workqueue, analysis scheduler and leader elector
 // call the methods below; nothing else touches prometheus-cpp.
 //
-// Per-rollout series follow kube-state-metrics: `agentrollout_rollout_phase` has one
-// series per phase, 1 for the current phase and 0 for the others, so
-// `agentrollout_rollout_phase{phase="RolledBack"} == 1` selects rolled-back rollouts.
+// Per-rollout series: `agentrollout_rollout_phase` has one series per rollout, labelled
+// with its current phase and always 1 (as Argo Rollouts' rollout_info), so
+// `agentrollout_rollout_phase{phase="RolledBack"} == 1` selects rolled-back rollouts and
+// `count by (phase)` counts them. Not one 0/1 series for each of the 8 phases
+// (kube-state-metrics' style): at 10,000 rollouts that was 80,000 series for every scrape
+// to serialise and tens of MiB of label maps (docs/benchmarks.md).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -64,8 +67,8 @@ class Metrics {
   void CountVerdict(api::Verdict verdict);
   void CountRollback(RollbackReason reason);
 
-  // The rollout's current phase and what it has written. kNone (never reconciled) sets
-  // every phase series to 0.
+  // The rollout's current phase and what it has written. kNone (never reconciled) shows
+  // no phase series.
   void SetRolloutState(std::string_view namespace_, std::string_view name, api::RolloutPhase phase,
                        std::int32_t flag_percent, std::int32_t traffic_weight);
   // Removes every per-rollout series of a deleted AgentRollout.
@@ -77,15 +80,9 @@ class Metrics {
   std::string Serialize() const;
 
  private:
-  // The phases shown by agentrollout_rollout_phase (every RolloutPhase but kNone).
-  static constexpr std::array<api::RolloutPhase, 8> kPhases = {
-      api::RolloutPhase::kPending,     api::RolloutPhase::kProgressing,
-      api::RolloutPhase::kPaused,      api::RolloutPhase::kAwaitingApproval,
-      api::RolloutPhase::kRollingBack, api::RolloutPhase::kRolledBack,
-      api::RolloutPhase::kSucceeded,   api::RolloutPhase::kFailed};
-
   struct RolloutSeries {
-    std::array<prometheus::Gauge*, kPhases.size()> phase{};
+    api::RolloutPhase shown = api::RolloutPhase::kNone;
+    prometheus::Gauge* phase = nullptr;  // the series of `shown`; nullptr for kNone
     prometheus::Gauge* flag_percent = nullptr;
     prometheus::Gauge* traffic_weight = nullptr;
   };

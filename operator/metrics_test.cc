@@ -117,7 +117,7 @@ TEST(MetricsTest, CountersAndHistogramsMove) {
   EXPECT_EQ(Sample(text, "agentrollout_leader"), 1);
 }
 
-TEST(MetricsTest, RolloutPhaseIsOneHotAcrossEveryPhase) {
+TEST(MetricsTest, RolloutPhaseIsOneSeriesLabelledWithTheCurrentPhase) {
   Metrics metrics("dev");
   metrics.SetRolloutState("voice", "voice-agent-v2", api::RolloutPhase::kProgressing, 10, 5);
   std::string text = metrics.Serialize();
@@ -126,7 +126,8 @@ TEST(MetricsTest, RolloutPhaseIsOneHotAcrossEveryPhase) {
                                            "AwaitingApproval", "RollingBack", "RolledBack",
                                            "Succeeded",        "Failed"};
   for (const auto& phase : phases) {
-    EXPECT_EQ(Sample(text, Phase("voice", "voice-agent-v2", phase)), phase == "Progressing" ? 1 : 0)
+    EXPECT_EQ(Sample(text, Phase("voice", "voice-agent-v2", phase)),
+              phase == "Progressing" ? std::optional<double>(1) : std::nullopt)
         << phase;
   }
   EXPECT_EQ(Sample(text,
@@ -140,7 +141,8 @@ TEST(MetricsTest, RolloutPhaseIsOneHotAcrossEveryPhase) {
 
   metrics.SetRolloutState("voice", "voice-agent-v2", api::RolloutPhase::kRolledBack, 0, 0);
   text = metrics.Serialize();
-  EXPECT_EQ(Sample(text, Phase("voice", "voice-agent-v2", "Progressing")), 0);
+  EXPECT_EQ(Sample(text, Phase("voice", "voice-agent-v2", "Progressing")), std::nullopt)
+      << "the previous phase's series is gone";
   EXPECT_EQ(Sample(text, Phase("voice", "voice-agent-v2", "RolledBack")), 1);
   EXPECT_EQ(Sample(text,
                    "agentrollout_rollout_flag_percent{name=\"voice-agent-v2\","
@@ -150,8 +152,10 @@ TEST(MetricsTest, RolloutPhaseIsOneHotAcrossEveryPhase) {
   metrics.SetRolloutState("voice", "voice-agent-v2", api::RolloutPhase::kNone, 0, 0);
   text = metrics.Serialize();
   for (const auto& phase : phases) {
-    EXPECT_EQ(Sample(text, Phase("voice", "voice-agent-v2", phase)), 0) << phase;
+    EXPECT_EQ(Sample(text, Phase("voice", "voice-agent-v2", phase)), std::nullopt) << phase;
   }
+  metrics.SetRolloutState("voice", "voice-agent-v2", api::RolloutPhase::kPending, 0, 0);
+  EXPECT_EQ(Sample(metrics.Serialize(), Phase("voice", "voice-agent-v2", "Pending")), 1);
 }
 
 TEST(MetricsTest, ForgetRolloutRemovesOnlyThatRolloutsSeries) {

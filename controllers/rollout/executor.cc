@@ -51,7 +51,8 @@ Executor::Executor(kube::ClientPtr client, FlagStore& flags, TrafficRouter& traf
       traffic_(traffic),
       events_(events),
       notifier_(notifier),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      recent_writes_(options_.skip_repeated_writes_for) {}
 
 std::optional<Executor::WriteError> Executor::ApplyWrites(const Decision& decision) {
   if (decision.rolls_back) {
@@ -130,7 +131,16 @@ Execution Executor::Execute(Input input) {
   Execution out;
   for (int attempt = 1;; ++attempt) {
     Decision decision = Decide(input);
-    std::optional<WriteError> failed = ApplyWrites(decision);
+    const std::string& uid = input.metadata.uid;
+    std::optional<WriteError> failed;
+    if (!recent_writes_.Fresh(uid, decision, input.now)) {
+      failed = ApplyWrites(decision);
+      if (failed) {
+        recent_writes_.Forget(uid);
+      } else {
+        recent_writes_.Record(uid, decision, input.now);
+      }
+    }
     api::AgentRolloutStatus status = decision.status;
     std::vector<Event> events = decision.events;
     if (failed) {
@@ -164,6 +174,7 @@ Execution Executor::Execute(Input input) {
         out.status = out.input.status;
         out.resource_version = resource_version;
         out.deleted = kube::IsNotFound(updated.error());
+        if (out.deleted) recent_writes_.Forget(out.input.metadata.uid);
         out.result = updated.error().WithContext("status update");
         return out;
       }

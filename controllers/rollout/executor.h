@@ -13,9 +13,11 @@
 //      status that explains them is persisted, so a retried decision never says twice;
 //   6. removal of the `rollouts.agentops.dev/action` annotation (a merge patch guarded by
 //      the resourceVersion after the status write, so an action set meanwhile survives).
-// Every write is idempotent: re-executing the same decision changes nothing.
+// Every write is idempotent: re-executing the same decision changes nothing. Steps 1-3 are
+// skipped when this rollout carried out the same writes moments ago (recent_writes.h).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "common/result.h"
 #include "controllers/flagstore/flag_store.h"
 #include "controllers/notify/notifier.h"
+#include "controllers/rollout/recent_writes.h"
 #include "controllers/rollout/state_machine.h"
 #include "controllers/traffic/traffic_router.h"
 #include "operator/kube/client.h"
@@ -37,6 +40,9 @@ struct ExecutorOptions {
   // Decisions made per Execute: the first plus one per 409 on the status write.
   int max_attempts = 4;
   std::string field_manager = "agentrollout-operator";
+  // A decision whose flag and traffic writes this rollout carried out less than this long
+  // ago skips them (recent_writes.h); 0 re-asserts them on every decision.
+  api::Duration skip_repeated_writes_for = std::chrono::seconds(30);
 };
 
 // What one Execute did.
@@ -90,6 +96,7 @@ class Executor {
   kube::EventRecorder& events_;
   Notifier& notifier_;
   const ExecutorOptions options_;
+  RecentWrites recent_writes_;
 };
 
 // The payload of a notification's `rollout` member (notifier.h) for this status.

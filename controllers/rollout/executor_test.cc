@@ -180,8 +180,38 @@ TEST_F(ExecutorTest, ASettledDecisionWritesNoStatusAndSaysNothingAgain) {
   EXPECT_EQ(Count("update-status"), 0);
   EXPECT_THAT(again.superseded, IsEmpty());
   EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted"));
-  // The writes are re-asserted (idempotent), so a crash before the status write is repaired.
+  // The same writes moments later are not carried out again (recent_writes.h).
+  EXPECT_EQ(flags_.calls().size(), 1u);
+  EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).size(), 1u);
+}
+
+TEST_F(ExecutorTest, TheSameWritesAreReassertedOnceTheyAreNoLongerRecent) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  ASSERT_TRUE(Run(At() + std::chrono::seconds(29)).result.ok());
+  EXPECT_EQ(flags_.calls().size(), 1u);
+  // A hand edit of the flag or route is undone by the first reconcile 30 s after the write.
+  ASSERT_TRUE(Run(At() + std::chrono::seconds(30)).result.ok());
   EXPECT_EQ(flags_.calls().size(), 2u);
+  EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).size(), 2u);
+}
+
+TEST_F(ExecutorTest, AFailedWriteIsTriedAgainAtTheNextDecision) {
+  Create();
+  router_.FailAlways(FakeTrafficRouter::Call::kSetWeight, Unavailable("connection refused"));
+  EXPECT_FALSE(Run(At()).result.ok());
+  router_.FailAlways(FakeTrafficRouter::Call::kSetWeight, std::nullopt);
+  ASSERT_TRUE(Run(At()).result.ok());
+  EXPECT_EQ(flags_.calls().size(), 2u) << "nothing of a failed decision counts as written";
+  EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).size(), 2u);
+}
+
+TEST_F(ExecutorTest, ARestartedExecutorReassertsEverything) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  executor_ = std::make_unique<Executor>(client_, flags_, router_, *recorder_, notifier_);
+  ASSERT_TRUE(Run(At()).result.ok());
+  EXPECT_EQ(flags_.calls().size(), 2u) << "a crash before the status write is repaired";
 }
 
 TEST_F(ExecutorTest, AMissingRouterHoldsWithNothingWritten) {

@@ -407,28 +407,42 @@ std::optional<WatchEvent::Type> ParseWatchEventType(std::string_view type) {
   return std::nullopt;
 }
 
-ApiResult<ObjectList> ListAll(Client& client, const ResourceRef& resource, std::string_view ns,
-                              ListOptions options) {
-  ObjectList all;
+ApiResult<std::string> ListPages(Client& client, const ResourceRef& resource, std::string_view ns,
+                                 ListOptions options, const ListPageHandler& handler) {
   while (true) {
     auto page = client.List(resource, ns, options);
     if (!page.ok()) {
-      if (IsGone(page.error()) && !options.continue_token.empty()) {
-        // The continue token expired mid-way: one consistent list without pages instead.
-        options.continue_token.clear();
-        options.limit = 0;
-        return client.List(resource, ns, options);
-      }
-      return page;
+      if (!IsGone(page.error()) || options.continue_token.empty()) return page.error();
+      // The continue token expired mid-way: one consistent list without pages instead.
+      handler.restart();
+      options.continue_token.clear();
+      options.limit = 0;
+      auto whole = client.List(resource, ns, options);
+      if (!whole.ok()) return whole.error();
+      handler.page(std::move(whole->items));
+      return whole->resource_version;
     }
-    all.resource_version = page->resource_version;
-    for (auto& item : page->items) all.items.push_back(std::move(item));
-    if (page->continue_token.empty()) return all;
+    handler.page(std::move(page->items));
+    if (page->continue_token.empty()) return page->resource_version;
     options.continue_token = page->continue_token;
     // Later pages come from the first page's snapshot; naming a version is not allowed.
     options.resource_version.clear();
     options.resource_version_match.clear();
   }
+}
+
+ApiResult<ObjectList> ListAll(Client& client, const ResourceRef& resource, std::string_view ns,
+                              ListOptions options) {
+  ObjectList all;
+  ListPageHandler collect;
+  collect.page = [&all](std::vector<nlohmann::json> items) {
+    for (auto& item : items) all.items.push_back(std::move(item));
+  };
+  collect.restart = [&all] { all.items.clear(); };
+  auto resource_version = ListPages(client, resource, ns, std::move(options), collect);
+  if (!resource_version.ok()) return resource_version.error();
+  all.resource_version = std::move(resource_version).value();
+  return all;
 }
 
 Result<ClientPtr> NewClient(const RestConfig& config, const ClientOptions& options) {

@@ -149,8 +149,21 @@ class Client {
 };
 using ClientPtr = std::shared_ptr<Client>;
 
-// Every page of a list (following continue tokens). If a continue token expires (410),
-// starts over with one unpaginated list, as client-go's pager does.
+// Receives the pages of a list as they arrive. `restart` is called when the pages so far
+// are void: their continue token expired (410) and the list starts over.
+struct ListPageHandler {
+  std::function<void(std::vector<nlohmann::json> items)> page;
+  std::function<void()> restart;
+};
+
+// Follows continue tokens, handing each page's items to `handler.page` as it arrives, so
+// only one page's JSON needs to be alive at a time. If a continue token expires (410),
+// calls `handler.restart` and starts over with one unpaginated list, as client-go's pager
+// does. Returns the list's resourceVersion.
+ApiResult<std::string> ListPages(Client& client, const ResourceRef& resource, std::string_view ns,
+                                 ListOptions options, const ListPageHandler& handler);
+
+// Every page of a list in one ObjectList (ListPages collected).
 ApiResult<ObjectList> ListAll(Client& client, const ResourceRef& resource, std::string_view ns,
                               ListOptions options);
 

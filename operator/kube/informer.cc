@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace agentrollout::kube {
 
 namespace {
@@ -152,24 +154,34 @@ void InformerCore::Dispatch(const std::vector<Change>& changes) {
   }
 }
 
-void InformerCore::Replace(std::vector<nlohmann::json> items, const std::string&) {
-  std::lock_guard<std::mutex> dispatch(dispatch_mu_);
-  // Decode outside the cache lock: readers are never blocked by decoding.
-  std::map<std::string, Entry> fresh;
-  std::vector<std::pair<std::string, Error>> rejected;
+void InformerCore::ListPage(std::vector<nlohmann::json> items) {
+  // Decoded as each page arrives, outside every lock, so that at most one page of JSON is
+  // alive at a time and readers are never blocked by decoding.
   for (nlohmann::json& item : items) {
     Entry entry;
     entry.ns = MetaString(item, "namespace");
     entry.resource_version = MetaString(item, "resourceVersion");
-    const std::string key = ObjectKey(entry.ns, MetaString(item, "name"));
+    std::string key = ObjectKey(entry.ns, MetaString(item, "name"));
     auto decoded = decode_(item);
+    item = nullptr;  // its memory can serve the next item's decoding
     if (!decoded.ok()) {
-      rejected.emplace_back(key, decoded.error());
+      listed_rejected_.emplace_back(std::move(key), decoded.error());
       continue;
     }
     entry.object = std::move(decoded).value();
-    fresh.emplace(key, std::move(entry));
+    listed_.insert_or_assign(std::move(key), std::move(entry));
   }
+}
+
+void InformerCore::ListAbandoned() {
+  listed_.clear();
+  listed_rejected_.clear();
+}
+
+void InformerCore::ListDone(const std::string&) {
+  std::lock_guard<std::mutex> dispatch(dispatch_mu_);
+  std::map<std::string, Entry> fresh = std::exchange(listed_, {});
+  std::vector<std::pair<std::string, Error>> rejected = std::exchange(listed_rejected_, {});
   std::vector<Change> changes;
   {
     std::lock_guard<std::mutex> lock(mu_);

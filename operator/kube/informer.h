@@ -76,7 +76,9 @@ class InformerCore final : public ReflectorSink {
   std::string LastSyncResourceVersion() const;
   Reflector::Stats ReflectorStats() const;
 
-  void Replace(std::vector<nlohmann::json> items, const std::string& resource_version) override;
+  void ListPage(std::vector<nlohmann::json> items) override;
+  void ListDone(const std::string& resource_version) override;
+  void ListAbandoned() override;
   void Apply(WatchEvent::Type type, nlohmann::json object) override;
 
  private:
@@ -99,6 +101,10 @@ class InformerCore final : public ReflectorSink {
   const InformerOptions options_;
   const Decode decode_;
   Reflector reflector_;
+
+  // A LIST in progress, decoded page by page (only the reflector's thread touches these).
+  std::map<std::string, Entry> listed_;
+  std::vector<std::pair<std::string, Error>> listed_rejected_;
 
   // Serializes cache changes with their handler calls, so handlers see changes in order.
   std::mutex dispatch_mu_;

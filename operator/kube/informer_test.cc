@@ -131,9 +131,10 @@ TEST_F(InformerTest, ListsThenWatchesIntoATypedCache) {
   EXPECT_EQ(informer.ListNamespace("b")[0]->name, "two");
   EXPECT_THAT(informer.Keys(), ElementsAre("a/one", "b/two"));
 
-  // LIST from the API server's cache first, then WATCH from the list's version.
+  // A LIST of the latest state (never resourceVersion=0, which the API server answers in
+  // one piece whatever the limit), then WATCH from the list's version.
   ASSERT_TRUE(Eventually([&] { return client_->OpenWatches() == 1; }));
-  EXPECT_THAT(Verbs("list"), ElementsAre("0"));
+  EXPECT_THAT(Verbs("list"), ElementsAre(""));
   EXPECT_THAT(Verbs("watch"), ElementsAre(listed_at));
 
   json two = *client_->Get(kConfigMaps, "b", "two");
@@ -208,7 +209,7 @@ TEST_F(InformerTest, GoneAfterCompactionRelistsAndReportsMissedDeletions) {
   EXPECT_TRUE(recorder_.Saw("delete a/goes v=last")) << "the last known object, from the cache";
   EXPECT_EQ(informer.ReflectorStats().relists_on_gone, 1);
   EXPECT_EQ(informer.ReflectorStats().lists, 2);
-  EXPECT_THAT(Verbs("list"), ElementsAre("0", ""));  // the relist reads the latest state
+  EXPECT_THAT(Verbs("list"), ElementsAre("", ""));
   EXPECT_THAT(informer.Keys(), UnorderedElementsAre("a/stays", "a/new"));
   EXPECT_FALSE(recorder_.Saw("update a/stays v=1")) << "unchanged objects are not reported";
 }
@@ -286,6 +287,87 @@ TEST(ObjectKeys, SplitAndJoin) {
   EXPECT_EQ(ObjectKey("", "node-1"), "node-1");
   EXPECT_EQ(SplitObjectKey("ns/name"), std::make_pair(std::string("ns"), std::string("name")));
   EXPECT_EQ(SplitObjectKey("node-1"), std::make_pair(std::string(), std::string("node-1")));
+}
+
+// Five ConfigMaps listed two at a time: three pages.
+class InformerPagingTest : public InformerTest {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_TRUE(client_->Create(kConfigMaps, "a", ConfigMap("cm" + std::to_string(i))).ok());
+    }
+  }
+  InformerOptions PagedOptions() {
+    InformerOptions options = Options();
+    options.reflector.page_size = 2;
+    return options;
+  }
+  int ListCalls() { return static_cast<int>(Verbs("list").size()); }
+};
+
+TEST_F(InformerPagingTest, DecodesEachPageBeforeAskingForTheNext) {
+  std::atomic<int> decoded{0};
+  std::vector<int> decoded_when_listing;  // written by the reactor, on the reflector's thread
+  client_->AddReactor([&](const FakeClient::Action& action) -> std::optional<ApiResult<json>> {
+    if (action.verb == "list") decoded_when_listing.push_back(decoded.load());
+    return std::nullopt;
+  });
+  Informer<Flags> informer(client_, PagedOptions(), [&](const json& object) {
+    ++decoded;
+    return DecodeFlags(object);
+  });
+  informer.AddEventHandlers(recorder_.Handlers());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(10)));
+  // Only one page of JSON is alive at a time: page n is decoded before page n+1 is read.
+  EXPECT_THAT(decoded_when_listing, ElementsAre(0, 2, 4));
+  EXPECT_EQ(informer.Size(), 5u);
+  EXPECT_EQ(recorder_.events().size(), 5u);
+}
+
+TEST_F(InformerPagingTest, AnExpiredContinueTokenStartsTheListOverWithoutDuplicates) {
+  client_->AddReactor([&](const FakeClient::Action& action) -> std::optional<ApiResult<json>> {
+    if (action.verb == "list" && ListCalls() == 2) {
+      return StatusError(410, "Expired", "The provided continue parameter is too old");
+    }
+    return std::nullopt;
+  });
+  Informer<Flags> informer(client_, PagedOptions(), DecodeFlags);
+  informer.AddEventHandlers(recorder_.Handlers());
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(10)));
+  EXPECT_EQ(ListCalls(), 3) << "first page, expired second page, one unpaginated list";
+  EXPECT_THAT(informer.Keys(), ElementsAre("a/cm0", "a/cm1", "a/cm2", "a/cm3", "a/cm4"));
+  EXPECT_EQ(recorder_.events().size(), 5u) << "the first page's objects are added once";
+  EXPECT_EQ(informer.ReflectorStats().lists, 1);
+}
+
+TEST_F(InformerPagingTest, ALatePageFailingLeavesTheCacheAsItWasAndListsAgain) {
+  Informer<Flags> informer(client_, PagedOptions(), DecodeFlags);
+  informer.AddEventHandlers(recorder_.Handlers());
+  std::atomic<bool> fail_pages{false};
+  client_->AddReactor([&](const FakeClient::Action& action) -> std::optional<ApiResult<json>> {
+    if (action.verb == "watch" && fail_pages) return StatusError(410, "Expired", "too old");
+    // Every LIST's second (last) page fails while fail_pages is set.
+    if (action.verb == "list" && fail_pages && ListCalls() % 2 == 0) {
+      return StatusError(500, "InternalError", "etcd leader changed");
+    }
+    return std::nullopt;
+  });
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(10)));
+  ASSERT_TRUE(Eventually([&] { return client_->OpenWatches() == 1; }));
+  client_->ClearActions();
+  fail_pages = true;
+  client_->BreakWatches();  // rewatching gets 410, so the informer lists again
+  ASSERT_TRUE(client_->Delete(kConfigMaps, "a", "cm1").ok());
+  ASSERT_TRUE(Eventually([&] { return ListCalls() >= 4; })) << "two LISTs failed on page two";
+  EXPECT_THAT(informer.Keys(), ElementsAre("a/cm0", "a/cm1", "a/cm2", "a/cm3", "a/cm4"))
+      << "a LIST that did not finish changes nothing";
+  EXPECT_FALSE(recorder_.Saw("delete a/cm1 v="));
+  fail_pages = false;
+  ASSERT_TRUE(Eventually([&] { return recorder_.Saw("delete a/cm1 v="); }));
+  EXPECT_THAT(informer.Keys(), ElementsAre("a/cm0", "a/cm2", "a/cm3", "a/cm4"));
 }
 
 }  // namespace

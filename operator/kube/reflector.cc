@@ -71,19 +71,22 @@ Clock::Duration Reflector::NextBackoff() {
   return current;
 }
 
-Status Reflector::List(bool first) {
+Status Reflector::List() {
   ListOptions list_options;
   list_options.label_selector = options_.label_selector;
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
-  // The first LIST may be served from the API server's watch cache; later ones follow a 410
-  // or an outage, so they read the latest state.
-  list_options.resource_version = first ? "0" : "";
-  auto listed = ListAll(*client_, options_.resource, options_.namespace_, list_options);
-  if (!listed.ok()) return listed.error();
-  sink_.Replace(std::move(listed->items), listed->resource_version);
+  ListPageHandler handler;
+  handler.page = [this](std::vector<nlohmann::json> items) { sink_.ListPage(std::move(items)); };
+  handler.restart = [this] { sink_.ListAbandoned(); };
+  auto listed = ListPages(*client_, options_.resource, options_.namespace_, list_options, handler);
+  if (!listed.ok()) {
+    sink_.ListAbandoned();
+    return listed.error();
+  }
+  sink_.ListDone(*listed);
   std::lock_guard<std::mutex> lock(mu_);
-  resource_version_ = listed->resource_version;
+  resource_version_ = *listed;
   stats_.lists++;
   return OkStatus();
 }
@@ -152,10 +155,9 @@ Reflector::WatchEnd Reflector::WatchOnce() {
 
 void Reflector::Run() {
   bool need_list = true;
-  bool first_list = true;
   while (!stopped()) {
     if (need_list) {
-      Status listed = List(first_list);
+      Status listed = List();
       if (!listed.ok()) {
         spdlog::warn("list {}: {}", options_.resource.ToString(), listed.error().ToString());
         {
@@ -165,7 +167,6 @@ void Reflector::Run() {
         if (!WaitFor(NextBackoff())) return;
         continue;
       }
-      first_list = false;
       need_list = false;
       backoff_ = options_.initial_backoff;
     }

@@ -1,8 +1,10 @@
 // The reflector keeps a sink (the informer's cache) in step with the API server, as
 // client-go's Reflector.ListAndWatch does:
-// - LIST, the first time with resourceVersion=0 (served from the API server's cache), later
-//   with a quorum read; pages of `page_size` items are followed by their continue tokens;
-//   the sink receives the complete list at once (Replace);
+// - LIST with a quorum read in pages of `page_size` items, following continue tokens; the
+//   sink receives each page as it arrives (ListPage) and then the end of the list
+//   (ListDone). Unlike client-go, even the first LIST does not ask for resourceVersion=0:
+//   the API server serves that from its watch cache in one response whatever the limit,
+//   and the parsed JSON of 10,000 objects at once was the operator's peak memory;
 // - then WATCH from the list's resourceVersion with allowWatchBookmarks=true and a random
 //   timeoutSeconds between 5 and 10 minutes; every event advances the resourceVersion,
 //   bookmarks only advance it;
@@ -35,8 +37,13 @@ namespace agentrollout::kube {
 class ReflectorSink {
  public:
   virtual ~ReflectorSink() = default;
-  // The complete current state: everything not in `items` is gone.
-  virtual void Replace(std::vector<nlohmann::json> items, const std::string& resource_version) = 0;
+  // A LIST arrives as ListPage calls, one per page in order, then ListDone: the pages
+  // together are the complete current state, everything not in them is gone. ListAbandoned
+  // instead of ListDone voids the pages received since the last ListDone (the LIST failed,
+  // or its continue token expired and it starts over).
+  virtual void ListPage(std::vector<nlohmann::json> items) = 0;
+  virtual void ListDone(const std::string& resource_version) = 0;
+  virtual void ListAbandoned() = 0;
   // One ADDED, MODIFIED or DELETED watch event.
   virtual void Apply(WatchEvent::Type type, nlohmann::json object) = 0;
 };
@@ -79,7 +86,7 @@ class Reflector {
   enum class WatchEnd { kRewatch, kRelist, kFailed, kStopped };
 
   void Run();
-  Status List(bool first);
+  Status List();
   WatchEnd WatchOnce();
   // Waits `duration` on the clock unless stopped; false when stopped.
   bool WaitFor(Clock::Duration duration);
