@@ -9,7 +9,8 @@
 #               writes docs/benchmarks.md (--doc FILE to write elsewhere)
 #   --skip-argo leave out the Argo Rollouts side-by-side runs
 # Env: BENCH_NS (sizes, e.g. "1000 5000"), BENCH_REPEATS, BENCH_WINDOW (seconds) override
-#      the mode's defaults.
+#      the mode's defaults; BENCH_SCALE_REPEATS (default BENCH_REPEATS) repeats only the
+#      scale runs, the long part (~25 minutes per repeat with Argo Rollouts at full sizes).
 #
 # Everything runs on this machine against servers this script starts and stops: its own
 # etcd + kube-apiserver (hack/cluster.sh, a state directory of its own), Prometheus
@@ -56,6 +57,8 @@ build=build/default
 bin="$build/bench/agentrollout-bench"
 operator="$build/operator/agentrollout-operator"
 exporter="$build/analysis/exporter/agentrollout-test-exporter"
+
+scale_repeats="${BENCH_SCALE_REPEATS:-$repeats}"
 
 echo "==> build (serialized with other builds by /tmp/ar-build.lock)"
 flock /tmp/ar-build.lock cmake --preset default >/dev/null
@@ -127,7 +130,7 @@ prometheus_pid="$(cat "$AGENTROLLOUT_PROM_STATE_DIR/prometheus.pid")"
   echo "\"prometheus\": \"$(prometheus --version 2>&1 | sed -n 1p)\","
   echo "\"argo_rollouts\": \"$([ -n "$argo_bin" ] && basename "$(dirname "$argo_bin")" || echo none)\","
   echo "\"commit\": \"$(git rev-parse --short HEAD)\","
-  echo "\"sizes\": \"$sizes\", \"repeats\": $repeats, \"window_s\": $window, \"interval\": \"$interval\""
+  echo "\"sizes\": \"$sizes\", \"repeats\": $repeats, \"scale_repeats\": $scale_repeats, \"window_s\": $window, \"interval\": \"$interval\""
   echo "}"
 } >"$results/machine.json"
 
@@ -142,9 +145,9 @@ echo "==> client header: tenant bucket evaluation (Google Benchmark)"
   --benchmark_format=json --benchmark_out="$results/bucket.json" --benchmark_out_format=json \
   >/dev/null
 
-echo "==> scale: sizes [$sizes], $repeats repeat(s), ${window}s windows, interval $interval"
+echo "==> scale: sizes [$sizes], $scale_repeats repeat(s), ${window}s windows, interval $interval"
 for n in $sizes; do
-  for r in $(seq 1 "$repeats"); do
+  for r in $(seq 1 "$scale_repeats"); do
     ns="ar-$n-$r"
     echo "--- agentrollout-operator N=$n repeat $r"
     "$bin" --out "$results/scale-agentrollout-$n-$r.json" scale --kubeconfig "$KUBECONFIG" \

@@ -144,21 +144,27 @@ void Reconciler::Stop() {
   informer_.Stop();
 }
 
-void Reconciler::Enqueue(const std::string& key) {
-  queue_.Add(key);
+void Reconciler::Enqueue(const std::string& key, Urgency urgency) {
+  if (urgency == Urgency::kUrgent) {
+    queue_.AddUrgent(key);
+  } else {
+    queue_.Add(key);
+  }
   metrics_.CountWorkqueueAdd();
   metrics_.SetWorkqueueDepth(static_cast<std::int64_t>(queue_.Len()));
 }
 
 void Reconciler::OnEvaluation(const std::string& key, api::Evaluation evaluation) {
-  metrics_.CountVerdict(evaluation.verdict);
+  const api::Verdict verdict = evaluation.verdict;
+  metrics_.CountVerdict(verdict);
   {
     std::lock_guard lock(mu_);
     KeyState& state = keys_[key];
     if (state.evaluation && state.evaluation->at > evaluation.at) return;  // out of order
     state.evaluation = std::move(evaluation);
   }
-  Enqueue(key);
+  // A rollback must not wait behind the routine reconciles of a large fleet.
+  Enqueue(key, verdict == api::Verdict::kNoGo ? Urgency::kUrgent : Urgency::kRoutine);
 }
 
 void Reconciler::Worker() {

@@ -97,7 +97,9 @@ class Reconciler {
     api::Timestamp next_credential_error{};     // see SubstituteErrorEvaluation
   };
 
-  void Enqueue(const std::string& key);
+  // kUrgent goes to the front of the queue (a NoGo verdict: the rollback comes first).
+  enum class Urgency { kRoutine, kUrgent };
+  void Enqueue(const std::string& key, Urgency urgency = Urgency::kRoutine);
   void OnEvaluation(const std::string& key, api::Evaluation evaluation);
   void Worker();
   void Process(const std::string& key);

@@ -84,10 +84,14 @@ Status Reflector::List() {
     sink_.ListAbandoned();
     return listed.error();
   }
+  {
+    // Counted before the sink hears of it: ListDone marks the informer synced, and whoever
+    // waited for that may read the stats at once.
+    std::lock_guard<std::mutex> lock(mu_);
+    resource_version_ = *listed;
+    stats_.lists++;
+  }
   sink_.ListDone(*listed);
-  std::lock_guard<std::mutex> lock(mu_);
-  resource_version_ = *listed;
-  stats_.lists++;
   return OkStatus();
 }
 

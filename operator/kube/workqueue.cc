@@ -58,6 +58,23 @@ void WorkQueue::Add(const std::string& item) {
   AddLocked(item);
 }
 
+void WorkQueue::AddUrgent(const std::string& item) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutting_down_) return;
+  if (processing_.count(item) > 0) {
+    dirty_.insert(item);
+    urgent_.insert(item);
+    return;
+  }
+  if (!dirty_.insert(item).second) {
+    // Dirty and not processing: it is in the queue; the scan is linear, and urgent items are
+    // rare (one per rollback).
+    queue_.erase(std::find(queue_.begin(), queue_.end(), item));
+  }
+  queue_.push_front(item);
+  cv_.notify_one();
+}
+
 void WorkQueue::AddAfterLocked(const std::string& item, Clock::Duration delay) {
   if (shutting_down_) return;
   if (delay <= Clock::Duration::zero()) {
@@ -130,8 +147,13 @@ std::optional<std::string> WorkQueue::Get() {
 void WorkQueue::Done(const std::string& item) {
   std::lock_guard<std::mutex> lock(mu_);
   processing_.erase(item);
+  const bool urgent = urgent_.erase(item) > 0;
   if (dirty_.count(item) > 0) {
-    queue_.push_back(item);
+    if (urgent) {
+      queue_.push_front(item);
+    } else {
+      queue_.push_back(item);
+    }
     cv_.notify_one();
   }
   if (processing_.empty()) cv_.notify_all();  // ShutDownWithDrain waits for this

@@ -2,6 +2,8 @@
 // - an item is queued at most once (the dirty set); an item added while a worker processes
 //   it (the processing set) is queued again when the worker calls Done, so one key is never
 //   processed by two workers at once and no update is lost;
+// - AddUrgent queues an item at the front (moving it there if already queued): work that
+//   must not wait behind routine items, such as a rollback;
 // - AddAfter queues an item once a delay has passed (the earliest pending time wins);
 // - AddRateLimited waits the longer of a per-item exponential backoff (5 ms doubling to
 //   1000 s, reset by Forget) and an overall token bucket (10 qps, burst 100);
@@ -60,6 +62,7 @@ class WorkQueue {
   WorkQueue& operator=(const WorkQueue&) = delete;
 
   void Add(const std::string& item);
+  void AddUrgent(const std::string& item);
   void AddAfter(const std::string& item, Clock::Duration delay);
   void AddRateLimited(const std::string& item);
   // Clears the item's backoff (call after it was processed successfully).
@@ -95,6 +98,7 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::unordered_set<std::string> dirty_;            // queued, or to be queued again after Done
   std::unordered_set<std::string> processing_;       // handed out by Get, not yet Done
+  std::unordered_set<std::string> urgent_;           // processing, to be queued first at Done
   std::map<std::string, Clock::TimePoint> waiting_;  // delayed item -> due time
   std::set<std::pair<Clock::TimePoint, std::string>> due_;  // the same, ordered by time
   bool shutting_down_ = false;

@@ -41,6 +41,35 @@ TEST_F(WorkQueueTest, ItemAddedWhileProcessingIsQueuedAgainAfterDone) {
   EXPECT_EQ(queue_.Len(), 0u);
 }
 
+TEST_F(WorkQueueTest, AddUrgentGoesToTheFrontOnce) {
+  queue_.Add("a");
+  queue_.Add("b");
+  queue_.Add("c");
+  queue_.AddUrgent("c");  // already queued: moved, not duplicated
+  queue_.AddUrgent("d");
+  EXPECT_EQ(queue_.Len(), 4u);
+  EXPECT_EQ(queue_.Get(), "d");
+  EXPECT_EQ(queue_.Get(), "c");
+  EXPECT_EQ(queue_.Get(), "a");
+  EXPECT_EQ(queue_.Get(), "b");
+}
+
+TEST_F(WorkQueueTest, AddUrgentWhileProcessingIsQueuedFirstAfterDone) {
+  queue_.Add("a");
+  ASSERT_EQ(queue_.Get(), "a");
+  queue_.Add("b");
+  queue_.AddUrgent("a");
+  EXPECT_EQ(queue_.Len(), 1u) << "never handed to a second worker while processing";
+  queue_.Done("a");
+  EXPECT_EQ(queue_.Get(), "a");
+  queue_.Done("a");
+  EXPECT_EQ(queue_.Get(), "b");
+  queue_.Add("a");
+  queue_.Done("b");
+  queue_.Add("b");
+  EXPECT_EQ(queue_.Get(), "a") << "urgency is spent once the item was queued first";
+}
+
 TEST_F(WorkQueueTest, AddAfterWaitsForTheDelayAndKeepsTheEarliest) {
   queue_.AddAfter("a", seconds(10));
   queue_.AddAfter("a", seconds(5));   // earlier: wins
