@@ -42,7 +42,9 @@ TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
                                   "-n",
                                   std::to_string(n),
                                   "--window",
-                                  "20",
+                                  "90",
+                                  "--steady",
+                                  "10",
                                   "--interval",
                                   "5s",
                                   "--log",
@@ -66,7 +68,16 @@ TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
   EXPECT_GT(result["ready_s"].get<double>(), 0);
   ASSERT_GE(result["samples"].size(), 10u);
   EXPECT_GT(result["peak_rss_mib"].get<double>(), 1);
+  // The steady state began once every rollout was reconciled, and the run ended 10 s later
+  // instead of running to the 90 s limit.
+  ASSERT_TRUE(result["synced_s"].is_number()) << result.dump();
+  ASSERT_TRUE(result["steady_from_s"].is_number()) << result.dump();
+  EXPECT_GE(result["steady_from_s"].get<double>(), result["synced_s"].get<double>());
+  EXPECT_GE(result["steady_s"].get<double>(), 8);
+  EXPECT_LT(result["samples"].back()[0].get<double>(), 80)
+      << "the run was not cut after the steady window";
   EXPECT_GE(result["peak_rss_mib"].get<double>(), result["steady_rss_mib"].get<double>());
+  EXPECT_TRUE(result["cpu_cores_steady"].is_number());
   EXPECT_GT(result["cpu_seconds"].get<double>(), 0);
   EXPECT_GT(result["threads_max"].get<int>(), 1);
   EXPECT_GT(result["reconciles"].get<double>(), 0);

@@ -1,6 +1,6 @@
 // Unit tests of the benchmark driver's parts that need no server: /proc parsing, metric
-// exposition sums, percentiles, and the generated objects (valid AgentRollouts, finished
-// statuses the codec accepts, Argo steps equivalent to the phases).
+// exposition sums, percentiles, the steady-state summary, and the generated objects (valid
+// AgentRollouts, finished statuses the codec accepts, Argo steps equivalent to the phases).
 #include <gtest/gtest.h>
 
 #include "api/codec.h"
@@ -73,6 +73,59 @@ TEST(Percentiles, NearestRank) {
   EXPECT_DOUBLE_EQ(p["p99"].get<double>(), 99);
   EXPECT_DOUBLE_EQ(p["max"].get<double>(), 100);
   EXPECT_FALSE(Percentiles({}).contains("p50"));
+}
+
+// A run sampled every second for `seconds`: RSS 100 MiB until `busy_until`, 50 after; CPU
+// 0.5 s per second until then, 0.1 after.
+RunResult SampledRun(int seconds, int busy_until) {
+  RunResult run;
+  double cpu = 0;
+  for (int t = 0; t <= seconds; ++t) {
+    Sample s;
+    s.t = t;
+    s.proc.rss_kib = (t < busy_until ? 100 : 50) * 1024;
+    s.proc.peak_rss_kib = 100 * 1024;
+    s.proc.threads = 4;
+    s.proc.cpu_seconds = cpu;
+    cpu += t < busy_until ? 0.5 : 0.1;
+    run.samples.push_back(s);
+  }
+  return run;
+}
+
+TEST(Summarize, SteadyStateBeginsWhenTheStartUpWorkIsDone) {
+  RunResult run = SampledRun(/*seconds=*/100, /*busy_until=*/70);
+  run.synced_s = 70;
+  run.steady_from_s = 70;
+  RunOptions options;
+  options.window = std::chrono::seconds(600);
+  options.steady = std::chrono::seconds(30);
+  const nlohmann::json out = Summarize(run, options);
+  EXPECT_DOUBLE_EQ(out["steady_from_s"].get<double>(), 70);
+  EXPECT_DOUBLE_EQ(out["steady_s"].get<double>(), 30);
+  EXPECT_NEAR(out["cpu_cores_steady"].get<double>(), 0.1, 1e-9);
+  EXPECT_DOUBLE_EQ(out["steady_rss_mib"].get<double>(), 50);
+}
+
+TEST(Summarize, NoSteadyFiguresWhenTheStartUpWorkNeverEnded) {
+  const RunResult run = SampledRun(/*seconds=*/100, /*busy_until=*/1000);
+  RunOptions options;
+  options.window = std::chrono::seconds(100);
+  options.steady = std::chrono::seconds(30);
+  const nlohmann::json out = Summarize(run, options);
+  EXPECT_TRUE(out["steady_from_s"].is_null());
+  EXPECT_FALSE(out.contains("cpu_cores_steady"));
+  EXPECT_TRUE(out["steady_rss_mib"].is_null());
+  EXPECT_NEAR(out["cpu_cores_window"].get<double>(), 0.5, 1e-9);
+}
+
+TEST(Summarize, WithoutASteadyWindowTheSecondHalfIsSteady) {
+  const RunResult run = SampledRun(/*seconds=*/100, /*busy_until=*/50);
+  RunOptions options;
+  options.window = std::chrono::seconds(100);
+  const nlohmann::json out = Summarize(run, options);
+  EXPECT_DOUBLE_EQ(out["steady_s"].get<double>(), 50);
+  EXPECT_NEAR(out["cpu_cores_steady"].get<double>(), 0.1, 1e-9);
 }
 
 Workload TestWorkload() {

@@ -77,6 +77,15 @@ int Main(int argc, char** argv) {
   CLI::App* scale_cmd =
       app.add_subcommand("scale", "N objects, one controller: RSS, CPU, readiness, throughput");
   AddScaleOptions(*scale_cmd, scale, controller, window_s);
+  int steady_s = 0;
+  scale_cmd
+      ->add_option("--steady", steady_s,
+                   "seconds measured after the start-up work (then --window is the longest "
+                   "the run may take); 0: the window's second half is the steady state")
+      ->check(CLI::Range(0, 86400));
+  scale_cmd->add_option(
+      "--perf", scale.perf_data,
+      "perf record -F 99 -g the controller over the steady window, into this file");
 
   OutageOptions outage;
   std::string unused_controller = "agentrollout";
@@ -133,6 +142,7 @@ int Main(int argc, char** argv) {
     scale.controller = controller == "argo-rollouts" ? ControllerKind::kArgoRollouts
                                                      : ControllerKind::kAgentRollout;
     scale.window = std::chrono::seconds(window_s);
+    scale.steady = std::chrono::seconds(steady_s);
     return Emit(RunScale(scale), out);
   }
   if (*outage_cmd) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "http/transport.h"
@@ -149,8 +150,17 @@ Result<RunResult> RunController(const ControllerSpec& spec, const std::filesyste
         }
         result.samples.push_back(sample);
         if (options.on_sample) options.on_sample(sample);
+        if (options.steady.count() > 0 && !result.steady_from_s &&
+            (options.started_up ? options.started_up(sample) : result.synced_s.has_value())) {
+          result.steady_from_s = sample.t;
+          if (options.on_steady) options.on_steady(pid);
+        }
       }
       next_sample += period;
+    }
+    if (result.steady_from_s &&
+        elapsed() >= *result.steady_from_s + static_cast<double>(options.steady.count())) {
+      break;
     }
     // Readiness is polled finely until it answers; then only samples are due.
     std::this_thread::sleep_for(result.ready_s ? std::chrono::milliseconds(50)
@@ -173,9 +183,15 @@ nlohmann::json Summarize(const RunResult& run, const RunOptions& options) {
   if (run.samples.empty()) return out;
   const Sample& first = run.samples.front();
   const Sample& last = run.samples.back();
-  const double half = static_cast<double>(options.window.count()) / 2;
+  // Without a steady window: the second half of the window. With one: from the end of the
+  // start-up work, and nothing (end()) when it never ended.
+  const double steady_from =
+      options.steady.count() == 0
+          ? static_cast<double>(options.window.count()) / 2
+          : run.steady_from_s.value_or(std::numeric_limits<double>::infinity());
   const auto steady_begin = std::find_if(run.samples.begin(), run.samples.end(),
-                                         [&](const Sample& s) { return s.t >= half; });
+                                         [&](const Sample& s) { return s.t >= steady_from; });
+  out["steady_from_s"] = run.steady_from_s ? nlohmann::json(*run.steady_from_s) : nlohmann::json();
   std::vector<double> steady_rss;
   int threads_max = 0;
   std::int64_t peak = 0;
@@ -186,7 +202,8 @@ nlohmann::json Summarize(const RunResult& run, const RunOptions& options) {
   for (auto it = steady_begin; it != run.samples.end(); ++it)
     steady_rss.push_back(Mib(it->proc.rss_kib));
   out["peak_rss_mib"] = Mib(peak);
-  out["steady_rss_mib"] = Median(steady_rss);
+  out["steady_rss_mib"] =
+      steady_rss.empty() ? nlohmann::json() : nlohmann::json(Median(steady_rss));
   out["end_rss_mib"] = Mib(last.proc.rss_kib);
   out["threads_max"] = threads_max;
   out["threads_end"] = last.proc.threads;
@@ -194,6 +211,7 @@ nlohmann::json Summarize(const RunResult& run, const RunOptions& options) {
   if (last.t > first.t) out["cpu_cores_window"] = last.proc.cpu_seconds / last.t;
   if (steady_begin != run.samples.end() && last.t > steady_begin->t) {
     const double dt = last.t - steady_begin->t;
+    out["steady_s"] = dt;
     out["cpu_cores_steady"] = (last.proc.cpu_seconds - steady_begin->proc.cpu_seconds) / dt;
     // The rate between the first and last /metrics reads of the steady half.
     auto first_read =

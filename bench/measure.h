@@ -3,8 +3,8 @@
 // /proc figures (bench/proc_stats.h), and its /metrics' reconcile counter every `period`
 // until the initial sync and then every `metrics_period` (as a Prometheus scrape would:
 // reading /metrics costs the controller CPU, and a 1 s scrape of 10,000 rollouts' series
-// was a third of the operator's measured CPU), for a fixed window. The controller is
-// stopped with SIGTERM at the end.
+// was a third of the operator's measured CPU), for a fixed window or until a steady window
+// after the start-up work has passed. The controller is stopped with SIGTERM at the end.
 #pragma once
 
 #include <chrono>
@@ -38,7 +38,16 @@ struct Sample {
 };
 
 struct RunOptions {
-  std::chrono::seconds window{60};  // sampling time after start
+  // Sampling time after start; with `steady`, the longest the run may take.
+  std::chrono::seconds window{60};
+  // 0: the steady state is the window's second half. Otherwise the run goes on until the
+  // start-up work is done (`started_up`) and then for `steady` more (at most `window`),
+  // so the steady figures never include the first pass over N objects, however long it takes.
+  std::chrono::seconds steady{0};
+  // Whether the start-up work is done at this sample; unset: the initial sync is done.
+  std::function<bool(const Sample&)> started_up;
+  // Called once, with the controller's pid, when the steady window begins.
+  std::function<void(pid_t)> on_steady;
   std::chrono::milliseconds period{1000};
   std::chrono::milliseconds metrics_period{15000};  // after the sync (or ready, without one)
   // Reconciles that count as "every object reconciled once" (the initial sync).
@@ -48,8 +57,9 @@ struct RunOptions {
 };
 
 struct RunResult {
-  std::optional<double> ready_s;   // start -> readiness 200
-  std::optional<double> synced_s;  // start -> reconciles >= sync_target
+  std::optional<double> ready_s;        // start -> readiness 200
+  std::optional<double> synced_s;       // start -> reconciles >= sync_target
+  std::optional<double> steady_from_s;  // start -> start-up work done (with a steady window)
   std::vector<Sample> samples;
   bool exited_early = false;  // the process died during the window
   // 1-minute load average of the machine before and after (other work competing for CPU).
@@ -68,8 +78,9 @@ Result<RunResult> RunController(const ControllerSpec& spec, const std::filesyste
 double SumSeries(std::string_view exposition, std::string_view name, std::string_view label = "");
 
 // Summary figures of a run (the JSON the report reads): ready time, initial sync, peak and
-// steady RSS, CPU over the whole window and over its second half (steady state), threads,
-// reconciles, and the samples themselves.
+// steady RSS, CPU over the whole run and over its steady state (RunOptions::steady),
+// threads, reconciles, and the samples themselves. Without a steady window, or when the
+// start-up work did not end in time, the steady figures are left out, not estimated.
 nlohmann::json Summarize(const RunResult& run, const RunOptions& options);
 
 // A free TCP port on 127.0.0.1 (bound, read, closed).

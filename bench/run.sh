@@ -4,13 +4,16 @@
 # Usage: bash bench/run.sh [--full] [--skip-argo] [--results DIR] [--doc FILE]
 #   (default)   quick: N = 200, short windows, one repeat (~15 min); checks that all works
 #               and writes its report into the results directory only
-#   --full      N = 1000/5000/10000, 5-minute windows at a 1-minute analysis interval,
-#               3 repeats, 200+ rollbacks, Argo Rollouts side by side (hours, opt-in);
+#   --full      N = 1000/5000/10000, 5 minutes of steady state after each controller's
+#               start-up work at a 1-minute analysis interval, 3 repeats, 200+ rollbacks, Argo Rollouts side by side (hours, opt-in);
 #               writes docs/benchmarks.md (--doc FILE to write elsewhere)
 #   --skip-argo leave out the Argo Rollouts side-by-side runs
-# Env: BENCH_NS (sizes, e.g. "1000 5000"), BENCH_REPEATS, BENCH_WINDOW (seconds) override
+# Env: BENCH_NS (sizes, e.g. "1000 5000"), BENCH_REPEATS, BENCH_STEADY (seconds measured
+#      after the start-up work), BENCH_WINDOW (the longest a scale run may take) override
 #      the mode's defaults; BENCH_SCALE_REPEATS (default BENCH_REPEATS) repeats only the
-#      scale runs, the long part (~25 minutes per repeat with Argo Rollouts at full sizes).
+#      scale runs, the long part (~25 minutes per repeat with Argo Rollouts at full sizes);
+#      BENCH_PERF=1 records a perf profile of the operator over each steady window
+#      (perf-agentrollout-N-R.data, with per-library and per-symbol summaries beside it).
 #
 # Everything runs on this machine against servers this script starts and stops: its own
 # etcd + kube-apiserver (hack/cluster.sh, a state directory of its own), Prometheus
@@ -24,12 +27,13 @@ source hack/lib/proc.sh
 
 mode=quick
 argo=1
+skip_argo=false
 results=""
 doc=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) mode=full ;;
-    --skip-argo) argo=0 ;;
+    --skip-argo) argo=0; skip_argo=true ;;
     --results) results="$2"; shift ;;
     --doc) doc="$2"; shift ;;
     *) die "unknown argument '$1' (see the header of $0)" ;;
@@ -40,14 +44,16 @@ done
 if [ $mode = full ]; then
   sizes="${BENCH_NS:-1000 5000 10000}"
   repeats="${BENCH_REPEATS:-3}"
-  window="${BENCH_WINDOW:-300}"
+  window="${BENCH_WINDOW:-1200}"
+  steady="${BENCH_STEADY:-300}"
   interval=1m
   reaction_n=200; e2e_trials=10; fanout_sizes="100 1000 5000"
   outage=(--baseline 60 --outage 120 --after 60); outage_n=1000
 else
   sizes="${BENCH_NS:-200}"
   repeats="${BENCH_REPEATS:-1}"
-  window="${BENCH_WINDOW:-60}"
+  window="${BENCH_WINDOW:-180}"
+  steady="${BENCH_STEADY:-60}"
   interval=1m
   reaction_n=200; e2e_trials=3; fanout_sizes="100"
   outage=(--baseline 20 --outage 40 --after 20); outage_n=200
@@ -130,7 +136,9 @@ prometheus_pid="$(cat "$AGENTROLLOUT_PROM_STATE_DIR/prometheus.pid")"
   echo "\"prometheus\": \"$(prometheus --version 2>&1 | sed -n 1p)\","
   echo "\"argo_rollouts\": \"$([ -n "$argo_bin" ] && basename "$(dirname "$argo_bin")" || echo none)\","
   echo "\"commit\": \"$(git rev-parse --short HEAD)\","
-  echo "\"sizes\": \"$sizes\", \"repeats\": $repeats, \"scale_repeats\": $scale_repeats, \"window_s\": $window, \"interval\": \"$interval\""
+  echo "\"sizes\": \"$sizes\", \"repeats\": $repeats, \"scale_repeats\": $scale_repeats,"
+  echo "\"window_s\": $window, \"steady_s\": $steady, \"interval\": \"$interval\","
+  echo "\"skip_argo\": $skip_argo"
   echo "}"
 } >"$results/machine.json"
 
@@ -145,23 +153,33 @@ echo "==> client header: tenant bucket evaluation (Google Benchmark)"
   --benchmark_format=json --benchmark_out="$results/bucket.json" --benchmark_out_format=json \
   >/dev/null
 
-echo "==> scale: sizes [$sizes], $scale_repeats repeat(s), ${window}s windows, interval $interval"
+echo "==> scale: sizes [$sizes], $scale_repeats repeat(s), ${steady}s steady (runs cut at ${window}s), interval $interval"
 for n in $sizes; do
   for r in $(seq 1 "$scale_repeats"); do
     ns="ar-$n-$r"
     echo "--- agentrollout-operator N=$n repeat $r"
+    perf_args=()
+    perf_data="$results/perf-agentrollout-$n-$r.data"
+    [ "${BENCH_PERF:-0}" = 1 ] && perf_args=(--perf "$perf_data")
     "$bin" --out "$results/scale-agentrollout-$n-$r.json" scale --kubeconfig "$KUBECONFIG" \
       --binary "$operator" --namespace "$ns" --prometheus "$prometheus" -n "$n" \
-      --window "$window" --interval "$interval" --log "$results/scale-agentrollout-$n-$r.log" |
+      --window "$window" --steady "$steady" --interval "$interval" "${perf_args[@]}" \
+      --log "$results/scale-agentrollout-$n-$r.log" |
       cut -c1-400
+    if [ -s "$perf_data" ]; then
+      perf report -i "$perf_data" --stdio --no-children --sort dso 2>/dev/null |
+        sed -n '1,40p' >"${perf_data%.data}-dso.txt" || true
+      perf report -i "$perf_data" --stdio --no-children --sort dso,sym -g none 2>/dev/null |
+        sed -n '1,80p' >"${perf_data%.data}-sym.txt" || true
+    fi
     clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
     if [ $argo = 1 ]; then
       ns="argo-$n-$r"
       echo "--- argo-rollouts N=$n repeat $r"
       "$bin" --out "$results/scale-argo-$n-$r.json" scale --controller argo-rollouts \
         --kubeconfig "$KUBECONFIG" --binary "$argo_bin" --namespace "$ns" \
-        --prometheus "$prometheus" -n "$n" --window "$window" --interval "$interval" \
-        --log "$results/scale-argo-$n-$r.log" | cut -c1-400
+        --prometheus "$prometheus" -n "$n" --window "$window" --steady "$steady" \
+        --interval "$interval" --log "$results/scale-argo-$n-$r.log" | cut -c1-400
       clear_namespace "$ns" rollouts.argoproj.io,analysistemplates.argoproj.io,analysisruns.argoproj.io,replicasets,events
     fi
   done

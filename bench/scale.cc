@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "bench/measure.h"
 #include "bench/populate.h"
 #include "bench/replicaset_stand_in.h"
 #include "operator/kube/config.h"
+#include "tests/harness/process.h"
 
 namespace agentrollout::bench {
 namespace {
@@ -82,6 +85,7 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
 
   RunOptions run;
   run.window = o.window;
+  run.steady = o.steady;
   run.period = o.period;
   run.sync_target = o.n;
   // Argo starts a canary only when a Rollout's pod template changes, and only once the
@@ -107,8 +111,39 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
       }
     };
   }
+  if (replica_sets) {
+    // Argo's start-up work ends once it has reconciled every Rollout and then every updated
+    // one (their canaries started) and the stand-in has had nothing to do for 5 s.
+    run.started_up = [&](const Sample& s) {
+      return updated && s.reconciles >= o.n + updated->objects && replica_sets->IdleSeconds() >= 5;
+    };
+  }
+  std::optional<testing::BackgroundProcess> perf;
+  Status perf_error = OkStatus();
+  if (!o.perf_data.empty() && o.steady.count() > 0) {
+    run.on_steady = [&](pid_t pid) {
+      auto started = testing::BackgroundProcess::Start(
+          {"perf", "record", "-F", "99", "-g", "-p", std::to_string(pid), "-o",
+           o.perf_data.string(), "--", "sleep", std::to_string(o.steady.count())},
+          o.perf_data.string() + ".log");
+      if (started.ok()) {
+        perf.emplace(std::move(started).value());
+      } else {
+        perf_error = started.error();
+      }
+    };
+  }
   auto result = RunController(*spec, o.log_file, run);
+  if (perf) {
+    // It ends with its `sleep`, or as soon as the controller it samples has exited.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (perf->Running() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    perf->Stop();
+  }
   if (!result.ok()) return result.error();
+  if (!perf_error.ok()) return perf_error.error().WithContext("perf record");
   if (!update_error.ok()) return update_error.error().WithContext("update Argo Rollouts");
 
   nlohmann::json out = Summarize(*result, run);
@@ -116,6 +151,7 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
   out["populate_s"] = populated->seconds;
   out["populate_objects"] = populated->objects;
   out["populate_statuses"] = populated->statuses;
+  if (perf) out["perf_data"] = o.perf_data.string();
   if (replica_sets) out["replicaset_status_writes"] = replica_sets->status_writes();
   if (updated) {
     out["argo_updated"] = updated->objects;

@@ -20,14 +20,19 @@ struct ScaleOptions {
   std::string binary;  // agentrollout-operator or Argo's rollouts-controller
   Workload workload;   // namespace, Prometheus, mix
   int n = 200;
-  int workers = 8;      // population requests in flight
-  int concurrency = 4;  // the operator's --concurrency (Argo keeps its defaults)
-  std::chrono::seconds window{300};
+  int workers = 8;                   // population requests in flight
+  int concurrency = 4;               // the operator's --concurrency (Argo keeps its defaults)
+  std::chrono::seconds window{300};  // with `steady`: the longest the run may take
+  std::chrono::seconds steady{0};    // measured after the start-up work (measure.h)
   std::chrono::milliseconds period{1000};
   std::filesystem::path log_file;
+  // When set (and `steady` is): `perf record -F 99 -g` of the controller over its steady
+  // window, written here (its own output beside it, with ".log" appended).
+  std::filesystem::path perf_data;
 };
 
-// Populates, runs the controller for the window, returns the summary (measure.h's
+// Populates, runs the controller for the window (or through its start-up work and then the
+// steady window), returns the summary (measure.h's
 // Summarize plus the population and workload figures).
 Result<nlohmann::json> RunScale(const ScaleOptions& options);
 

@@ -4,7 +4,8 @@
 //   1. traffic check: a router object that is missing (or lacks its backends) holds the
 //      rollout with nothing written (API.md §6) -- except for a total rollback, which takes
 //      down whatever it can reach;
-//   2. flag store;  3. traffic router;
+//   2. flag store;  3. traffic router (a rollback writes 2 and 3 at the same time: both
+//      only take exposure away, and the sooner both are down the better);
 //   4. status, through the /status subresource with the resourceVersion it was decided
 //      from. A 409 means the object changed under the decision: read it again, decide
 //      again (same evaluation, same time) and start over, a bounded number of times. When

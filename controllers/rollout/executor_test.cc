@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +28,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 using namespace fixtures;  // NOLINT: the builders of test_support.h
 
 constexpr char kNamespace[] = "voice";
@@ -281,6 +284,38 @@ TEST_F(ExecutorTest, AFailedFlagWriteKeepsThePhaseAndIsRetried) {
   EXPECT_EQ(sent.targets.size(), 1u);
 }
 
+TEST_F(ExecutorTest, RollbackWritesTheFlagAndTheRouteAtTheSameTime) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  // The flag write waits for the route write to begin. Were they written one after the
+  // other, it would wait out the 10 s and find that the route write had not begun.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool weight_begun = false;
+  bool overlapped = false;
+  router_.SetHook([&](FakeTrafficRouter::Call call, const TrafficTarget&) -> std::optional<Error> {
+    if (call == FakeTrafficRouter::Call::kSetWeight) {
+      std::lock_guard lock(mu);
+      weight_begun = true;
+      cv.notify_all();
+    }
+    return std::nullopt;
+  });
+  flags_.SetHook([&](const DesiredFlags&) -> std::optional<Error> {
+    std::unique_lock lock(mu);
+    overlapped = cv.wait_for(lock, std::chrono::seconds(10), [&] { return weight_begun; });
+    return std::nullopt;
+  });
+
+  Execution execution = Run(At() + minutes(2), Abort(At() + minutes(1)));
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_TRUE(execution.decision.rolls_back);
+  EXPECT_TRUE(overlapped);
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(router_.weight(), 0);
+  EXPECT_EQ(Stored().phase, RolloutPhase::kRolledBack);
+}
+
 TEST_F(ExecutorTest, AbortLineRollsBackFullyEvenWithTheRouterGone) {
   Create();
   ASSERT_TRUE(Run(At()).result.ok());
@@ -291,7 +326,12 @@ TEST_F(ExecutorTest, AbortLineRollsBackFullyEvenWithTheRouterGone) {
   Execution execution = Run(At() + minutes(2), Abort(At() + minutes(1)));
   ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
   EXPECT_TRUE(execution.decision.rolls_back);
-  EXPECT_THAT(TakeLog(), ElementsAre("flag", "weight", "status"));
+  // The flag and the route are written at the same time, in no set order; status after.
+  const std::vector<std::string> log = TakeLog();
+  ASSERT_EQ(log.size(), 3u) << ::testing::PrintToString(log);
+  EXPECT_THAT(std::vector<std::string>(log.begin(), log.begin() + 2),
+              UnorderedElementsAre("flag", "weight"));
+  EXPECT_EQ(log[2], "status");
   const flag::FlagState own = flags_.flags().at("voice_agent_v2");
   EXPECT_FALSE(own.enabled);
   EXPECT_EQ(own.percentage, 0);
