@@ -136,10 +136,15 @@ Result<RunResult> RunController(const ControllerSpec& spec, const std::filesyste
       if (proc.ok()) {
         sample.proc = *proc;
         if (!result.samples.empty()) sample.reconciles = result.samples.back().reconciles;
-        const bool syncing = options.sync_target > 0 ? !result.synced_s : !result.ready_s;
+        const bool syncing = options.steady.count() > 0 ? !result.steady_from_s
+                             : options.sync_target > 0  ? !result.synced_s
+                                                        : !result.ready_s;
         if (syncing || sample.t >= next_scrape) {
           if (auto body = metrics.Get(); body && body->status == 200) {
             sample.reconciles = SumSeries(body->body, spec.reconcile_metric);
+            if (!spec.queue_depth_metric.empty()) {
+              sample.queue_depth = SumSeries(body->body, spec.queue_depth_metric);
+            }
             sample.scraped = true;
             next_scrape = sample.t + metrics_period;
           }
@@ -150,8 +155,11 @@ Result<RunResult> RunController(const ControllerSpec& spec, const std::filesyste
         }
         result.samples.push_back(sample);
         if (options.on_sample) options.on_sample(sample);
+        const bool queue_drained =
+            spec.queue_depth_metric.empty() || (sample.queue_depth && *sample.queue_depth == 0);
         if (options.steady.count() > 0 && !result.steady_from_s &&
-            (options.started_up ? options.started_up(sample) : result.synced_s.has_value())) {
+            (options.started_up ? options.started_up(sample)
+                                : result.synced_s.has_value() && queue_drained)) {
           result.steady_from_s = sample.t;
           if (options.on_steady) options.on_steady(pid);
         }

@@ -1,10 +1,11 @@
 // Runs one controller process (the operator, or Argo Rollouts' controller) and measures it
 // from the outside: time until its readiness endpoint answers 200, then every `period` its
 // /proc figures (bench/proc_stats.h), and its /metrics' reconcile counter every `period`
-// until the initial sync and then every `metrics_period` (as a Prometheus scrape would:
-// reading /metrics costs the controller CPU, and a 1 s scrape of 10,000 rollouts' series
-// was a third of the operator's measured CPU), for a fixed window or until a steady window
-// after the start-up work has passed. The controller is stopped with SIGTERM at the end.
+// until the initial sync (the start-up work, with a steady window) and then every `metrics_period`
+// (as a Prometheus scrape would: reading /metrics costs the controller CPU, and a 1 s scrape of
+// 10,000 rollouts' series was a third of the operator's measured CPU), for a fixed window or until
+// a steady window after the start-up work has passed. The controller is stopped with SIGTERM at the
+// end.
 #pragma once
 
 #include <chrono>
@@ -28,13 +29,18 @@ struct ControllerSpec {
   std::string metrics_url;  // Prometheus text exposition
   // A counter (or a histogram's _count) that grows by one per reconcile; summed over series.
   std::string reconcile_metric;
+  // A gauge of the reconcile queue's depth, when the controller has one: its first pass is
+  // over once it reads 0 after the reconcile counter has reached the sync target (the
+  // counter alone gets there early: it also counts the reconciles its own writes bring).
+  std::string queue_depth_metric;
 };
 
 struct Sample {
   double t = 0;  // seconds since the process was started
   ProcSample proc;
-  double reconciles = 0;  // the last value read from /metrics
-  bool scraped = false;   // read from /metrics at this sample
+  double reconciles = 0;              // the last value read from /metrics
+  bool scraped = false;               // read from /metrics at this sample
+  std::optional<double> queue_depth;  // ControllerSpec::queue_depth_metric, when scraped
 };
 
 struct RunOptions {
@@ -44,7 +50,8 @@ struct RunOptions {
   // start-up work is done (`started_up`) and then for `steady` more (at most `window`),
   // so the steady figures never include the first pass over N objects, however long it takes.
   std::chrono::seconds steady{0};
-  // Whether the start-up work is done at this sample; unset: the initial sync is done.
+  // Whether the start-up work is done at this sample; unset: the initial sync is done and
+  // the queue depth (if the controller reports one) read 0.
   std::function<bool(const Sample&)> started_up;
   // Called once, with the controller's pid, when the steady window begins.
   std::function<void(pid_t)> on_steady;

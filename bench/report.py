@@ -121,7 +121,7 @@ def main():
     w("")
     w("Regenerate: `bash bench/run.sh --full` (hours; writes this file), or `bash bench/run.sh` "
       "for a quick pass (N = 200, ~15 min; its report stays in the results directory). "
-      "`hack/test.sh` runs only the smoke test (`bench_smoke_test`, N = 200, a 20 s window), "
+      "`hack/test.sh` runs only the smoke test (`bench_smoke_test`, N = 200, 10 s of steady state), "
       "which checks that the driver works and produces numbers, not the goals.")
     w("")
     w("## Machine")
@@ -255,8 +255,8 @@ def main():
         w("")
         if machine.get("steady_s"):
             w("- *peak RSS*: `VmHWM` (high-water mark); *steady RSS*: median `VmRSS` over the "
-              "steady state: the %d s after the start-up work (the operator: every object "
-              "reconciled once; Argo: every Rollout and then every updated one reconciled and "
+              "steady state: the %d s after the start-up work (the operator: *synced*, see "
+              "below; Argo: every Rollout and then every updated one reconciled and "
               "the ReplicaSet stand-in idle for 5 s), the run being cut at %d s; *CPU steady*: "
               "CPU seconds used in the steady state / its length; *CPU window*: over the whole "
               "run including start-up." % (machine["steady_s"], machine["window_s"]))
@@ -265,8 +265,11 @@ def main():
               "half of the window; *CPU steady*: CPU seconds used in the second half / its length; "
               "*CPU window*: over the whole window including start-up.")
         w("- *ready*: process start → `/readyz` 200 (informer cache synced). *synced*: start → "
-          "`agentrollout_reconcile_total` ≥ N (every object reconciled about once; the counter "
-          "also counts requeues, so this is an upper bound on the time of the first pass).")
+          "`agentrollout_reconcile_total` ≥ N (the counter also counts the reconciles that the "
+          "operator's own status writes bring, so this comes before the first pass is over%s)."
+          % ("; the steady state begins once, after that, `agentrollout_workqueue_depth` reads 0"
+             if any("queue_depth_metric" in r for n in ours for r in ours[n])
+             else "; in this run the steady state began there, with the end of the first pass in it"))
         w("")
         if has_plot:
             w("![RSS and CPU against N](%s)" % png_name)
@@ -373,8 +376,9 @@ def main():
                 label, len(runs), mmm([r["rollbacks_measured"] for r in runs], "{:.0f}"),
                 mmm(f("p50")), mmm(f("p90")), mmm(f("p99")), mmm(f("max")), mmm(v)))
         w("")
-        w("(min / median / max over runs of each percentile.) The flag is written before the "
-          "route (API.md §4), so the route time is the total; per-write percentiles are in the JSON.")
+        w("(min / median / max over runs of each percentile.) A rollback writes the flag and "
+          "the route at the same time (an advance orders them, API.md §4); the total is the later "
+          "of the two, and per-write percentiles are in the JSON.")
         w("")
     if os.path.exists(e2e_path):
         e2e = load(e2e_path)

@@ -38,6 +38,7 @@ Result<ControllerSpec> Controller(const ScaleOptions& o) {
                  "--log-format=json"};
     spec.ready_url = "http://127.0.0.1:" + health + "/readyz";
     spec.reconcile_metric = "agentrollout_reconcile_total";
+    spec.queue_depth_metric = "agentrollout_workqueue_depth";
   } else {
     spec.name = "argo-rollouts";
     // Its defaults otherwise (10 rollout workers, 5 analysis workers, ...).
@@ -67,6 +68,7 @@ nlohmann::json Describe(const ScaleOptions& o, const ControllerSpec& spec) {
           {"query_groups", w.query_groups},
           {"rollouts_per_config_map", w.rollouts_per_config_map},
           {"concurrency", o.controller == ControllerKind::kAgentRollout ? o.concurrency : 0},
+          {"queue_depth_metric", spec.queue_depth_metric},
           {"argv", spec.argv}};
 }
 
