@@ -105,11 +105,12 @@ Reconciler::Reconciler(kube::ClientPtr client, Executor& executor, operator_::Me
   auto enqueue = [this](const std::shared_ptr<const ObservedRollout>& rollout) {
     Enqueue(kube::ObjectKey(rollout->metadata.namespace_, rollout->metadata.name));
   };
-  informer_.AddEventHandlers(
-      {enqueue,
-       [enqueue](const std::shared_ptr<const ObservedRollout>&,
-                 const std::shared_ptr<const ObservedRollout>& rollout) { enqueue(rollout); },
-       enqueue});
+  informer_.AddEventHandlers({enqueue,
+                              [this](const std::shared_ptr<const ObservedRollout>& old_rollout,
+                                     const std::shared_ptr<const ObservedRollout>& rollout) {
+                                OnUpdate(*old_rollout, *rollout);
+                              },
+                              enqueue});
 }
 
 Reconciler::~Reconciler() { Stop(); }
@@ -154,6 +155,23 @@ void Reconciler::Enqueue(const std::string& key, Urgency urgency) {
   metrics_.SetWorkqueueDepth(static_cast<std::int64_t>(queue_.Len()));
 }
 
+void Reconciler::OnUpdate(const ObservedRollout& old_rollout, const ObservedRollout& rollout) {
+  const std::string key = kube::ObjectKey(rollout.metadata.namespace_, rollout.metadata.name);
+  const std::string& version = rollout.metadata.resource_version;
+  if (version != old_rollout.metadata.resource_version) {
+    std::lock_guard lock(mu_);
+    const auto state = keys_.find(key);
+    if (state != keys_.end()) {
+      if (state->second.reconciling) {
+        state->second.versions_seen_while_reconciling.push_back(version);
+        return;
+      }
+      if (state->second.decided_version == version) return;
+    }
+  }
+  Enqueue(key);
+}
+
 void Reconciler::OnEvaluation(const std::string& key, api::Evaluation evaluation) {
   const api::Verdict verdict = evaluation.verdict;
   metrics_.CountVerdict(verdict);
@@ -177,7 +195,25 @@ void Reconciler::Worker() {
 
 void Reconciler::Process(const std::string& key) {
   const auto start = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    keys_[key].reconciling = true;
+  }
   const Outcome outcome = Reconcile(key);
+  bool updated_meanwhile = false;
+  {
+    std::lock_guard lock(mu_);
+    if (const auto state = keys_.find(key); state != keys_.end()) {
+      KeyState& s = state->second;
+      updated_meanwhile = std::any_of(
+          s.versions_seen_while_reconciling.begin(), s.versions_seen_while_reconciling.end(),
+          [&](const std::string& version) { return version != s.decided_version; });
+      s.versions_seen_while_reconciling.clear();
+      s.reconciling = false;
+    }
+  }
+  // The key is still being processed: the queue runs it again once this pass is done.
+  if (updated_meanwhile) Enqueue(key);
   metrics_.ObserveReconcile(outcome.result.ok() ? operator_::ReconcileResult::kSuccess
                                                 : operator_::ReconcileResult::kError,
                             std::chrono::steady_clock::now() - start);
@@ -253,6 +289,9 @@ Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
     if (state.superseded.size() > kMaxSuperseded) {
       state.superseded.erase(state.superseded.begin(),
                              state.superseded.end() - static_cast<std::ptrdiff_t>(kMaxSuperseded));
+    }
+    if (execution.result.ok() && !execution.superseded.empty()) {
+      state.decided_version = execution.resource_version;
     }
     // The evaluation is done with once the status shows it folded, or once a decision
     // that could fold it was carried out (it was then not evidence about the phase).

@@ -95,12 +95,25 @@ class Reconciler {
     std::optional<api::Evaluation> evaluation;  // latest not yet folded into status
     std::vector<std::string> superseded;        // resourceVersions our writes replaced
     api::Timestamp next_credential_error{};     // see SubstituteErrorEvaluation
+    // The resourceVersion our last completed decision left the object at (see OnUpdate).
+    std::string decided_version;
+    bool reconciling = false;  // a worker is in Reconcile for this key
+    // Updates that arrived meanwhile: judged once that reconcile has said what it wrote.
+    std::vector<std::string> versions_seen_while_reconciling;
   };
 
   // kUrgent goes to the front of the queue (a NoGo verdict: the rollback comes first).
   enum class Urgency { kRoutine, kUrgent };
   void Enqueue(const std::string& key, Urgency urgency = Urgency::kRoutine);
   void OnEvaluation(const std::string& key, api::Evaluation evaluation);
+  // The informer's update handler: enqueues unless the new version is the one our own last
+  // decision wrote. That decision was carried out completely, and a decided status is a
+  // fixed point of the state machine or comes with a requeue (state_machine.h), so
+  // reconciling the watch event of our own write would only re-read and re-decide it: about
+  // half of a steady fleet's reconciles. Resyncs (same version) are always enqueued. The
+  // watch event of a write often arrives before its reconcile has ended; Process judges
+  // those.
+  void OnUpdate(const ObservedRollout& old_rollout, const ObservedRollout& rollout);
   void Worker();
   void Process(const std::string& key);
   Outcome Reconcile(const std::string& key);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -141,6 +142,27 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   std::string Metrics() { return metrics_.Serialize(); }
+
+  // Successful reconciles so far, once the count has not moved for 300 ms and the queue is
+  // empty; nullopt when that does not happen within 10 s.
+  std::optional<double> SettledReconciles() {
+    const std::string series = R"(agentrollout_reconcile_total{result="success"} )";
+    auto count = [&]() -> std::optional<double> {
+      const std::string text = Metrics();
+      const auto at = text.find(series);
+      if (at == std::string::npos) return std::nullopt;
+      return std::stod(text.substr(at + series.size()));
+    };
+    std::optional<double> last;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(300ms);
+      const std::optional<double> now = count();
+      if (now && now == last && reconciler_->QueueLength() == 0) return now;
+      last = now;
+    }
+    return std::nullopt;
+  }
 
   std::vector<analysis::PrometheusTarget> targets() {
     std::lock_guard lock(mu_);
@@ -355,6 +377,32 @@ TEST_F(ReconcilerTest, ACacheBehindOurOwnWritesIsNotDecidedFrom) {
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->items.size(), 1u);  // one PhaseStarted
   reconciler.Stop();
+}
+
+TEST_F(ReconcilerTest, OurOwnStatusWritesAreNotReconciledAgainAnEditByHandIs) {
+  prometheus_->SetValue(kQuery, 0.01);
+  Create();
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing)) << Stored().message;
+  // Settled: the start and the first evaluation are written, the next is a minute away
+  // (fake time that this test does not move).
+  std::optional<double> settled = SettledReconciles();
+  ASSERT_TRUE(settled.has_value()) << Metrics();
+
+  auto object = client_->Get(kAgentRollouts, kNamespace, kName);
+  ASSERT_TRUE(object.ok());
+  const std::string message = (*object)["status"]["message"];
+  (*object)["status"]["message"] = "edited by hand";
+  ASSERT_TRUE(client_->UpdateStatus(kAgentRollouts, kNamespace, *object).ok());
+
+  // The edit is reconciled: the operator writes its status back. The watch event of that
+  // write is not reconciled again (it would re-decide the same thing).
+  ASSERT_TRUE(WaitForStatus([&](const api::AgentRolloutStatus& status) {
+    return status.message == message;
+  })) << Stored().message;
+  std::optional<double> after = SettledReconciles();
+  ASSERT_TRUE(after.has_value()) << Metrics();
+  EXPECT_EQ(*after, *settled + 1);
 }
 
 TEST_F(ReconcilerTest, AFailedWriteIsRetriedWithBackoff) {
