@@ -266,7 +266,7 @@ def main():
               "*CPU window*: over the whole window including start-up.")
         w("- *ready*: process start → `/readyz` 200 (informer cache synced). *synced*: start → "
           "`agentrollout_reconcile_total` ≥ N (the counter also counts the reconciles that the "
-          "operator's own status writes bring, so this comes before the first pass is over%s)."
+          "first evaluations of the progressing rollouts bring, so this comes before the first pass is over%s)."
           % ("; the steady state begins once, after that, `agentrollout_workqueue_depth` reads 0"
              if any("queue_depth_metric" in r for n in ours for r in ours[n])
              else "; in this run the steady state began there, with the end of the first pass in it"))
