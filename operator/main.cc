@@ -30,6 +30,7 @@
 #include "operator/kube/config.h"
 #include "operator/kube/event_recorder.h"
 #include "operator/kube/leader_election.h"
+#include "operator/kube/read_cache_client.h"
 #include "operator/logging.h"
 #include "operator/memory.h"
 #include "operator/metrics.h"
@@ -134,8 +135,22 @@ int Run(const Options& options, const sigset_t& signals) {
   recorder_options.component = kComponent;
   recorder_options.instance = options.pod_name;
   kube::EventRecorder recorder(*client, recorder_options);
-  controllers::FlagStorePtr flags = controllers::NewFlagStore(**client);
-  controllers::TrafficRouterPtr router = controllers::NewTrafficRouter(**client);
+  // Flag stores and routes are read on every evaluation to re-assert them: from watch
+  // caches, unless turned off (read_cache_client.h).
+  std::unique_ptr<kube::ReadCacheClient> target_cache;
+  kube::Client* targets = client->get();
+  if (options.cache_target_reads) {
+    kube::ReadCacheOptions cache_options;
+    cache_options.resources = controllers::FlagStoreResources();
+    for (const kube::ResourceRef& resource : controllers::TrafficRouterResources()) {
+      cache_options.resources.push_back(resource);
+    }
+    cache_options.namespace_ = options.namespace_;
+    target_cache = std::make_unique<kube::ReadCacheClient>(*client, std::move(cache_options));
+    targets = target_cache.get();
+  }
+  controllers::FlagStorePtr flags = controllers::NewFlagStore(*targets);
+  controllers::TrafficRouterPtr router = controllers::NewTrafficRouter(*targets);
   controllers::WebhookNotifierOptions notifier_options;
   notifier_options.logger = NamedLogger("notifier");
   controllers::WebhookNotifier notifier(*client, notifier_options);

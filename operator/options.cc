@@ -30,6 +30,7 @@ struct FlagValues {
   std::string renew_deadline = "10s";
   std::string retry_period = "2s";
   int concurrency = 4;
+  bool cache_target_reads = true;
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
   std::string log_format = "json";
@@ -71,6 +72,11 @@ void DefineFlags(CLI::App& app, FlagValues& v) {
   app.add_option("--concurrency", v.concurrency, "AgentRollouts reconciled in parallel (workers)")
       ->envname("AGENTROLLOUT_CONCURRENCY")
       ->check(CLI::Range(1, 256));
+  app.add_option("--cache-target-reads", v.cache_target_reads,
+                 "Read flag stores and traffic targets from watch caches (needs list and watch "
+                 "on them); false = GET them on every evaluation")
+      ->envname("AGENTROLLOUT_CACHE_TARGET_READS")
+      ->default_str("true");
   app.add_option("--metrics-addr", v.metrics_addr,
                  "Address of the Prometheus /metrics endpoint (HOST:PORT or :PORT); \"0\" = off")
       ->envname("AGENTROLLOUT_METRICS_ADDR");
@@ -159,6 +165,7 @@ Result<Options> Convert(const FlagValues& v) {
   o.retry_period = *retry;
 
   o.concurrency = v.concurrency;
+  o.cache_target_reads = v.cache_target_reads;
 
   if (v.metrics_addr == "0") {
     o.metrics_address.reset();

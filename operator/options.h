@@ -41,6 +41,8 @@ struct Options {
   std::chrono::milliseconds renew_deadline = std::chrono::seconds(10);
   std::chrono::milliseconds retry_period = std::chrono::seconds(2);
   int concurrency = 4;
+  // Flag stores and traffic targets are read from watch caches (kube::ReadCacheClient).
+  bool cache_target_reads = true;
   std::optional<ListenAddress> metrics_address = ListenAddress{"0.0.0.0", 8080};  // nullopt: off
   ListenAddress health_address{"0.0.0.0", 8081};
   LogFormat log_format = LogFormat::kJson;

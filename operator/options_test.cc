@@ -28,6 +28,7 @@ const std::vector<std::string> kEnvNames = {
     "AGENTROLLOUT_RENEW_DEADLINE",
     "AGENTROLLOUT_RETRY_PERIOD",
     "AGENTROLLOUT_CONCURRENCY",
+    "AGENTROLLOUT_CACHE_TARGET_READS",
     "AGENTROLLOUT_METRICS_ADDR",
     "AGENTROLLOUT_HEALTH_ADDR",
     "AGENTROLLOUT_LOG_FORMAT",
@@ -80,6 +81,7 @@ TEST_F(OptionsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(options->renew_deadline, 10s);
   EXPECT_EQ(options->retry_period, 2s);
   EXPECT_EQ(options->concurrency, 4);
+  EXPECT_TRUE(options->cache_target_reads);
   EXPECT_EQ(options->metrics_address, (ListenAddress{"0.0.0.0", 8080}));
   EXPECT_EQ(options->health_address, (ListenAddress{"0.0.0.0", 8081}));
   EXPECT_EQ(options->log_format, LogFormat::kJson);
@@ -92,6 +94,7 @@ TEST_F(OptionsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(defaults.renew_deadline, options->renew_deadline);
   EXPECT_EQ(defaults.retry_period, options->retry_period);
   EXPECT_EQ(defaults.concurrency, options->concurrency);
+  EXPECT_EQ(defaults.cache_target_reads, options->cache_target_reads);
   EXPECT_EQ(defaults.metrics_address, options->metrics_address);
   EXPECT_EQ(defaults.health_address, options->health_address);
   EXPECT_EQ(defaults.leader_election_id, options->leader_election_id);
@@ -114,6 +117,7 @@ TEST_F(OptionsTest, HelpListsEveryFlagWithDefaultAndEnvironmentVariable) {
       {"--renew-deadline", "10s", "AGENTROLLOUT_RENEW_DEADLINE"},
       {"--retry-period", "2s", "AGENTROLLOUT_RETRY_PERIOD"},
       {"--concurrency", "4", "AGENTROLLOUT_CONCURRENCY"},
+      {"--cache-target-reads", "true", "AGENTROLLOUT_CACHE_TARGET_READS"},
       {"--metrics-addr", ":8080", "AGENTROLLOUT_METRICS_ADDR"},
       {"--health-addr", ":8081", "AGENTROLLOUT_HEALTH_ADDR"},
       {"--log-format", "json", "AGENTROLLOUT_LOG_FORMAT"},
@@ -183,10 +187,14 @@ TEST_F(OptionsTest, FlagsWinOverEnvironmentVariables) {
   setenv("AGENTROLLOUT_LOG_LEVEL", "debug", 1);
   setenv("AGENTROLLOUT_METRICS_ADDR", "0", 1);
 
-  auto options = Parse({"--namespace", "chat", "--concurrency=2", "--leader-elect=false",
-                        "--log-level", "warn", "--metrics-addr", "127.0.0.1:0"});
+  setenv("AGENTROLLOUT_CACHE_TARGET_READS", "true", 1);
+
+  auto options =
+      Parse({"--namespace", "chat", "--concurrency=2", "--leader-elect=false", "--log-level",
+             "warn", "--metrics-addr", "127.0.0.1:0", "--cache-target-reads=false"});
   ASSERT_TRUE(options.ok()) << options.error().ToString();
   EXPECT_EQ(options->namespace_, "chat");
+  EXPECT_FALSE(options->cache_target_reads);
   EXPECT_EQ(options->concurrency, 2);
   EXPECT_FALSE(options->leader_elect);
   EXPECT_EQ(options->log_level, spdlog::level::warn);

@@ -31,6 +31,8 @@ FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry) {
   return std::make_unique<AnyFlagStore>(client, retry);
 }
 
+std::vector<kube::ResourceRef> FlagStoreResources() { return {kube::kConfigMaps, kFeatureFlags}; }
+
 Status CheckDesiredFlags(const DesiredFlags& desired) {
   if (desired.config_map.has_value() == desired.feature_flag.has_value()) {
     return InvalidArgument(

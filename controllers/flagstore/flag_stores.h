@@ -3,6 +3,8 @@
 // featureflag_flags.h), so the executor needs no per-store wiring.
 #pragma once
 
+#include <vector>
+
 #include "common/result.h"
 #include "controllers/conflict_retry.h"
 #include "controllers/flagstore/flag_store.h"
@@ -13,6 +15,9 @@ namespace agentrollout::controllers {
 // A store writing through `client`, which must outlive it. Apply checks the input
 // (CheckDesiredFlags) before any read or write.
 FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry = {});
+
+// The resources the stores read and write (ConfigMaps, OpenFeature FeatureFlags).
+std::vector<kube::ResourceRef> FlagStoreResources();
 
 // kInvalidArgument, naming the field and value, unless exactly one store is set with a
 // name (and, for a ConfigMap, a data key), the namespace and rollout are set, and every

@@ -46,6 +46,10 @@ TrafficRouterPtr NewTrafficRouter(kube::Client& client, const ConflictRetry& ret
   return std::make_unique<AnyTrafficRouter>(client, retry);
 }
 
+std::vector<kube::ResourceRef> TrafficRouterResources() {
+  return {kHttpRoutes, kVirtualServices, kDeployments};
+}
+
 Status CheckTrafficTarget(const TrafficTarget& target) {
   const api::TrafficSpec& router = target.router;
   const int set = static_cast<int>(router.gateway_api.has_value()) +

@@ -3,6 +3,8 @@
 // traffic.istio -> istio_router.h, traffic.replicas -> replicas_router.h).
 #pragma once
 
+#include <vector>
+
 #include "common/result.h"
 #include "controllers/conflict_retry.h"
 #include "controllers/traffic/traffic_router.h"
@@ -13,6 +15,9 @@ namespace agentrollout::controllers {
 // A router writing through `client`, which must outlive it. Check and SetWeight check the
 // input (CheckTrafficTarget) before any read or write.
 TrafficRouterPtr NewTrafficRouter(kube::Client& client, const ConflictRetry& retry = {});
+
+// The resources the routers read and write (HTTPRoutes, VirtualServices, Deployments).
+std::vector<kube::ResourceRef> TrafficRouterResources();
 
 // kInvalidArgument, naming the field and value, unless exactly one router is set with
 // every name it needs, the namespace is set, the weight is in 0..100 and (replicas)

@@ -6,8 +6,6 @@
 
 namespace agentrollout::kube {
 
-namespace {
-
 std::string MetaString(const nlohmann::json& object, const char* key) {
   if (!object.is_object()) return "";
   auto metadata = object.find("metadata");
@@ -15,8 +13,6 @@ std::string MetaString(const nlohmann::json& object, const char* key) {
   auto it = metadata->find(key);
   return it != metadata->end() && it->is_string() ? it->get<std::string>() : "";
 }
-
-}  // namespace
 
 std::string ObjectKey(std::string_view ns, std::string_view name) {
   return ns.empty() ? std::string(name) : std::string(ns) + "/" + std::string(name);

@@ -38,6 +38,8 @@ namespace agentrollout::kube {
 std::string ObjectKey(std::string_view ns, std::string_view name);
 // The inverse: {namespace, name}.
 std::pair<std::string, std::string> SplitObjectKey(std::string_view key);
+// metadata.<key> of an object when it is a string, else "".
+std::string MetaString(const nlohmann::json& object, const char* key);
 
 struct InformerOptions {
   ReflectorOptions reflector;
