@@ -19,6 +19,8 @@ struct Scheduler::Run {
 
 // One HTTP query, serving every (evaluation, metric) that asked for it in one tick.
 struct Scheduler::Job {
+  std::string dedup_key;
+  api::Timestamp at{};  // when its tick ran
   PrometheusClientPtr client;
   std::string query;
   std::chrono::milliseconds timeout{0};
@@ -73,6 +75,9 @@ void Scheduler::Tick() {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     const api::Timestamp now = options_.now();
+    std::erase_if(answers_, [&](const auto& answer) {
+      return answer.second.at + options_.max_answer_reuse < now;
+    });
     std::map<std::string, std::shared_ptr<Job>> jobs;  // this tick's, by dedup key
     for (auto& [key, entry] : entries_) {
       if (entry.next_due > now) continue;
@@ -103,6 +108,7 @@ void Scheduler::Tick() {
       }
       const std::chrono::milliseconds timeout =
           spec.prometheus ? spec.prometheus->timeout : api::PrometheusSpec().timeout;
+      const api::Duration reuse = std::min<api::Duration>(interval / 4, options_.max_answer_reuse);
       for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
         if (!queries[i].ok()) {
           run->outcomes[i] = queries[i].error();
@@ -112,11 +118,19 @@ void Scheduler::Tick() {
           run->outcomes[i] = client.error();
           continue;
         }
-        const std::string dedup_key =
+        std::string dedup_key =
             entry.identity + "\n" + std::to_string(timeout.count()) + "\n" + *queries[i];
+        if (const auto answer = answers_.find(dedup_key);
+            answer != answers_.end() && answer->second.at + reuse >= now) {
+          run->outcomes[i] = answer->second.result;
+          ++stats_.queries_reused;
+          continue;
+        }
         std::shared_ptr<Job>& job = jobs[dedup_key];
         if (job == nullptr) {
           job = std::make_shared<Job>();
+          job->dedup_key = std::move(dedup_key);
+          job->at = now;
           job->client = *client;
           job->query = *queries[i];
           job->timeout = timeout;
@@ -139,7 +153,12 @@ std::vector<std::shared_ptr<Scheduler::Run>> Scheduler::Deliver(
     const Job& job, const Result<QueryResult>& outcome) {
   std::vector<std::shared_ptr<Run>> complete;
   std::lock_guard lock(mu_);
-  if (!outcome.ok()) ++stats_.queries_failed;
+  if (!outcome.ok()) {
+    ++stats_.queries_failed;
+  } else if (options_.max_answer_reuse > api::Duration::zero()) {
+    Answer& answer = answers_[job.dedup_key];
+    if (answer.at <= job.at) answer = Answer{*outcome, job.at};  // a slower older query loses
+  }
   for (const auto& [run, metric] : job.waiters) {
     run->outcomes[metric] = outcome;
     if (--run->remaining == 0) complete.push_back(run);

@@ -3,6 +3,13 @@
 // identical queries (same server, same credentials, same rendered PromQL, same timeout)
 // are sent once and their answer shared.
 //
+// An answer is also reused by identical queries of later ticks, while it is younger than
+// a quarter of the asking rollout's interval and than max_answer_reuse: rollouts of one
+// agent version fall due at scattered times, and at 10,000 rollouts sending each of their
+// queries again was most of the operator's requests (docs/benchmarks.md). For the rollout
+// this is as if its evaluation had run up to that much earlier: 15 s at most at a 1m
+// interval, 250 ms at 1s. Failed queries are never reused.
+//
 // No pile-up: a rollout has at most one evaluation in flight. When it falls due while
 // the previous one is still running (Prometheus slow or down), that slot is skipped, not
 // queued, so the pool's queue never holds more than one evaluation per rollout.
@@ -32,6 +39,8 @@ struct SchedulerOptions {
   Clock now = [] { return api::Timestamp::clock::now(); };
   // How often the background loop started by Start() calls Tick().
   std::chrono::milliseconds tick_period{250};
+  // The oldest answer reused by a later tick's identical query (see above); 0 = none.
+  api::Duration max_answer_reuse = std::chrono::seconds(15);
 };
 
 struct SchedulerStats {
@@ -39,6 +48,7 @@ struct SchedulerStats {
   std::uint64_t evaluations_skipped = 0;   // due while the previous one was still running
   std::uint64_t queries_sent = 0;          // after deduplication
   std::uint64_t queries_deduplicated = 0;  // served by another rollout's identical query
+  std::uint64_t queries_reused = 0;        // served by an answer from an earlier tick
   std::uint64_t queries_failed = 0;        // sent queries that ended in an error
 };
 
@@ -109,6 +119,13 @@ class Scheduler {
   std::map<std::string, std::uint64_t> in_flight_;
   std::map<std::string, PrometheusClientPtr> clients_;  // by TargetIdentity
   std::deque<std::shared_ptr<Job>> queue_;
+  // Successful answers by dedup key, with the time their query was sent; entries older
+  // than max_answer_reuse are dropped by Tick.
+  struct Answer {
+    QueryResult result;
+    api::Timestamp at{};
+  };
+  std::map<std::string, Answer> answers_;
   std::uint64_t next_id_ = 1;
   SchedulerStats stats_;
 

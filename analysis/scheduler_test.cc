@@ -283,6 +283,65 @@ TEST_F(SchedulerTest, FailedQueriesAreCountedAndDeliveredAsErrors) {
   EXPECT_EQ(scheduler->Stats().queries_sent, 1u);
 }
 
+TEST_F(SchedulerTest, AnAnswerIsReusedForAQuarterOfTheIntervalAndAtMostMaxAnswerReuse) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = Make();
+  EvaluationInput every_10s = Input("v2");  // reuses answers up to 2.5 s old
+  EvaluationInput every_hour = Input("v2");
+  every_hour.spec.interval = 1h;  // a quarter is 15 min: max_answer_reuse (15 s) caps it
+  scheduler->Upsert("ns/first", every_10s);
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(1));
+
+  // Each rollout is removed once delivered, so only the new ones fall due.
+  scheduler->Remove("ns/first");
+  clock_.Advance(2500ms);
+  scheduler->Upsert("ns/reuses", every_10s);
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  EXPECT_EQ(deliveries_.received()[1].second.verdict, Verdict::kGo);
+  EXPECT_EQ(deliveries_.received()[1].second.at, clock_.Now());
+  EXPECT_EQ(prom_->queries().size(), 1u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 1u);
+  scheduler->Remove("ns/reuses");
+
+  clock_.Advance(1ms);  // the answer is now too old for a 10 s interval ...
+  scheduler->Upsert("ns/too-late", every_10s);
+  scheduler->Upsert("ns/hourly", every_hour);  // ... but not for an hourly one
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(4));
+  EXPECT_EQ(prom_->queries().size(), 2u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 2u);
+  scheduler->Remove("ns/too-late");
+  scheduler->Remove("ns/hourly");
+
+  clock_.Advance(15s);  // the newest answer (ns/too-late's) is exactly max_answer_reuse old
+  scheduler->Upsert("ns/hourly-2", every_hour);
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(5));
+  EXPECT_EQ(prom_->queries().size(), 2u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 3u);
+  clock_.Advance(1ms);
+  scheduler->Upsert("ns/hourly-3", every_hour);
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(6));
+  EXPECT_EQ(prom_->queries().size(), 3u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 3u);
+}
+
+TEST_F(SchedulerTest, FailedAnswersAreNotReused) {
+  auto scheduler = Make();
+  scheduler->Upsert("ns/a", Input("unanswered"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(1));
+  clock_.Advance(1s);
+  scheduler->Upsert("ns/b", Input("unanswered"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  EXPECT_EQ(prom_->queries().size(), 2u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 0u);
+}
+
 TEST(SchedulerRealClock, StartTicksOnItsOwn) {
   auto prom = std::make_shared<FakePrometheusClient>();
   prom->SetValue(R"(errors{version="v2"})", 0.5);

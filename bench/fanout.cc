@@ -94,6 +94,8 @@ Result<nlohmann::json> RunFanout(const FanoutOptions& o) {
        rate(static_cast<double>(after.queries_sent - before.queries_sent))},
       {"scheduler_queries_deduplicated_per_s",
        rate(static_cast<double>(after.queries_deduplicated - before.queries_deduplicated))},
+      {"scheduler_queries_reused_per_s",
+       rate(static_cast<double>(after.queries_reused - before.queries_reused))},
       {"scheduler_queries_failed", after.queries_failed - before.queries_failed},
       {"evaluations_per_s", rate(static_cast<double>(evaluations_after - evaluations_before))},
       {"evaluations_skipped", after.evaluations_skipped - before.evaluations_skipped}};

@@ -153,8 +153,7 @@ ApiResult<json> ReadCacheClient::Delete(const ResourceRef& resource, std::string
   return deleted;
 }
 
-ApiResult<WatchStreamPtr> ReadCacheClient::Watch(const ResourceRef& resource,
-                                                 std::string_view ns,
+ApiResult<WatchStreamPtr> ReadCacheClient::Watch(const ResourceRef& resource, std::string_view ns,
                                                  const WatchOptions& options) {
   return live_->Watch(resource, ns, options);
 }

@@ -86,7 +86,7 @@ class ReadCacheClient final : public Client {
   const ClientPtr live_;
   const ReadCacheOptions options_;
   mutable std::mutex mu_;
-  bool stopped_ = false;                              // guarded by mu_
+  bool stopped_ = false;                                  // guarded by mu_
   std::map<std::string, std::unique_ptr<Cache>> caches_;  // by resource; guarded by mu_
   // Objects written through this client, by "resource/namespace/name": the
   // resourceVersion the write produced ("" when unknown, after a failed write). Guarded
