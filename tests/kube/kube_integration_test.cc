@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <mutex>
 
@@ -17,6 +18,7 @@
 #include "operator/kube/files.h"
 #include "operator/kube/informer.h"
 #include "operator/kube/leader_election.h"
+#include "operator/kube/read_cache_client.h"
 #include "tests/kube/kube_test_support.h"
 
 namespace agentrollout::kube {
@@ -319,6 +321,52 @@ TEST_F(KubeClientIntegration, InformerFollowsTheServer) {
   EXPECT_EQ(informer.Get(ns_, "before")->data.at("v"), "2");
   EXPECT_EQ(informer.ListNamespace(ns_).size(), 1u);
   informer.Stop();
+}
+
+TEST_F(KubeClientIntegration, ReadCacheClientAnswersFromTheWatchAndWritesSafely) {
+  ASSERT_TRUE(client_->Create(kConfigMaps, ns_, ConfigMap("flags", {{"v", "1"}})).ok());
+  ReadCacheOptions options;
+  options.resources = {kConfigMaps};
+  options.namespace_ = ns_;
+  ReadCacheClient cache(client_, options);
+  // Reads `v` through the cache; true when the cache (not the server) answered `want`.
+  auto cached_value_is = [&](const std::string& want) {
+    const long before = cache.stats().cache_reads;
+    auto read = cache.Get(kConfigMaps, ns_, "flags");
+    return read.ok() && cache.stats().cache_reads > before && (*read)["data"]["v"] == want;
+  };
+  ASSERT_TRUE(Eventually(std::bind_front(cached_value_is, "1")));
+
+  // Someone else's change arrives through the watch.
+  ASSERT_TRUE(
+      client_->Patch(kConfigMaps, ns_, "flags", PatchType::kMerge, {{"data", {{"v", "2"}}}}).ok());
+  ASSERT_TRUE(Eventually(std::bind_front(cached_value_is, "2")));
+
+  // Read-modify-write through the cache, racing a writer that bypasses it: the write with a
+  // stale resourceVersion is refused, the next read comes from the server.
+  auto read = cache.Get(kConfigMaps, ns_, "flags");
+  ASSERT_TRUE(read.ok());
+  ASSERT_TRUE(
+      client_->Patch(kConfigMaps, ns_, "flags", PatchType::kMerge, {{"data", {{"v", "3"}}}}).ok());
+  (*read)["data"]["v"] = "ours";
+  auto refused = cache.Update(kConfigMaps, ns_, *read, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(IsConflict(refused.error())) << refused.error().ToString();
+  const long live_before = cache.stats().live_reads;
+  auto current = cache.Get(kConfigMaps, ns_, "flags");
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(cache.stats().live_reads, live_before + 1);
+  EXPECT_EQ((*current)["data"]["v"], "3");
+  (*current)["data"]["v"] = "ours";
+  auto written = cache.Update(kConfigMaps, ns_, *current, {});
+  ASSERT_TRUE(written.ok()) << written.error().ToString();
+
+  // Our own write is read back at once, and from the cache once the watch has it.
+  auto after = cache.Get(kConfigMaps, ns_, "flags");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*after)["metadata"]["resourceVersion"], (*written)["metadata"]["resourceVersion"]);
+  ASSERT_TRUE(Eventually(std::bind_front(cached_value_is, "ours")));
+  cache.Stop();
 }
 
 TEST_F(KubeClientIntegration, InformerCachesTypedAgentRollouts) {
