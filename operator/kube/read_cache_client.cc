@@ -10,6 +10,18 @@ using json = nlohmann::json;
 
 std::string ResourceVersionOf(const json& object) { return MetaString(object, "resourceVersion"); }
 
+// The cached copy of an object. managedFields are left out: often as large as the rest of
+// the object, and never needed by the readers. A PUT without them keeps the server's (the
+// API server resets them only when sent a list holding one empty entry).
+Result<json> WithoutManagedFields(const json& object) {
+  json copy = object;
+  if (const auto metadata = copy.find("metadata");
+      metadata != copy.end() && metadata->is_object()) {
+    metadata->erase("managedFields");
+  }
+  return copy;
+}
+
 std::string WrittenKey(const ResourceRef& resource, std::string_view ns, std::string_view name) {
   return resource.ToString() + "/" + ObjectKey(ns, name);
 }
@@ -50,8 +62,7 @@ ReadCacheClient::Cache* ReadCacheClient::CacheFor(const ResourceRef& resource,
     InformerOptions informer = options_.informer;
     informer.reflector.resource = resource;
     informer.reflector.namespace_ = options_.namespace_;
-    cache = std::make_unique<Cache>(live_, std::move(informer),
-                                    [](const json& object) -> Result<json> { return object; });
+    cache = std::make_unique<Cache>(live_, std::move(informer), WithoutManagedFields);
     cache->Start();
   }
   return cache.get();

@@ -15,7 +15,8 @@
 //   Gets of that object go to the server until the cache holds the resourceVersion the
 //   write produced, or the server's answer shows that the cache is current.
 // - Memory: the cache holds every object of the resource in the scope (a cluster's
-//   ConfigMaps, say, when the operator watches all namespaces); docs/operations.md.
+//   ConfigMaps, say, when the operator watches all namespaces), without its
+//   managedFields; docs/operations.md.
 #pragma once
 
 #include <map>

@@ -77,7 +77,9 @@ class ReadCacheClientTest : public ::testing::Test {
 };
 
 TEST_F(ReadCacheClientTest, GetsOfACachedResourceAreAnsweredFromTheCacheOnceSynced) {
-  ASSERT_TRUE(fake_->Create(kConfigMaps, "a", ConfigMap("flags", "1")).ok());
+  json flags = ConfigMap("flags", "1");
+  flags["metadata"]["managedFields"] = json::array({{{"manager", "kubectl"}}});
+  ASSERT_TRUE(fake_->Create(kConfigMaps, "a", flags).ok());
   auto cache = NewCache(std::chrono::milliseconds(5));
   ASSERT_TRUE(WarmUp(*cache, "flags"));
   fake_->ClearActions();
@@ -85,6 +87,7 @@ TEST_F(ReadCacheClientTest, GetsOfACachedResourceAreAnsweredFromTheCacheOnceSync
   auto read = cache->Get(kConfigMaps, "a", "flags");
   ASSERT_TRUE(read.ok()) << read.error().ToString();
   EXPECT_EQ((*read)["data"]["v"], "1");
+  EXPECT_FALSE((*read)["metadata"].contains("managedFields")) << "not kept in the cache";
   auto missing = cache->Get(kConfigMaps, "a", "nothing");
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(IsNotFound(missing.error())) << missing.error().ToString();

@@ -366,6 +366,18 @@ TEST_F(KubeClientIntegration, ReadCacheClientAnswersFromTheWatchAndWritesSafely)
   ASSERT_TRUE(after.ok());
   EXPECT_EQ((*after)["metadata"]["resourceVersion"], (*written)["metadata"]["resourceVersion"]);
   ASSERT_TRUE(Eventually(std::bind_front(cached_value_is, "ours")));
+
+  // The cache leaves managedFields out; a PUT of a cached object keeps the server's.
+  auto cached = cache.Get(kConfigMaps, ns_, "flags");
+  ASSERT_TRUE(cached.ok());
+  EXPECT_FALSE((*cached)["metadata"].contains("managedFields"));
+  (*cached)["data"]["v"] = "last";
+  ASSERT_TRUE(cache.Update(kConfigMaps, ns_, *cached, {}).ok());
+  auto stored = client_->Get(kConfigMaps, ns_, "flags");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ((*stored)["data"]["v"], "last");
+  ASSERT_TRUE((*stored)["metadata"].contains("managedFields"));
+  EXPECT_FALSE((*stored)["metadata"]["managedFields"].empty());
   cache.Stop();
 }
 
