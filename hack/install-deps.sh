@@ -12,7 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev
+  libcli11-dev libjemalloc-dev
   # servers and tools used by tests and the demo
   prometheus golang-go openssl curl procps iproute2 lua5.4 jq
   # benchmarks (bench/run.sh): the plot in docs/benchmarks.md

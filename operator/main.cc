@@ -111,6 +111,7 @@ int Run(const Options& options, const sigset_t& signals) {
   }
   log->info("API server {} ({}); watching {}", config->server, config->source,
             options.namespace_.empty() ? "all namespaces" : "namespace " + options.namespace_);
+  log->info("agentrollout-operator {}, allocator {}", AGENTROLLOUT_VERSION, AllocatorName());
 
   Metrics metrics(AGENTROLLOUT_VERSION);
   std::unique_ptr<MetricsServer> metrics_server;

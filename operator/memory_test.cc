@@ -23,15 +23,15 @@ long ResidentBytes() {
 }
 
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool kGlibcMalloc = false;
+constexpr bool kOwnAllocator = false;
 #else
-constexpr bool kGlibcMalloc = true;
+constexpr bool kOwnAllocator = true;  // jemalloc or glibc's, whichever memory.cc was built for
 #endif
 
 // What the initial LIST left behind: a big heap of small blocks, nearly all freed, with
 // a few survivors (the typed cache) scattered through it so the heap's top cannot shrink.
 TEST(MemoryTest, ReleaseFreeMemoryReturnsAFragmentedHeapToTheSystem) {
-  if (!kGlibcMalloc) GTEST_SKIP() << "the sanitizer's allocator replaces glibc's";
+  if (!kOwnAllocator) GTEST_SKIP() << "the sanitizer's allocator replaces the operator's";
   constexpr std::size_t kBlock = 1024;
   constexpr std::size_t kBlocks = 128 * 1024;  // 128 MiB
   std::vector<char*> blocks(kBlocks);
@@ -52,6 +52,14 @@ TEST(MemoryTest, ReleaseFreeMemoryReturnsAFragmentedHeapToTheSystem) {
   ASSERT_GT(before, 0);
   EXPECT_LT(after, before - 64L * 1024 * 1024)
       << "resident before " << before / 1024 << " KiB, after " << after / 1024 << " KiB";
+}
+
+TEST(MemoryTest, AllocatorNameSaysWhichAllocatorRuns) {
+#if defined(AGENTROLLOUT_JEMALLOC_EXPECTED)
+  EXPECT_EQ(AllocatorName().rfind("jemalloc ", 0), 0u) << AllocatorName();
+#else
+  EXPECT_EQ(AllocatorName(), "glibc");
+#endif
 }
 
 }  // namespace
