@@ -103,6 +103,18 @@ Result<int> FreePort() {
   return static_cast<int>(ntohs(address.sin_port));
 }
 
+Status WaitForHttp200(const std::string& url, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Probe probe(url);
+  while (Clock::now() < deadline) {
+    auto response = probe.Get();
+    if (response && response->status == 200) return OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Error(ErrorCode::kDeadlineExceeded,
+               url + " did not answer 200 within " + std::to_string(timeout.count()) + " ms");
+}
+
 Result<RunResult> RunController(const ControllerSpec& spec, const std::filesystem::path& log_file,
                                 const RunOptions& options) {
   const auto start = Clock::now();

@@ -93,4 +93,7 @@ nlohmann::json Summarize(const RunResult& run, const RunOptions& options);
 // A free TCP port on 127.0.0.1 (bound, read, closed).
 Result<int> FreePort();
 
+// Polls `url` every 10 ms until it answers 200; DeadlineExceeded after `timeout`.
+Status WaitForHttp200(const std::string& url, std::chrono::milliseconds timeout);
+
 }  // namespace agentrollout::bench

@@ -217,21 +217,28 @@ Result<json> RunReaction(const ReactionOptions& o) {
 
   auto interval = api::ParseDuration(o.interval);
   if (!interval.ok()) return interval.error().WithContext("--interval");
+  // Started and ready (its cache synced): rollouts created from then on are registered with
+  // the scheduler one by one as they come.
   auto start_operator = [&]() -> Result<testing::BackgroundProcess> {
     auto metrics_port = FreePort();
     auto health_port = FreePort();
     if (!metrics_port.ok() || !health_port.ok()) return Internal("no free port");
-    return testing::BackgroundProcess::Start(
+    auto started = testing::BackgroundProcess::Start(
         {o.operator_binary, "--kubeconfig=" + o.kubeconfig, "--namespace=" + o.namespace_,
          "--concurrency=" + std::to_string(o.concurrency),
          "--metrics-addr=127.0.0.1:" + std::to_string(*metrics_port),
          "--health-addr=127.0.0.1:" + std::to_string(*health_port), "--log-format=json"},
         o.log_file);
+    if (!started.ok()) return started.error();
+    const std::string ready = "http://127.0.0.1:" + std::to_string(*health_port) + "/readyz";
+    if (Status s = WaitForHttp200(ready, std::chrono::seconds(60)); !s.ok()) return s.error();
+    return started;
   };
   // Burst: every rollout exists before the operator starts, so all are registered with
   // the scheduler at once and fall due in the same tick; flipped ones then roll back
-  // together. Otherwise the fleet is created over one interval while the operator runs,
-  // so due times (and rollbacks) are spread out, as for rollouts created over time.
+  // together. Otherwise the fleet is created over one interval once the operator is ready,
+  // so due times (and rollbacks) are spread out, as for rollouts created over time (those
+  // created while it started would be registered together, a small burst).
   std::optional<testing::BackgroundProcess> process;
   if (!o.burst) {
     auto client = kube::NewClient(*config);

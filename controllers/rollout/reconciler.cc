@@ -70,12 +70,16 @@ kube::InformerOptions InformerOptionsFor(const ReconcilerOptions& options,
   return informer;
 }
 
+// Whether the object carries the `abort` action (API.md §7).
+bool AbortRequested(const api::ObjectMeta& metadata) {
+  const auto action = metadata.annotations.find(api::kActionAnnotation);
+  return action != metadata.annotations.end() && action->second == "abort";
+}
+
 // Why a rollback that `execution` persisted started (for agentrollout_rollbacks_total).
 operator_::RollbackReason RollbackReasonOf(const Execution& execution) {
   const Input& input = execution.input;
-  const auto action = input.metadata.annotations.find(api::kActionAnnotation);
-  if (action != input.metadata.annotations.end() && action->second == "abort" &&
-      input.status.handled_action != "abort") {
+  if (AbortRequested(input.metadata) && input.status.handled_action != "abort") {
     return operator_::RollbackReason::kManual;
   }
   if (input.evaluation) {
@@ -169,7 +173,8 @@ void Reconciler::OnUpdate(const ObservedRollout& old_rollout, const ObservedRoll
       if (state->second.decided_version == version) return;
     }
   }
-  Enqueue(key);
+  // `abort` is a total rollback (API.md §7): as urgent as a No-Go verdict.
+  Enqueue(key, AbortRequested(rollout.metadata) ? Urgency::kUrgent : Urgency::kRoutine);
 }
 
 void Reconciler::OnEvaluation(const std::string& key, api::Evaluation evaluation) {

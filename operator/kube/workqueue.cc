@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 namespace agentrollout::kube {
 
@@ -69,9 +70,18 @@ void WorkQueue::AddUrgent(const std::string& item) {
   if (!dirty_.insert(item).second) {
     // Dirty and not processing: it is in the queue; the scan is linear, and urgent items are
     // rare (one per rollback).
-    queue_.erase(std::find(queue_.begin(), queue_.end(), item));
+    const auto at = std::find(queue_.begin(), queue_.end(), item);
+    if (static_cast<std::size_t>(at - queue_.begin()) < urgent_queued_)
+      return;  // already urgent: keeps its place
+    queue_.erase(at);
   }
-  queue_.push_front(item);
+  QueueUrgentLocked(item);
+}
+
+void WorkQueue::QueueUrgentLocked(const std::string& item) {
+  // First come, first served among urgent items: the oldest rollback is the most overdue.
+  queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(urgent_queued_), item);
+  ++urgent_queued_;
   cv_.notify_one();
 }
 
@@ -139,6 +149,7 @@ std::optional<std::string> WorkQueue::Get() {
   }
   std::string item = std::move(queue_.front());
   queue_.pop_front();
+  if (urgent_queued_ > 0) --urgent_queued_;
   processing_.insert(item);
   dirty_.erase(item);
   return item;
@@ -150,11 +161,11 @@ void WorkQueue::Done(const std::string& item) {
   const bool urgent = urgent_.erase(item) > 0;
   if (dirty_.count(item) > 0) {
     if (urgent) {
-      queue_.push_front(item);
+      QueueUrgentLocked(item);
     } else {
       queue_.push_back(item);
+      cv_.notify_one();
     }
-    cv_.notify_one();
   }
   if (processing_.empty()) cv_.notify_all();  // ShutDownWithDrain waits for this
 }

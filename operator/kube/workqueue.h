@@ -2,8 +2,9 @@
 // - an item is queued at most once (the dirty set); an item added while a worker processes
 //   it (the processing set) is queued again when the worker calls Done, so one key is never
 //   processed by two workers at once and no update is lost;
-// - AddUrgent queues an item at the front (moving it there if already queued): work that
-//   must not wait behind routine items, such as a rollback;
+// - AddUrgent queues an item ahead of every routine item, behind the urgent ones queued
+//   before it (moving it there if already queued): work that must not wait behind routine
+//   items, such as a rollback;
 // - AddAfter queues an item once a delay has passed (the earliest pending time wins);
 // - AddRateLimited waits the longer of a per-item exponential backoff (5 ms doubling to
 //   1000 s, reset by Forget) and an overall token bucket (10 qps, burst 100);
@@ -90,12 +91,15 @@ class WorkQueue {
   void AddAfterLocked(const std::string& item, Clock::Duration delay);
   // Moves items whose delay has passed to the queue.
   void PromoteDueLocked();
+  // Queues `item` behind the urgent items already queued.
+  void QueueUrgentLocked(const std::string& item);
 
   const ClockPtr clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   RateLimiter limiter_;
-  std::deque<std::string> queue_;
+  std::deque<std::string> queue_;                    // urgent items first, then routine ones
+  std::size_t urgent_queued_ = 0;                    // how many of queue_'s first items are urgent
   std::unordered_set<std::string> dirty_;            // queued, or to be queued again after Done
   std::unordered_set<std::string> processing_;       // handed out by Get, not yet Done
   std::unordered_set<std::string> urgent_;           // processing, to be queued first at Done

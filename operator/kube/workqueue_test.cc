@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace agentrollout::kube {
 namespace {
@@ -41,15 +44,16 @@ TEST_F(WorkQueueTest, ItemAddedWhileProcessingIsQueuedAgainAfterDone) {
   EXPECT_EQ(queue_.Len(), 0u);
 }
 
-TEST_F(WorkQueueTest, AddUrgentGoesToTheFrontOnce) {
+TEST_F(WorkQueueTest, AddUrgentGoesAheadOfRoutineItemsFirstComeFirstServed) {
   queue_.Add("a");
   queue_.Add("b");
   queue_.Add("c");
   queue_.AddUrgent("c");  // already queued: moved, not duplicated
   queue_.AddUrgent("d");
+  queue_.AddUrgent("c");  // already urgent: keeps its place ahead of d
   EXPECT_EQ(queue_.Len(), 4u);
-  EXPECT_EQ(queue_.Get(), "d");
   EXPECT_EQ(queue_.Get(), "c");
+  EXPECT_EQ(queue_.Get(), "d");
   EXPECT_EQ(queue_.Get(), "a");
   EXPECT_EQ(queue_.Get(), "b");
 }
