@@ -148,6 +148,17 @@ clear_namespace() {
     "$2" >/dev/null 2>&1 || log "could not clear namespace $1 (continuing)"
 }
 
+# Waits (at most 2 minutes) for the 1-minute load to fall below 1, so that a measurement
+# does not start while the API server, etcd and Go's collectors still work off the last one
+# (20,000 deletions after a 10,000 scale run).
+settle() {
+  local start=$SECONDS
+  while awk '{ exit !($1 >= 1.0) }' /proc/loadavg && [ $((SECONDS - start)) -lt 120 ]; do
+    sleep 5
+  done
+  log "settled after $((SECONDS - start)) s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+}
+
 echo "==> client header: tenant bucket evaluation (Google Benchmark)"
 "$build/bench/bucket_bench" --benchmark_repetitions="$repeats" --benchmark_min_time=0.5 \
   --benchmark_format=json --benchmark_out="$results/bucket.json" --benchmark_out_format=json \
@@ -157,6 +168,7 @@ echo "==> scale: sizes [$sizes], $scale_repeats repeat(s), ${steady}s steady (ru
 for n in $sizes; do
   for r in $(seq 1 "$scale_repeats"); do
     ns="ar-$n-$r"
+    settle
     echo "--- agentrollout-operator N=$n repeat $r"
     perf_args=()
     perf_data="$results/perf-agentrollout-$n-$r.data"
@@ -175,6 +187,7 @@ for n in $sizes; do
     clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
     if [ $argo = 1 ]; then
       ns="argo-$n-$r"
+      settle
       echo "--- argo-rollouts N=$n repeat $r"
       "$bin" --out "$results/scale-argo-$n-$r.json" scale --controller argo-rollouts \
         --kubeconfig "$KUBECONFIG" --binary "$argo_bin" --namespace "$ns" \
@@ -187,10 +200,12 @@ done
 
 echo "==> reaction: NoGo -> flag 0 % and weight 0 ($reaction_n rollbacks per run)"
 for r in $(seq 1 "$repeats"); do
+  settle
   "$bin" --out "$results/reaction-paced-$r.json" reaction --kubeconfig "$KUBECONFIG" \
     --binary "$operator" --namespace "reaction-$r" -n "$reaction_n" \
     --log "$results/reaction-paced-$r.log" | cut -c1-400
   clear_namespace "reaction-$r" agentrollouts,httproutes,configmaps,events
+  settle
   "$bin" --out "$results/reaction-burst-$r.json" reaction --burst --kubeconfig "$KUBECONFIG" \
     --binary "$operator" --namespace "reaction-burst-$r" -n "$reaction_n" \
     --log "$results/reaction-burst-$r.log" | cut -c1-400
