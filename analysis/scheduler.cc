@@ -37,28 +37,51 @@ Scheduler::Scheduler(SchedulerOptions options, Callback callback)
 Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Upsert(const std::string& key, EvaluationInput input) {
-  std::lock_guard lock(mu_);
-  auto found = entries_.find(key);
-  if (found != entries_.end() && found->second.input == input) return;
-  Entry& entry = entries_[key];
-  Result<PrometheusTarget> target = TargetFor(input);
-  entry.identity = target.ok() ? TargetIdentity(*target) : std::string();
-  entry.input = std::move(input);
-  entry.input_version = next_id_++;
-  entry.next_due = options_.now();
-  ForgetUnusedClients();
+  {
+    std::lock_guard lock(mu_);
+    auto found = entries_.find(key);
+    if (found != entries_.end() && found->second.input == input) return;
+    const bool added = found == entries_.end();
+    Entry& entry = added ? entries_[key] : found->second;
+    Result<PrometheusTarget> target = TargetFor(input);
+    std::string identity = target.ok() ? TargetIdentity(*target) : std::string();
+    if (added || identity != entry.identity) {
+      UseIdentityLocked(identity);
+      if (!added) ReleaseIdentityLocked(entry.identity);
+      entry.identity = std::move(identity);
+    }
+    entry.input = std::move(input);
+    entry.input_version = next_id_++;
+    if (!added) due_.erase({entry.next_due, key});
+    entry.next_due = options_.now();
+    due_.emplace(entry.next_due, key);
+  }
+  ticker_wake_.notify_one();  // due at once, not at the ticker's next bound
 }
 
 void Scheduler::Remove(const std::string& key) {
   std::lock_guard lock(mu_);
-  entries_.erase(key);
-  ForgetUnusedClients();
+  const auto found = entries_.find(key);
+  if (found == entries_.end()) return;
+  due_.erase({found->second.next_due, key});
+  ReleaseIdentityLocked(found->second.identity);
+  entries_.erase(found);
 }
 
-void Scheduler::ForgetUnusedClients() {
-  std::set<std::string> used;
-  for (const auto& [key, entry] : entries_) used.insert(entry.identity);
-  std::erase_if(clients_, [&used](const auto& client) { return used.count(client.first) == 0; });
+void Scheduler::ScheduleLocked(const std::string& key, Entry& entry, api::Timestamp due) {
+  auto node = due_.extract({entry.next_due, key});
+  entry.next_due = due;
+  node.value().first = due;
+  due_.insert(std::move(node));
+}
+
+void Scheduler::UseIdentityLocked(const std::string& identity) { ++identity_users_[identity]; }
+
+void Scheduler::ReleaseIdentityLocked(const std::string& identity) {
+  const auto users = identity_users_.find(identity);
+  if (users == identity_users_.end() || --users->second > 0) return;
+  identity_users_.erase(users);
+  clients_.erase(identity);
 }
 
 Result<PrometheusClientPtr> Scheduler::ClientFor(const std::string& identity,
@@ -75,15 +98,19 @@ void Scheduler::Tick() {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     const api::Timestamp now = options_.now();
-    std::erase_if(answers_, [&](const auto& answer) {
-      return answer.second.at + options_.max_answer_reuse < now;
-    });
-    std::map<std::string, std::shared_ptr<Job>> jobs;  // this tick's, by dedup key
-    for (auto& [key, entry] : entries_) {
-      if (entry.next_due > now) continue;
+    if (now >= next_answer_purge_) {
+      std::erase_if(answers_, [&](const auto& answer) {
+        return answer.second.at + options_.max_answer_reuse < now;
+      });
+      next_answer_purge_ = now + options_.tick_period;
+    }
+    while (!due_.empty() && due_.begin()->first <= now) {
+      const std::string key = due_.begin()->second;
+      Entry& entry = entries_.at(key);
       const api::Duration interval =
           std::max<api::Duration>(entry.input.spec.interval, std::chrono::seconds(1));
-      entry.next_due = entry.next_due + interval > now ? entry.next_due + interval : now + interval;
+      ScheduleLocked(key, entry,
+                     entry.next_due + interval > now ? entry.next_due + interval : now + interval);
       if (in_flight_.count(key) > 0) {
         ++stats_.evaluations_skipped;
         continue;
@@ -126,8 +153,11 @@ void Scheduler::Tick() {
           ++stats_.queries_reused;
           continue;
         }
-        std::shared_ptr<Job>& job = jobs[dedup_key];
-        if (job == nullptr) {
+        std::shared_ptr<Job>& job = pending_[dedup_key];
+        if (job != nullptr && job->at + reuse >= now) {
+          ++stats_.queries_deduplicated;
+        } else {
+          // (An older query still running keeps serving the evaluations that joined it.)
           job = std::make_shared<Job>();
           job->dedup_key = std::move(dedup_key);
           job->at = now;
@@ -136,8 +166,6 @@ void Scheduler::Tick() {
           job->timeout = timeout;
           queue_.push_back(job);
           ++stats_.queries_sent;
-        } else {
-          ++stats_.queries_deduplicated;
         }
         job->waiters.emplace_back(run, i);
         ++run->remaining;
@@ -153,6 +181,10 @@ std::vector<std::shared_ptr<Scheduler::Run>> Scheduler::Deliver(
     const Job& job, const Result<QueryResult>& outcome) {
   std::vector<std::shared_ptr<Run>> complete;
   std::lock_guard lock(mu_);
+  if (const auto pending = pending_.find(job.dedup_key);
+      pending != pending_.end() && pending->second.get() == &job) {
+    pending_.erase(pending);  // answered: later evaluations ask again or reuse the answer
+  }
   if (!outcome.ok()) {
     ++stats_.queries_failed;
   } else if (options_.max_answer_reuse > api::Duration::zero()) {
@@ -170,6 +202,7 @@ void Scheduler::Finish(const std::vector<std::shared_ptr<Run>>& runs) {
   for (const std::shared_ptr<Run>& run : runs) {
     api::Evaluation evaluation = AssembleEvaluation(run->spec, run->outcomes, run->at);
     bool deliver = false;
+    bool due_again = false;
     {
       std::lock_guard lock(mu_);
       if (auto found = in_flight_.find(run->key);
@@ -181,9 +214,13 @@ void Scheduler::Finish(const std::vector<std::shared_ptr<Run>>& runs) {
         deliver = !stopping_ && entry->second.input_version == run->input_version;
         // A stale result is dropped, so the current input is due at once instead of waiting
         // a whole interval after the slot its Upsert made due was skipped.
-        if (!deliver) entry->second.next_due = options_.now();
+        if (!deliver) {
+          ScheduleLocked(run->key, entry->second, options_.now());
+          due_again = true;
+        }
       }
     }
+    if (due_again) ticker_wake_.notify_one();
     if (deliver) callback_(run->key, std::move(evaluation));
   }
 }
@@ -209,7 +246,17 @@ void Scheduler::TickerLoop() {
     lock.unlock();
     Tick();
     lock.lock();
-    ticker_wake_.wait_for(lock, options_.tick_period, [this] { return stopping_; });
+    // Until the first rollout falls due (read under the lock, so an Upsert since Tick()
+    // is seen), at most tick_period; Upsert and Stop wake it earlier.
+    auto wait = std::chrono::duration_cast<std::chrono::microseconds>(options_.tick_period);
+    if (!due_.empty()) {
+      const auto until_due = std::chrono::duration_cast<std::chrono::microseconds>(
+          due_.begin()->first - options_.now());
+      wait =
+          std::clamp(until_due + std::chrono::microseconds(1), std::chrono::microseconds(0), wait);
+    }
+    // stopping_ is read under the same lock Stop() sets it with, so its wake-up is not lost.
+    if (!stopping_ && wait > std::chrono::microseconds(0)) ticker_wake_.wait_for(lock, wait);
   }
 }
 
@@ -224,6 +271,7 @@ void Scheduler::Stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
     queue_.clear();
+    pending_.clear();
   }
   work_ready_.notify_all();
   ticker_wake_.notify_all();

@@ -342,12 +342,59 @@ TEST_F(SchedulerTest, FailedAnswersAreNotReused) {
   EXPECT_EQ(scheduler->Stats().queries_reused, 0u);
 }
 
-TEST(SchedulerRealClock, StartTicksOnItsOwn) {
+TEST_F(SchedulerTest, AQueryInFlightServesLaterEvaluationsWithinTheReuseBound) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  prom_->Hold();
+  auto scheduler = Make();
+  scheduler->Upsert("ns/a", Input("v2"));  // interval 10 s: reuse bound 2.5 s
+  scheduler->Tick();
+  ASSERT_TRUE(prom_->WaitForRunning(1, 5s));
+  clock_.Advance(2s);
+  scheduler->Upsert("ns/b", Input("v2"));  // joins the query still running
+  scheduler->Tick();
+  clock_.Advance(1s);
+  scheduler->Upsert("ns/c", Input("v2"));  // 3 s after it was sent: too old to join
+  scheduler->Tick();
+  ASSERT_TRUE(prom_->WaitForRunning(2, 5s));
+  SchedulerStats stats = scheduler->Stats();
+  EXPECT_EQ(stats.queries_sent, 2u);
+  EXPECT_EQ(stats.queries_deduplicated, 1u);
+  EXPECT_EQ(deliveries_.size(), 0u);
+  prom_->Release();
+  ASSERT_TRUE(deliveries_.WaitFor(3));
+  EXPECT_EQ(prom_->queries().size(), 2u);
+  for (const auto& [key, evaluation] : deliveries_.received()) {
+    EXPECT_EQ(evaluation.verdict, Verdict::kGo) << key;
+  }
+}
+
+TEST_F(SchedulerTest, RemovingTheLastRolloutOfAServerDropsItsClient) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = Make();
+  scheduler->Upsert("ns/a", Input("v2"));
+  scheduler->Upsert("ns/b", Input("v2"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  scheduler->Remove("ns/a");  // b still uses the server: its client is kept
+  clock_.Advance(10s);
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(3));
+  scheduler->Remove("ns/b");
+  scheduler->Upsert("ns/c", Input("v2"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(4));
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(connects_, 2);
+}
+
+// Start() ticks on its own: whenever a rollout falls due or is added.
+TEST(SchedulerRealClock, TheTickerWakesWhenARolloutFallsDueNotOnlyEveryTickPeriod) {
   auto prom = std::make_shared<FakePrometheusClient>();
   prom->SetValue(R"(errors{version="v2"})", 0.5);
+  prom->SetValue(R"(errors{version="v3"})", 0.5);
   Deliveries deliveries;
   SchedulerOptions options;
-  options.tick_period = 20ms;
+  options.tick_period = 30s;  // the bound alone would allow one evaluation in this test
   options.connect = [prom](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
     return PrometheusClientPtr(prom);
   };
@@ -358,8 +405,18 @@ TEST(SchedulerRealClock, StartTicksOnItsOwn) {
   input.spec.interval = 1s;
   scheduler.Upsert("ns/a", input);
   scheduler.Start();
-  EXPECT_TRUE(deliveries.WaitFor(2, 5s));
+  ASSERT_TRUE(deliveries.WaitFor(1, 5s));
+  // Added while the ticker sleeps: evaluated at once, not at the bound.
+  scheduler.Upsert("ns/b", Input("v3"));
+  ASSERT_TRUE(deliveries.WaitFor(2, 5s));
+  // ns/a falls due again a second after its first evaluation.
+  ASSERT_TRUE(deliveries.WaitFor(3, 5s));
   scheduler.Stop();
+  std::vector<std::string> keys;
+  for (const auto& [key, evaluation] : deliveries.received()) keys.push_back(key);
+  EXPECT_EQ(keys[0], "ns/a");
+  EXPECT_EQ(keys[1], "ns/b");
+  EXPECT_EQ(keys[2], "ns/a");
 }
 
 }  // namespace

@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,9 +82,9 @@ class ReconcilerTest : public ::testing::Test {
     if (reconciler_) reconciler_->Stop();
   }
 
-  void Start() {
+  void Start(int concurrency = 2) {
     ReconcilerOptions options;
-    options.concurrency = 2;
+    options.concurrency = concurrency;
     options.clock = time_.clock;
     options.now = [this] { return time_.Now(); };
     options.scheduler.now = [this] { return time_.Now(); };
@@ -100,17 +103,24 @@ class ReconcilerTest : public ::testing::Test {
     reconciler_->StartWorkers();
   }
 
-  void Create(json spec = SpecJson()) {
+  void Create(json spec = SpecJson(), const std::string& name = kName) {
     json object = {{"apiVersion", api::kApiVersion},
                    {"kind", api::kKind},
-                   {"metadata", {{"name", kName}}},
+                   {"metadata", {{"name", name}}},
                    {"spec", std::move(spec)}};
     auto created = client_->Create(kAgentRollouts, kNamespace, object);
     ASSERT_TRUE(created.ok()) << created.error().ToString();
   }
+  // A rollout of its own flag and HTTPRoute, both named `name`.
+  void CreateWithOwnTargets(const std::string& name) {
+    json spec = SpecJson();
+    spec["flag"]["key"] = name;
+    spec["traffic"]["gatewayAPI"]["httpRoute"] = name;
+    Create(std::move(spec), name);
+  }
 
-  api::AgentRolloutStatus Stored() {
-    auto object = client_->Get(kAgentRollouts, kNamespace, kName);
+  api::AgentRolloutStatus Stored(const std::string& name = kName) {
+    auto object = client_->Get(kAgentRollouts, kNamespace, name);
     if (!object.ok()) return {};
     auto observed = DecodeObservedRollout(*object);
     return observed.ok() ? observed->status : api::AgentRolloutStatus{};
@@ -127,21 +137,39 @@ class ReconcilerTest : public ::testing::Test {
     return true;
   }
   bool WaitForStatus(const std::function<bool(const api::AgentRolloutStatus&)>& done,
-                     std::chrono::milliseconds timeout = 10s) {
-    return WaitUntil([&] { return done(Stored()); }, timeout);
+                     std::chrono::milliseconds timeout = 10s, const std::string& name = kName) {
+    return WaitUntil([&] { return done(Stored(name)); }, timeout);
   }
   // The reconciler records its metrics after the status write a test waits for, so a
   // test waits for the metric too rather than reading it right after the status.
   bool WaitForMetricsText(const std::string& text, bool present = true) {
     return WaitUntil([&] { return (Metrics().find(text) != std::string::npos) == present; });
   }
-  bool WaitForPhase(const std::string& step, RolloutPhase phase) {
-    return WaitForStatus([&](const api::AgentRolloutStatus& status) {
-      return status.phase == phase && status.current_phase && status.current_phase->name == step;
-    });
+  bool WaitForPhase(const std::string& step, RolloutPhase phase, const std::string& name = kName) {
+    return WaitForStatus(
+        [&](const api::AgentRolloutStatus& status) {
+          return status.phase == phase && status.current_phase &&
+                 status.current_phase->name == step;
+        },
+        10s, name);
   }
 
   std::string Metrics() { return metrics_.Serialize(); }
+
+  // Waits until `count` evaluations (any verdict) have reached the reconciler. A test
+  // that moves time on first waits for the evaluation due now: one still running when the
+  // next falls due makes the scheduler skip that slot (no pile-up), a whole interval.
+  bool WaitForEvaluations(double count) {
+    return WaitUntil([&] {
+      const std::string prefix = "agentrollout_analysis_verdicts_total{";
+      std::istringstream lines(Metrics());
+      double delivered = 0;
+      for (std::string line; std::getline(lines, line);) {
+        if (line.rfind(prefix, 0) == 0) delivered += std::stod(line.substr(line.rfind(' ') + 1));
+      }
+      return delivered >= count;
+    });
+  }
 
   // Successful reconciles so far, once the count has not moved for 300 ms and the queue is
   // empty; nullopt when that does not happen within 10 s.
@@ -196,6 +224,7 @@ TEST_F(ReconcilerTest, RunsARolloutToSucceededOnGoEvaluations) {
   // evaluation from the second the phase began is no evidence about it, so no advance.
   ASSERT_TRUE(WaitUntil([&] { return !prometheus_->queries().empty(); }));
   EXPECT_EQ(prometheus_->queries(), std::vector<std::string>{kQuery});
+  ASSERT_TRUE(WaitForEvaluations(1)) << Metrics();
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(Stored().current_phase->name, "pilot");
 
@@ -205,6 +234,8 @@ TEST_F(ReconcilerTest, RunsARolloutToSucceededOnGoEvaluations) {
   EXPECT_EQ(router_.weight(), 100);
   EXPECT_EQ(Stored().history.back().reason, "PhaseAdvanced");
 
+  // pilot's two and the one made the second "all" began
+  ASSERT_TRUE(WaitForEvaluations(3)) << Metrics();
   time_.Advance(61s);
   ASSERT_TRUE(WaitForPhase("all", RolloutPhase::kSucceeded)) << Stored().message;
   ASSERT_TRUE(WaitForMetricsText(
@@ -241,6 +272,7 @@ TEST_F(ReconcilerTest, NoGoRollsBackFullyAndIsCountedByReason) {
   Create();
   Start();
   ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing)) << Stored().message;
+  ASSERT_TRUE(WaitForEvaluations(1)) << Metrics();
 
   time_.Advance(61s);  // the next evaluation is due
   ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
@@ -277,6 +309,7 @@ TEST_F(ReconcilerTest, CredentialsAreReadFromTheRolloutsSecrets) {
   Create(spec);
   Start();
   ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
+  ASSERT_TRUE(WaitForEvaluations(1)) << Metrics();
   time_.Advance(61s);  // the next evaluation is due
   // A Go after the bake advances: the authenticated queries were answered.
   ASSERT_TRUE(WaitForPhase("all", RolloutPhase::kProgressing)) << Stored().message;
@@ -420,6 +453,70 @@ TEST_F(ReconcilerTest, AFailedWriteIsRetriedWithBackoff) {
   const std::string text = Metrics();
   EXPECT_THAT(text, HasSubstr(R"(agentrollout_reconcile_total{result="error"} 2)"));
   EXPECT_THAT(text, HasSubstr("agentrollout_workqueue_retries_total 2"));
+}
+
+TEST_F(ReconcilerTest, AnAbortIsReconciledAheadOfQueuedRoutineWork) {
+  prometheus_->SetValue(kQuery, 0.01);
+  CreateWithOwnTargets("aborted");
+  Start(/*concurrency=*/1);
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing, "aborted"))
+      << Stored("aborted").message;
+  ASSERT_TRUE(SettledReconciles().has_value()) << Metrics();
+
+  // The only worker is held inside the router call of "first" while three more new
+  // rollouts queue up behind it; the router records which route each call was for.
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool gate_open = false;
+  bool worker_held = false;
+  std::vector<std::string> routes;
+  router_.SetHook(
+      [&](FakeTrafficRouter::Call, const TrafficTarget& target) -> std::optional<Error> {
+        const std::string route = target.router.gateway_api->http_route;
+        std::unique_lock lock(gate_mu);
+        routes.push_back(route);
+        if (route == "first") {
+          worker_held = true;
+          gate_cv.notify_all();
+          gate_cv.wait(lock, [&] { return gate_open; });
+        }
+        return std::nullopt;
+      });
+  for (const char* name : {"first", "second", "third", "fourth"}) CreateWithOwnTargets(name);
+  {
+    std::unique_lock lock(gate_mu);
+    ASSERT_TRUE(gate_cv.wait_for(lock, 10s, [&] { return worker_held; }));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return reconciler_->QueueLength() == 3; }));
+
+  auto patched =
+      client_->Patch(kAgentRollouts, kNamespace, "aborted", kube::PatchType::kMerge,
+                     json{{"metadata", {{"annotations", {{api::kActionAnnotation, "abort"}}}}}});
+  ASSERT_TRUE(patched.ok()) << patched.error().ToString();
+  ASSERT_TRUE(WaitUntil([&] { return reconciler_->QueueLength() == 4; }));
+  {
+    std::lock_guard lock(gate_mu);
+    gate_open = true;
+  }
+  gate_cv.notify_all();
+
+  ASSERT_TRUE(WaitForStatus(
+      [](const api::AgentRolloutStatus& status) {
+        return status.phase == RolloutPhase::kRolledBack;
+      },
+      10s, "aborted"))
+      << Stored("aborted").message;
+  for (const char* name : {"second", "third", "fourth"}) {
+    ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing, name)) << name;
+  }
+  std::lock_guard lock(gate_mu);
+  // After "first" (and anything of its own reconcile), the abort comes before every
+  // rollout that was queued ahead of it.
+  const auto first_other = std::find_if(routes.begin(), routes.end(), [](const std::string& r) {
+    return r == "aborted" || r == "second" || r == "third" || r == "fourth";
+  });
+  ASSERT_NE(first_other, routes.end());
+  EXPECT_EQ(*first_other, "aborted") << ::testing::PrintToString(routes);
 }
 
 }  // namespace

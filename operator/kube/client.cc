@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 #include <thread>
 
 namespace agentrollout::kube {
@@ -409,8 +410,8 @@ std::optional<WatchEvent::Type> ParseWatchEventType(std::string_view type) {
 
 ApiResult<std::string> ListPages(Client& client, const ResourceRef& resource, std::string_view ns,
                                  ListOptions options, const ListPageHandler& handler) {
+  ApiResult<ObjectList> page = client.List(resource, ns, options);
   while (true) {
-    auto page = client.List(resource, ns, options);
     if (!page.ok()) {
       if (!IsGone(page.error()) || options.continue_token.empty()) return page.error();
       // The continue token expired mid-way: one consistent list without pages instead.
@@ -422,12 +423,21 @@ ApiResult<std::string> ListPages(Client& client, const ResourceRef& resource, st
       handler.page(std::move(whole->items));
       return whole->resource_version;
     }
-    handler.page(std::move(page->items));
-    if (page->continue_token.empty()) return page->resource_version;
+    if (page->continue_token.empty()) {
+      handler.page(std::move(page->items));
+      return page->resource_version;
+    }
     options.continue_token = page->continue_token;
     // Later pages come from the first page's snapshot; naming a version is not allowed.
     options.resource_version.clear();
     options.resource_version_match.clear();
+    // The next page is requested before this one is handed over, so that the handler's
+    // work (decoding thousands of objects) overlaps the server's and the transfer.
+    std::future<ApiResult<ObjectList>> next = std::async(
+        std::launch::async,
+        [&client, &resource, ns, options] { return client.List(resource, ns, options); });
+    handler.page(std::move(page->items));
+    page = next.get();
   }
 }
 

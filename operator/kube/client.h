@@ -157,7 +157,9 @@ struct ListPageHandler {
 };
 
 // Follows continue tokens, handing each page's items to `handler.page` as it arrives, so
-// only one page's JSON needs to be alive at a time. If a continue token expires (410),
+// only two pages' JSON need to be alive at a time: the next page is requested (on a thread
+// of its own) while the handler works on the current one. The handler runs on the calling
+// thread, one page after another, in order. If a continue token expires (410),
 // calls `handler.restart` and starts over with one unpaginated list, as client-go's pager
 // does. Returns the list's resourceVersion.
 ApiResult<std::string> ListPages(Client& client, const ResourceRef& resource, std::string_view ns,

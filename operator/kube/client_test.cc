@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "http/test_server.h"
 #include "operator/kube/clock.h"
@@ -21,6 +23,7 @@ using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Optional;
+using namespace std::chrono_literals;
 
 std::string StatusBody(int code, const std::string& reason, const std::string& message) {
   return json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},       {"code", code},
@@ -191,6 +194,41 @@ TEST_F(RestClientTest, ListAllFollowsContinueTokensAndRestartsWhenOneExpires) {
   // Later pages name no resourceVersion (the API server refuses one with continue).
   EXPECT_EQ(requests[1].target, "/api/v1/namespaces/ns/configmaps?limit=2&continue=c1");
   EXPECT_EQ(requests[4].target, "/api/v1/namespaces/ns/configmaps");
+}
+
+TEST_F(RestClientTest, ListPagesRequestsTheNextPageWhileTheHandlerWorksOnThisOne) {
+  auto page = [](std::string name, std::string next) {
+    return json{{"kind", "ConfigMapList"},
+                {"metadata", {{"resourceVersion", "7"}, {"continue", next}}},
+                {"items", {{{"metadata", {{"name", name}}}}}}};
+  };
+  server_.ThenJson(200, page("a", "c1"));
+  server_.ThenJson(200, page("b", "c2"));
+  server_.ThenJson(200, page("c", ""));
+  auto client = MakeClient();
+  ListOptions options;
+  options.limit = 1;
+  std::vector<std::string> names;
+  std::vector<std::size_t> requests_seen;  // by the server when each page was handed over
+  ListPageHandler handler;
+  handler.page = [&](std::vector<json> items) {
+    for (const json& item : items) names.push_back(item["metadata"]["name"]);
+    if (names.size() < 3) {
+      // Not the last page: the request for the next one is under way (bounded wait).
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (server_.requests().size() < names.size() + 1 &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms);
+      }
+    }
+    requests_seen.push_back(server_.requests().size());
+  };
+  handler.restart = [] { FAIL() << "no page expired"; };
+  auto resource_version = ListPages(*client, kConfigMaps, "ns", options, handler);
+  ASSERT_TRUE(resource_version.ok()) << resource_version.error().ToString();
+  EXPECT_EQ(*resource_version, "7");
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(requests_seen, (std::vector<std::size_t>{2, 3, 3}));
 }
 
 TEST_F(RestClientTest, ApiErrorsCarryTheStatus) {
