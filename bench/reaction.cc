@@ -235,10 +235,10 @@ Result<json> RunReaction(const ReactionOptions& o) {
     return started;
   };
   // Burst: every rollout exists before the operator starts, so all are registered with
-  // the scheduler at once and fall due in the same tick; flipped ones then roll back
-  // together. Otherwise the fleet is created over one interval once the operator is ready,
-  // so due times (and rollbacks) are spread out, as for rollouts created over time (those
-  // created while it started would be registered together, a small burst).
+  // the scheduler during its first pass and fall due within moments of each other;
+  // flipped ones then roll back together. Otherwise the fleet is created over one interval once the
+  // operator is ready, so due times (and rollbacks) are spread out, as for rollouts created over
+  // time (those created while it started would be registered together, a small burst).
   std::optional<testing::BackgroundProcess> process;
   if (!o.burst) {
     auto client = kube::NewClient(*config);

@@ -361,9 +361,10 @@ def main():
         w("- *spread*: the rollouts are created over one interval while the operator runs, so "
           "their evaluations (and rollbacks) are spread out — one rollback at a time, as in a "
           "fleet whose rollouts started at different times.")
-        w("- *burst*: all rollouts exist before the operator starts; the scheduler puts them on "
-          "the same due tick, so every flipped rollout rolls back in the same tick — 200 "
-          "simultaneous total rollbacks (a fleet-wide incident).")
+        w("- *burst*: all rollouts exist before the operator starts; the scheduler registers "
+          "them during its first pass, so they fall due within moments of each other and every "
+          "flipped rollout rolls back at about the same time — 200 near-simultaneous total "
+          "rollbacks (a fleet-wide incident).")
         w("")
         w("| case | runs | rollbacks per run | p50 ms | p90 ms | p99 ms | max ms | p99 from verdict ms |")
         w("|---|---|---|---|---|---|---|---|")
