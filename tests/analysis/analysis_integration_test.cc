@@ -510,7 +510,9 @@ TEST_F(MisbehavingServerTest, SlowPrometheusDoesNotPileUpInTheScheduler) {
   input.spec.interval = 1s;
   scheduler.Upsert("ns/a", input);
   scheduler.Start();
-  std::this_thread::sleep_for(4s);
+  // Slots fall due at 0, 1, 2, 3, 4 s: stopping half-way between two (3.7 s) keeps a slot
+  // from starting just before Stop() drops its query unsent.
+  std::this_thread::sleep_for(3700ms);
   scheduler.Stop();
   const SchedulerStats stats = scheduler.Stats();
   // Each evaluation takes 1.5 s against an interval of 1 s: every other slot is skipped.
