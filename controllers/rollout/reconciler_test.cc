@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -470,6 +471,20 @@ TEST_F(ReconcilerTest, AnAbortIsReconciledAheadOfQueuedRoutineWork) {
   bool gate_open = false;
   bool worker_held = false;
   std::vector<std::string> routes;
+  // The workers outlive this body (the fixture stops them), but the hook uses its locals:
+  // on the way out, also when an assertion returns early, the gate is opened and the
+  // workers stopped before those locals are destroyed.
+  struct OnExit {
+    std::function<void()> run;
+    ~OnExit() { run(); }
+  } stop_workers_first{[&] {
+    {
+      std::lock_guard lock(gate_mu);
+      gate_open = true;
+    }
+    gate_cv.notify_all();
+    reconciler_->Stop();
+  }};
   router_.SetHook(
       [&](FakeTrafficRouter::Call, const TrafficTarget& target) -> std::optional<Error> {
         const std::string route = target.router.gateway_api->http_route;

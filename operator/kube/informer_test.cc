@@ -354,9 +354,10 @@ TEST_F(InformerPagingTest, AnExpiredContinueTokenStartsTheListOverWithoutDuplica
 }
 
 TEST_F(InformerPagingTest, ALatePageFailingLeavesTheCacheAsItWasAndListsAgain) {
+  // Declared before the informer, whose threads call the reactor until it is destroyed.
+  std::atomic<bool> fail_pages{false};
   Informer<Flags> informer(client_, PagedOptions(), DecodeFlags);
   informer.AddEventHandlers(recorder_.Handlers());
-  std::atomic<bool> fail_pages{false};
   client_->AddReactor([&](const FakeClient::Action& action) -> std::optional<ApiResult<json>> {
     if (action.verb == "watch" && fail_pages) return StatusError(410, "Expired", "too old");
     // Every LIST's second (last) page fails while fail_pages is set.
