@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "http/transport.h"
-#include "operator/kube/files.h"
+#include "kube/files.h"
 #include "tests/harness/process.h"
 
 namespace agentrollout::bench {

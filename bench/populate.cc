@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "operator/kube/api_error.h"
+#include "kube/api_error.h"
 
 namespace agentrollout::bench {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "bench/workload.h"
 #include "common/result.h"
-#include "operator/kube/client.h"
-#include "operator/kube/config.h"
+#include "kube/client.h"
+#include "kube/config.h"
 
 namespace agentrollout::bench {
 

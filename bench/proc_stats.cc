@@ -6,7 +6,7 @@
 #include <charconv>
 #include <string>
 
-#include "operator/kube/files.h"
+#include "kube/files.h"
 
 namespace agentrollout::bench {
 namespace {

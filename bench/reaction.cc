@@ -20,7 +20,7 @@
 #include "bench/workload.h"
 #include "http/test_server.h"
 #include "http/transport.h"
-#include "operator/kube/config.h"
+#include "kube/config.h"
 #include "tests/harness/process.h"
 
 namespace agentrollout::bench {

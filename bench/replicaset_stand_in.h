@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "bench/watcher.h"
-#include "operator/kube/config.h"
+#include "kube/config.h"
 
 namespace agentrollout::bench {
 

@@ -12,7 +12,7 @@
 #include "bench/measure.h"
 #include "bench/populate.h"
 #include "bench/replicaset_stand_in.h"
-#include "operator/kube/config.h"
+#include "kube/config.h"
 #include "tests/harness/process.h"
 
 namespace agentrollout::bench {

@@ -11,8 +11,8 @@
 #include <string>
 #include <thread>
 
-#include "operator/kube/client.h"
-#include "operator/kube/config.h"
+#include "kube/client.h"
+#include "kube/config.h"
 
 namespace agentrollout::bench {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <thread>
 
-#include "operator/kube/api_error.h"
+#include "kube/api_error.h"
 
 namespace agentrollout::controllers {
 namespace {

@@ -9,7 +9,7 @@
 #include <optional>
 #include <vector>
 
-#include "operator/kube/config.h"
+#include "kube/config.h"
 
 namespace agentrollout::plugin {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "api/types.h"
 #include "common/result.h"
-#include "operator/kube/client.h"
+#include "kube/client.h"
 #include "plugin/commands.h"
 
 namespace agentrollout::plugin {
@@ -28,7 +28,7 @@ struct Connection {
 };
 using Connect = std::function<Result<Connection>(const ConnectionFlags&)>;
 
-// The real connection: the kubeconfig as kubectl reads it (operator/kube/config.h), the
+// The real connection: the kubeconfig as kubectl reads it (kube/config.h), the
 // namespace from -n, else the context's namespace, else "default".
 Result<Connection> ConnectWithKubeconfig(const ConnectionFlags& flags);
 

@@ -16,7 +16,7 @@
 
 #include "api/types.h"
 #include "common/result.h"
-#include "operator/kube/client.h"
+#include "kube/client.h"
 
 namespace agentrollout::plugin {
 

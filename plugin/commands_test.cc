@@ -12,7 +12,7 @@
 #include "api/names.h"
 #include "api/test_manifest.h"
 #include "api/time.h"
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::plugin {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "agentrollout/flag_client_json.h"
 #include "api/time.h"
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

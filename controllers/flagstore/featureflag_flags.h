@@ -23,7 +23,7 @@
 
 #include "controllers/conflict_retry.h"
 #include "controllers/flagstore/flag_store.h"
-#include "operator/kube/client.h"
+#include "kube/client.h"
 
 namespace agentrollout::controllers {
 

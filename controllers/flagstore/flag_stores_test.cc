@@ -5,7 +5,7 @@
 
 #include "controllers/flagstore/fake_flag_store.h"
 #include "controllers/flagstore/featureflag_flags.h"
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "api/names.h"
-#include "operator/kube/secret_data.h"
+#include "kube/secret_data.h"
 
 namespace agentrollout::controllers {
 namespace {

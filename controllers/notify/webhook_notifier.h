@@ -34,7 +34,7 @@
 #include "common/result.h"
 #include "controllers/notify/notifier.h"
 #include "http/transport.h"
-#include "operator/kube/client.h"
+#include "kube/client.h"
 
 namespace spdlog {
 class logger;

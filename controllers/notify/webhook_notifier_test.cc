@@ -11,7 +11,7 @@
 
 #include "api/names.h"
 #include "http/test_server.h"
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

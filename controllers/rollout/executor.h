@@ -29,8 +29,8 @@
 #include "controllers/rollout/recent_writes.h"
 #include "controllers/rollout/state_machine.h"
 #include "controllers/traffic/traffic_router.h"
-#include "operator/kube/client.h"
-#include "operator/kube/event_recorder.h"
+#include "kube/client.h"
+#include "kube/event_recorder.h"
 
 namespace agentrollout::controllers {
 

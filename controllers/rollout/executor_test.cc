@@ -17,7 +17,7 @@
 #include "controllers/rollout/observed_rollout.h"
 #include "controllers/rollout/test_support.h"
 #include "controllers/traffic/fake_traffic_router.h"
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

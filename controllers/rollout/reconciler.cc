@@ -8,7 +8,7 @@
 #include "analysis/table.h"
 #include "analysis/template.h"
 #include "api/names.h"
-#include "operator/kube/secret_data.h"
+#include "kube/secret_data.h"
 
 namespace agentrollout::controllers {
 namespace {

@@ -31,9 +31,9 @@
 #include "common/result.h"
 #include "controllers/rollout/executor.h"
 #include "controllers/rollout/observed_rollout.h"
-#include "operator/kube/client.h"
-#include "operator/kube/informer.h"
-#include "operator/kube/workqueue.h"
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "kube/workqueue.h"
 #include "operator/metrics.h"
 
 namespace spdlog {

@@ -20,7 +20,7 @@
 #include "controllers/flagstore/fake_flag_store.h"
 #include "controllers/notify/fake_notifier.h"
 #include "controllers/traffic/fake_traffic_router.h"
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

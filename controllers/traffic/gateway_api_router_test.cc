@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

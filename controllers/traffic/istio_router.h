@@ -8,7 +8,7 @@
 
 #include "controllers/conflict_retry.h"
 #include "controllers/traffic/traffic_router.h"
-#include "operator/kube/client.h"
+#include "kube/client.h"
 
 namespace agentrollout::controllers {
 

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

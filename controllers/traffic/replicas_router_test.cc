@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

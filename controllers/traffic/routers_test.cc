@@ -7,7 +7,7 @@
 #include "controllers/traffic/gateway_api_router.h"
 #include "controllers/traffic/istio_router.h"
 #include "controllers/traffic/replicas_router.h"
-#include "operator/kube/fake_client.h"
+#include "kube/fake_client.h"
 
 namespace agentrollout::controllers {
 namespace {

@@ -14,11 +14,11 @@
 #include "api/codec.h"
 #include "api/types.h"
 #include "http/test_server.h"
-#include "operator/kube/event_recorder.h"
-#include "operator/kube/files.h"
-#include "operator/kube/informer.h"
-#include "operator/kube/leader_election.h"
-#include "operator/kube/read_cache_client.h"
+#include "kube/event_recorder.h"
+#include "kube/files.h"
+#include "kube/informer.h"
+#include "kube/leader_election.h"
+#include "kube/read_cache_client.h"
 #include "tests/kube/kube_test_support.h"
 
 namespace agentrollout::kube {

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <set>
 
-#include "operator/kube/informer.h"
+#include "kube/informer.h"
 #include "tests/kube/kube_test_support.h"
 
 namespace agentrollout::kube {

@@ -9,8 +9,8 @@
 #include <string>
 #include <thread>
 
-#include "operator/kube/client.h"
-#include "operator/kube/config.h"
+#include "kube/client.h"
+#include "kube/config.h"
 #include "tests/harness/cluster.h"
 
 namespace agentrollout::kube::testing {

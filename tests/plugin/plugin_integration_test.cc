@@ -16,7 +16,7 @@
 
 #include "api/test_manifest.h"
 #include "api/types.h"
-#include "operator/kube/files.h"
+#include "kube/files.h"
 #include "tests/kube/kube_test_support.h"
 
 extern char** environ;
