@@ -42,6 +42,7 @@ api::Evaluation AssembleEvaluation(const api::AnalysisSpec& spec,
                                    api::Timestamp at) {
   api::Evaluation evaluation;
   evaluation.at = at;
+  evaluation.measured_from = at;  // every query sent from `at` on, none shared or reused
   evaluation.metrics.reserve(spec.metrics.size());
   for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
     evaluation.metrics.push_back(Classify(spec.metrics[i], spec.no_data, outcomes.at(i)));

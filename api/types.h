@@ -297,6 +297,9 @@ struct AgentRolloutStatus {
 // spec order (the same shape status.analysis.metrics shows).
 struct Evaluation {
   Timestamp at{};
+  // When the oldest query whose answer this evaluation used was sent (answers may be
+  // shared or reused); a phase may advance only on evidence measured after it started.
+  Timestamp measured_from{};
   Verdict verdict = Verdict::kNone;
   std::vector<MetricStatus> metrics;
   friend bool operator==(const Evaluation&, const Evaluation&) = default;

@@ -62,6 +62,9 @@ inline Error Internal(std::string message) {
 inline Error Unavailable(std::string message) {
   return Error(ErrorCode::kUnavailable, std::move(message));
 }
+inline Error PermissionDenied(std::string message) {
+  return Error(ErrorCode::kPermissionDenied, std::move(message));
+}
 
 // A value or an Error.
 template <typename T>

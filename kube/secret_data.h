@@ -19,4 +19,12 @@ std::optional<std::string> DecodeBase64(std::string_view text);
 // kInvalidArgument `secret NS/NAME: data[KEY] is not valid base64`.
 Result<std::string> SecretData(const nlohmann::json& secret, std::string_view key);
 
+// The label a Secret carries to let the operator read it on an AgentRollout's behalf.
+inline constexpr char kSecretOptInLabel[] = "rollouts.agentops.dev/use";
+
+// OK when `secret` carries kSecretOptInLabel: "true" (API.md §2: without the opt-in,
+// whoever may create an AgentRollout could send any Secret of the namespace to an address
+// of their choosing). Else kPermissionDenied naming the Secret and the label.
+Status CheckSecretOptIn(const nlohmann::json& secret);
+
 }  // namespace agentrollout::kube

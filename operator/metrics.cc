@@ -21,7 +21,15 @@ const prometheus::Histogram::BucketBoundaries kQueryBuckets = {0.005, 0.01, 0.02
                                                                0.5,   1,    2.5,   5,    10,  30};
 
 std::string_view ResultName(ReconcileResult result) {
-  return result == ReconcileResult::kSuccess ? "success" : "error";
+  switch (result) {
+    case ReconcileResult::kSuccess:
+      return "success";
+    case ReconcileResult::kError:
+      return "error";
+    case ReconcileResult::kException:
+      return "exception";
+  }
+  return "error";
 }
 
 std::string_view ReasonName(RollbackReason reason) {
@@ -111,7 +119,8 @@ Metrics::Metrics(std::string_view version)
       .Set(1);
   // Bounded label values start at 0, so rate() and alerts see the series from the
   // first scrape rather than from the first event.
-  for (auto result : {ReconcileResult::kSuccess, ReconcileResult::kError}) {
+  for (auto result :
+       {ReconcileResult::kSuccess, ReconcileResult::kError, ReconcileResult::kException}) {
     const Labels labels{{"result", std::string(ResultName(result))}};
     reconciles_.Add(labels);
     reconcile_duration_.Add(labels, kReconcileBuckets);

@@ -36,7 +36,8 @@ class Exposer;
 
 namespace agentrollout::operator_ {
 
-enum class ReconcileResult { kSuccess, kError };
+// kException: the reconcile threw (a bug); the worker survived it and retries the key.
+enum class ReconcileResult { kSuccess, kError, kException };
 
 // Why a rollback started: the analysis trigger kinds (api::RollbackTrigger::Kind) plus
 // a person's `abort` action.

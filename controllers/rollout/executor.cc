@@ -56,11 +56,12 @@ Executor::Executor(kube::ClientPtr client, FlagStore& flags, TrafficRouter& traf
       recent_writes_(options_.skip_repeated_writes_for) {}
 
 std::optional<Executor::WriteError> Executor::ApplyWrites(const Decision& decision) {
-  if (decision.rolls_back) {
-    // Everything off, as soon as the API server allows: the route is written on a thread
+  if (decision.rolls_back || decision.steps_back) {
+    // Exposure down, as soon as the API server allows: the route is written on a thread
     // of its own while the flag is written here (API.md §4 orders an advance's writes, not
     // a rollback's; each only takes exposure away). Each write is carried out even when
-    // the other failed, and a router that is gone carries no canary traffic to take away.
+    // the other failed (§4.8), and a router that is gone carries no canary traffic to take
+    // away.
     // (async|deferred: should no thread be available, libstdc++ runs it at get() instead.)
     std::future<Status> weight;
     if (decision.traffic) {
@@ -136,18 +137,38 @@ Result<std::string> Executor::RemoveActionAnnotation(const api::ObjectMeta& meta
   return ResourceVersionOf(*patched);
 }
 
-Execution Executor::Execute(Input input) {
+std::optional<Executor::WriteError> Executor::WriteOnce(const std::string& uid,
+                                                        const Decision& decision,
+                                                        api::Timestamp now) {
+  if (recent_writes_.Fresh(uid, decision, now)) return std::nullopt;
+  std::optional<WriteError> failed = ApplyWrites(decision);
+  if (failed) {
+    recent_writes_.Forget(uid);
+  } else {
+    recent_writes_.Record(uid, decision, now);
+  }
+  return failed;
+}
+
+Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid_spec) {
   Execution out;
   for (int attempt = 1;; ++attempt) {
+    if (last_valid_spec) UseLastValidSpec(input, *last_valid_spec);
     Decision decision = Decide(input);
     const std::string& uid = input.metadata.uid;
-    std::optional<WriteError> failed;
-    if (!recent_writes_.Fresh(uid, decision, input.now)) {
-      failed = ApplyWrites(decision);
-      if (failed) {
-        recent_writes_.Forget(uid);
-      } else {
-        recent_writes_.Record(uid, decision, input.now);
+    std::optional<WriteError> failed = WriteOnce(uid, decision, input.now);
+    // The safety net is never suspended (API.md §4.8): when the writes of a decision that
+    // holds or moves forward fail, decide again knowing it. That decision writes nothing
+    // forward, but folds the evaluation and rolls back (or steps back) when it says so.
+    std::optional<WriteError> blocked;
+    if (failed && !decision.rolls_back && !decision.steps_back) {
+      blocked = std::move(failed);
+      failed.reset();
+      Input without_writes = input;
+      without_writes.blocked = BlockedWrite{blocked->stage, blocked->error};
+      decision = Decide(without_writes);
+      if (decision.rolls_back || decision.steps_back) {
+        failed = WriteOnce(uid, decision, input.now);
       }
     }
     api::AgentRolloutStatus status = decision.status;
@@ -155,9 +176,7 @@ Execution Executor::Execute(Input input) {
     if (failed) {
       WriteFailure failure = FailedWrite(input, decision, failed->stage, failed->error);
       status = std::move(failure.status);
-      // A failure already shown in status was reported when it was first seen.
-      events.clear();
-      if (status != input.status) events = std::move(failure.events);
+      events = std::move(failure.events);
     }
 
     std::string resource_version = input.metadata.resource_version;
@@ -194,7 +213,7 @@ Execution Executor::Execute(Input input) {
 
     Announce(input, status, events, resource_version);
 
-    Status result = failed ? Status(failed->error) : OkStatus();
+    Status result = failed ? Status(failed->error) : blocked ? Status(blocked->error) : OkStatus();
     if (!failed && decision.remove_action_annotation) {
       auto removed = RemoveActionAnnotation(input.metadata, resource_version);
       if (removed.ok()) {
@@ -209,7 +228,9 @@ Execution Executor::Execute(Input input) {
     out.decision = std::move(decision);
     out.status = std::move(status);
     out.resource_version = std::move(resource_version);
-    out.failed_stage = failed ? std::optional<WriteStage>(failed->stage) : std::nullopt;
+    out.failed_stage = failed    ? std::optional<WriteStage>(failed->stage)
+                       : blocked ? std::optional<WriteStage>(blocked->stage)
+                                 : std::nullopt;
     out.status_written = status_written;
     out.result = std::move(result);
     return out;

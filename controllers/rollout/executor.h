@@ -2,8 +2,10 @@
 // the order its header fixes, so that a crash between any two steps is repaired by the
 // next decision:
 //   1. traffic check: a router object that is missing (or lacks its backends) holds the
-//      rollout with nothing written (API.md §6) -- except for a total rollback, which takes
-//      down whatever it can reach;
+//      rollout with nothing written (API.md §6) -- except for a rollback or step back,
+//      which takes down whatever it can reach. When a decision's writes fail it is decided
+//      again with Input::blocked, which still folds the evaluation and may roll back
+//      (API.md §4.8: the safety net is never suspended);
 //   2. flag store;  3. traffic router (a rollback writes 2 and 3 at the same time: both
 //      only take exposure away, and the sooner both are down the better);
 //   4. status, through the /status subresource with the resourceVersion it was decided
@@ -57,7 +59,8 @@ struct Execution {
   // resourceVersions that this execution's own writes replaced, oldest first. An informer
   // cache still showing one of them is behind; deciding from it would undo these writes.
   std::vector<std::string> superseded;
-  // The flag or traffic write that failed, when FailedWrite()'s status was persisted.
+  // The flag or traffic write that failed: the decision was then made again with
+  // Input::blocked, or (for a rollback or step back) FailedWrite()'s status persisted.
   std::optional<WriteStage> failed_stage;
   bool status_written = false;
   bool deleted = false;  // the object is gone (404): nothing more to do for it
@@ -74,8 +77,10 @@ class Executor {
            kube::EventRecorder& events, Notifier& notifier, ExecutorOptions options = {});
 
   // Decides on `input` and carries the decision out. Thread-safe; callers serialize per
-  // object (the workqueue hands one key to one worker at a time).
-  Execution Execute(Input input);
+  // object (the workqueue hands one key to one worker at a time). `last_valid_spec`, when
+  // given, is the object's last valid spec: used if its spec turned invalid while live
+  // (UseLastValidSpec), also after a re-read.
+  Execution Execute(Input input, const api::AgentRolloutSpec* last_valid_spec = nullptr);
 
  private:
   struct WriteError {
@@ -84,6 +89,9 @@ class Executor {
   };
   // Steps 1-3; the first failure.
   std::optional<WriteError> ApplyWrites(const Decision& decision);
+  // ApplyWrites unless this rollout carried out the same writes moments ago.
+  std::optional<WriteError> WriteOnce(const std::string& uid, const Decision& decision,
+                                      api::Timestamp now);
   // Steps 5: Events and notifications for `events`, about the object at `resource_version`.
   void Announce(const Input& input, const api::AgentRolloutStatus& status,
                 const std::vector<Event>& events, const std::string& resource_version);

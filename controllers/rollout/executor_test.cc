@@ -367,6 +367,171 @@ TEST_F(ExecutorTest, AFailedRollbackIsPersistedAsRollingBackAndFinishedNext) {
   EXPECT_EQ(router_.weight(), 0);
 }
 
+// API.md §4.8, reported: a rollout in phase 1 whose HTTPRoute was deleted kept its flag at
+// 50 % through a 30 % error rate, because the failed write kept the input status and the
+// No-Go was never folded.
+class SafetyNetTest : public ExecutorTest {
+ protected:
+  // In phase early-adopters (10 %), the route gone from now on.
+  void ToPhaseOneThenLoseTheRoute(json spec) {
+    Create(std::move(spec));
+    ASSERT_TRUE(Run(At()).result.ok());
+    const api::Timestamp go_at = At() + hours(4) + seconds(1);
+    ASSERT_TRUE(Run(go_at + seconds(1), Go(go_at)).result.ok());
+    ASSERT_EQ(Stored().current_phase->name, "early-adopters");
+    ASSERT_EQ(flags_.flags().at("voice_agent_v2").percentage, 10);
+    router_.FailAlways(FakeTrafficRouter::Call::kCheck,
+                       NotFound("httproutes \"voice-agent\" not found"));
+    router_.FailAlways(FakeTrafficRouter::Call::kSetWeight,
+                       NotFound("httproutes \"voice-agent\" not found"));
+    start_ = go_at + seconds(1);
+  }
+  api::Timestamp start_{};
+};
+
+TEST_F(SafetyNetTest, AMissingRouteDoesNotStopAStepBack) {
+  json spec = VoiceSpecJson();
+  spec["rollback"]["mode"] = "stepBack";
+  spec["analysis"]["failureLimit"] = 1;
+  ToPhaseOneThenLoseTheRoute(spec);
+
+  // The first No-Go is tolerated -- and counted, although the route write fails.
+  Execution first = Run(start_ + minutes(2), NoGo(start_ + minutes(1)));
+  EXPECT_FALSE(first.result.ok());
+  api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.analysis.consecutive_no_go, 1);
+  EXPECT_EQ(stored.verdict, api::Verdict::kNoGo);
+  EXPECT_THAT(stored.message, HasSubstr("traffic target not found"));
+  EXPECT_EQ(FindCondition(stored, kReady)->reason, "TrafficTargetNotFound");
+  EXPECT_EQ(flags_.flags().at("voice_agent_v2").percentage, 10);
+
+  // The second steps back: the flag goes down to the canary phase's 5 %.
+  Run(start_ + minutes(3), NoGo(start_ + minutes(2) + seconds(30)));
+  stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kPaused);
+  EXPECT_EQ(stored.pause_reason, "SteppedBack");
+  EXPECT_EQ(stored.current_phase->name, "canary");
+  EXPECT_EQ(flags_.flags().at("voice_agent_v2").percentage, 5);
+  EXPECT_TRUE(flags_.flags().at("voice_agent_v2").enabled);
+  ASSERT_TRUE(stored.rollback.has_value());
+  EXPECT_EQ(stored.rollback->from_phase, "early-adopters");
+
+  // And a third, in phase 0, is total.
+  Run(start_ + minutes(5), NoGo(start_ + minutes(4)));
+  Run(start_ + minutes(7), NoGo(start_ + minutes(6)));
+  stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRolledBack);
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(flags_.flags().at("voice_agent_v2").percentage, 0);
+}
+
+TEST_F(SafetyNetTest, AMissingRouteDoesNotStopATotalRollback) {
+  json spec = VoiceSpecJson();
+  spec["analysis"]["failureLimit"] = 2;
+  ToPhaseOneThenLoseTheRoute(spec);
+
+  for (int i = 1; i <= 2; ++i) {
+    Run(start_ + minutes(2 * i), NoGo(start_ + minutes(2 * i - 1)));
+    EXPECT_EQ(Stored().analysis.consecutive_no_go, i);
+    EXPECT_TRUE(flags_.flags().at("voice_agent_v2").enabled);
+  }
+  Execution execution = Run(start_ + minutes(6), NoGo(start_ + minutes(5)));
+  EXPECT_TRUE(execution.decision.rolls_back);
+  const api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRolledBack);
+  ASSERT_TRUE(stored.rollback.has_value());
+  EXPECT_EQ(stored.rollback->metric, "error-rate");
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(flags_.flags().at("voice_agent_v2").percentage, 0);
+}
+
+TEST_F(SafetyNetTest, ARefusedFlagWriteDoesNotKeepTheRouteUp) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  flags_.FailAlways(Unavailable("configmaps \"feature-flags\" is forbidden"));
+
+  Execution failed = Run(At() + minutes(2), Abort(At() + minutes(1)));
+  EXPECT_FALSE(failed.result.ok());
+  EXPECT_EQ(router_.weight(), 0);
+  api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRollingBack);
+  EXPECT_THAT(stored.message, HasSubstr("flag store write failed"));
+
+  // Retried until the flag lands; only then RolledBack.
+  EXPECT_FALSE(Run(At() + minutes(3)).result.ok());
+  EXPECT_EQ(Stored().phase, RolloutPhase::kRollingBack);
+  flags_.FailAlways(std::nullopt);
+  ASSERT_TRUE(Run(At() + minutes(4)).result.ok());
+  stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRolledBack);
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+}
+
+TEST_F(SafetyNetTest, AFailingFlagStoreStillFoldsAndRollsBack) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  // The re-assert of the phase keeps failing (not a recent write any more).
+  flags_.FailAlways(Unavailable("etcd timeout"));
+  Execution hold = Run(At() + minutes(2), Hold(At() + minutes(1)));
+  EXPECT_FALSE(hold.result.ok());
+  EXPECT_EQ(Stored().verdict, api::Verdict::kHold) << "folded although the write failed";
+  EXPECT_THAT(Stored().message, HasSubstr("flag store write failed"));
+
+  // failureLimit 0: the first No-Go rolls back; the route goes to 0 although the flag
+  // store refuses, and the rollout stays RollingBack until the flag lands.
+  Run(At() + minutes(4), NoGo(At() + minutes(3)));
+  EXPECT_EQ(router_.weight(), 0);
+  EXPECT_EQ(Stored().phase, RolloutPhase::kRollingBack);
+}
+
+// API.md §4.8, reported: edits that pass the CRD but fail validation made a live rollout
+// Failed/InvalidSpec, and a breach then left flag and weight up with a stale Go.
+TEST_F(ExecutorTest, AnInvalidEditKeepsAnalysingWithTheLastValidTable) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  const api::AgentRolloutSpec last_valid = DecodeSpecOrDie(VoiceSpecJson());
+  json spec = VoiceSpecJson();
+  spec["analysis"]["metrics"][0]["go"] = "< 0.5";  // overlaps noGo "> 0.05"
+  auto replaced =
+      client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge, {{"spec", spec}});
+  ASSERT_TRUE(replaced.ok());
+
+  Execution held =
+      executor_->Execute(Observe(At() + minutes(2), Go(At() + minutes(1))), &last_valid);
+  EXPECT_TRUE(held.decision.spec_invalid);
+  api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kProgressing);
+  EXPECT_EQ(FindCondition(stored, kReady)->reason, "InvalidSpec");
+  EXPECT_THAT(stored.message, HasSubstr("last valid go/no-go table"));
+  EXPECT_THAT(EventReasons(), Contains("InvalidSpec"));
+
+  executor_->Execute(Observe(At() + minutes(4), NoGo(At() + minutes(3))), &last_valid);
+  stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRolledBack);
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(router_.weight(), 0);
+}
+
+TEST_F(ExecutorTest, AnInvalidEditWithNoValidTableKnownRollsBackFully) {
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  json spec = VoiceSpecJson();
+  spec["analysis"]["metrics"][1]["query"] = "p95{version=\"{{args.nope}}\"}";
+  ASSERT_TRUE(
+      client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge, {{"spec", spec}})
+          .ok());
+
+  Execution execution = Run(At() + minutes(1));  // a restarted operator: no last valid spec
+  EXPECT_TRUE(execution.decision.rolls_back);
+  const api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kRolledBack);
+  ASSERT_TRUE(stored.rollback.has_value());
+  EXPECT_THAT(stored.rollback->reason, HasSubstr("spec is invalid"));
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(router_.weight(), 0);
+  EXPECT_THAT(EventReasons(), Contains("InvalidSpec"));
+}
+
 TEST_F(ExecutorTest, AConflictReReadsTheObjectAndDecidesAgain) {
   Create();
   ASSERT_TRUE(Run(At()).result.ok());

@@ -193,9 +193,31 @@ void Reconciler::OnEvaluation(const std::string& key, api::Evaluation evaluation
 void Reconciler::Worker() {
   while (auto key = queue_.Get()) {
     metrics_.SetWorkqueueDepth(static_cast<std::int64_t>(queue_.Len()));
-    if (!stopping_) Process(*key);
+    // A bug met by one rollout must not take a worker (and with it every rollout's
+    // rollbacks) down: counted, logged, and the key retried with backoff.
+    try {
+      if (!stopping_) Process(*key);
+    } catch (const std::exception& e) {
+      Survive(*key, e.what());
+    } catch (...) {
+      Survive(*key, "unknown exception");
+    }
     queue_.Done(*key);
   }
+}
+
+void Reconciler::Survive(const std::string& key, const char* what) {
+  {
+    std::lock_guard lock(mu_);
+    if (const auto state = keys_.find(key); state != keys_.end()) {
+      state->second.reconciling = false;
+      state->second.versions_seen_while_reconciling.clear();
+    }
+  }
+  logger_->error("reconcile of {} threw, retrying: {}", key, what);
+  metrics_.ObserveReconcile(operator_::ReconcileResult::kException, Seconds(0));
+  queue_.AddRateLimited(key);
+  metrics_.CountWorkqueueRetry();
 }
 
 void Reconciler::Process(const std::string& key) {
@@ -234,7 +256,7 @@ void Reconciler::Process(const std::string& key) {
 
 Status Reconciler::ReconcileOnce(const std::string& key) { return Reconcile(key).result; }
 
-Result<std::optional<ObservedRollout>> Reconciler::Observe(const std::string& key) {
+Result<std::shared_ptr<const ObservedRollout>> Reconciler::Observe(const std::string& key) {
   const auto [ns, name] = kube::SplitObjectKey(key);
   auto cached = informer_.Get(ns, name);
   if (cached) {
@@ -244,18 +266,19 @@ Result<std::optional<ObservedRollout>> Reconciler::Observe(const std::string& ke
                                  cached->metadata.resource_version) != state.superseded.end();
     if (!stale) {
       state.superseded.clear();  // the cache has caught up with our writes
-      return std::optional<ObservedRollout>(*cached);
+      return std::shared_ptr<const ObservedRollout>(std::move(cached));
     }
   }
   // Not cached (deleted, or not yet seen) or behind our writes: ask the API server.
   auto current = client_->Get(kAgentRollouts, ns, name);
   if (!current.ok()) {
-    if (kube::IsNotFound(current.error())) return std::optional<ObservedRollout>();
+    if (kube::IsNotFound(current.error())) return std::shared_ptr<const ObservedRollout>();
     return current.error();
   }
   auto observed = DecodeObservedRollout(*current);
   if (!observed.ok()) return observed.error();
-  return std::optional<ObservedRollout>(std::move(*observed));
+  return std::shared_ptr<const ObservedRollout>(
+      std::make_shared<ObservedRollout>(std::move(*observed)));
 }
 
 void Reconciler::Forget(const std::string& key) {
@@ -271,16 +294,24 @@ void Reconciler::Forget(const std::string& key) {
 Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
   auto observed = Observe(key);
   if (!observed.ok()) return {observed.error(), std::nullopt};
-  if (!observed->has_value()) {
+  const std::shared_ptr<const ObservedRollout> rollout = std::move(*observed);
+  if (!rollout) {
     Forget(key);
     return {};
   }
   std::optional<api::Evaluation> evaluation;
+  std::shared_ptr<const ObservedRollout> last_valid;
   {
     std::lock_guard lock(mu_);
-    evaluation = keys_[key].evaluation;
+    const KeyState& state = keys_[key];
+    evaluation = state.evaluation;
+    // Only a spec changed since it was last seen valid may need the old one.
+    if (state.last_valid && state.last_valid->metadata.generation != rollout->metadata.generation) {
+      last_valid = state.last_valid;
+    }
   }
-  Execution execution = executor_.Execute(MakeInput(**observed, evaluation, options_.now()));
+  Execution execution = executor_.Execute(MakeInput(*rollout, evaluation, options_.now()),
+                                          last_valid ? &last_valid->spec : nullptr);
   if (execution.deleted) {
     Forget(key);
     return {};
@@ -297,6 +328,10 @@ Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
     }
     if (execution.result.ok() && !execution.superseded.empty()) {
       state.decided_version = execution.resource_version;
+    }
+    if (!execution.decision.spec_invalid &&
+        execution.input.metadata.generation == rollout->metadata.generation) {
+      state.last_valid = rollout;
     }
     // The evaluation is done with once the status shows it folded, or once a decision
     // that could fold it was carried out (it was then not evidence about the phase).
@@ -329,7 +364,8 @@ void Reconciler::UpdateAnalysis(const std::string& key, const Execution& executi
       analysis::BuildTemplateVars(api::AgentRollout{input.metadata, input.spec, execution.status},
                                   execution.status.current_phase->name);
   if (input.spec.analysis.prometheus) {
-    auto credentials = ReadCredentials(input.metadata.namespace_, *input.spec.analysis.prometheus);
+    auto credentials =
+        CachedCredentials(key, input.metadata.namespace_, *input.spec.analysis.prometheus);
     if (!credentials.ok()) {
       scheduler_->Remove(key);
       SubstituteErrorEvaluation(key, input.spec.analysis, credentials.error());
@@ -340,14 +376,49 @@ void Reconciler::UpdateAnalysis(const std::string& key, const Execution& executi
   scheduler_->Upsert(key, std::move(evaluation));
 }
 
+Result<analysis::PrometheusCredentials> Reconciler::CachedCredentials(
+    const std::string& key, const std::string& ns, const api::PrometheusSpec& spec) {
+  constexpr auto kCredentialsFor = std::chrono::minutes(1);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    const KeyState& state = keys_[key];
+    if (state.credentials && state.credentials_spec == spec &&
+        now - state.credentials_read_at < kCredentialsFor) {
+      return *state.credentials;
+    }
+  }
+  auto credentials = ReadCredentials(ns, spec);
+  std::lock_guard lock(mu_);
+  KeyState& state = keys_[key];
+  if (credentials.ok()) {
+    state.credentials = *credentials;
+    state.credentials_spec = spec;
+    state.credentials_read_at = now;
+  } else {
+    state.credentials.reset();
+  }
+  return credentials;
+}
+
 Result<analysis::PrometheusCredentials> Reconciler::ReadCredentials(
     const std::string& ns, const api::PrometheusSpec& spec) {
   analysis::PrometheusCredentials credentials;
+  // Each Secret is read once, and only one that opted in (API.md §2: the label stops
+  // whoever may create an AgentRollout from sending any Secret of the namespace away).
+  std::map<std::string, nlohmann::json> secrets;
   auto read = [&](const std::string& field, const std::string& secret,
                   const std::string& key) -> Result<std::string> {
-    auto object = client_->Get(kube::kSecrets, ns, secret);
-    if (!object.ok()) return object.error().WithContext("analysis.prometheus." + field);
-    auto value = kube::SecretData(*object, key);
+    auto cached = secrets.find(secret);
+    if (cached == secrets.end()) {
+      auto object = client_->Get(kube::kSecrets, ns, secret);
+      if (!object.ok()) return object.error().WithContext("analysis.prometheus." + field);
+      if (Status usable = kube::CheckSecretOptIn(*object); !usable.ok()) {
+        return usable.error().WithContext("analysis.prometheus." + field);
+      }
+      cached = secrets.emplace(secret, std::move(*object)).first;
+    }
+    auto value = kube::SecretData(cached->second, key);
     if (!value.ok()) return value.error().WithContext("analysis.prometheus." + field);
     return value;
   };

@@ -100,6 +100,15 @@ class Reconciler {
     bool reconciling = false;  // a worker is in Reconcile for this key
     // Updates that arrived meanwhile: judged once that reconcile has said what it wrote.
     std::vector<std::string> versions_seen_while_reconciling;
+    // The newest observation whose spec was valid: a live rollout whose spec is edited
+    // into an invalid one keeps analysing with it (API.md §4.8). Usually the informer's
+    // own object, so this costs a pointer.
+    std::shared_ptr<const ObservedRollout> last_valid;
+    // Prometheus credentials read from Secrets, and when: read again at most once a minute
+    // (or when the spec's references change), not on every reconcile.
+    std::optional<analysis::PrometheusCredentials> credentials;
+    api::PrometheusSpec credentials_spec;
+    std::chrono::steady_clock::time_point credentials_read_at{};
   };
 
   // kUrgent goes to the front of the queue (a NoGo verdict: the rollback comes first).
@@ -116,15 +125,21 @@ class Reconciler {
   void OnUpdate(const ObservedRollout& old_rollout, const ObservedRollout& rollout);
   void Worker();
   void Process(const std::string& key);
+  // After Process threw: the key's bookkeeping reset, the failure counted, the key retried.
+  void Survive(const std::string& key, const char* what);
   Outcome Reconcile(const std::string& key);
   // The object to decide from: the cache's, or a fresh read when the cache still shows a
-  // version our own writes replaced. nullopt when it is gone.
-  Result<std::optional<ObservedRollout>> Observe(const std::string& key);
+  // version our own writes replaced. nullptr when it is gone.
+  Result<std::shared_ptr<const ObservedRollout>> Observe(const std::string& key);
   void Forget(const std::string& key);
   // Registers or unregisters the rollout with the scheduler after `execution`.
   void UpdateAnalysis(const std::string& key, const Execution& execution);
   Result<analysis::PrometheusCredentials> ReadCredentials(const std::string& ns,
                                                           const api::PrometheusSpec& spec);
+  // ReadCredentials, or the ones `key` read less than a minute ago for the same spec.
+  Result<analysis::PrometheusCredentials> CachedCredentials(const std::string& key,
+                                                            const std::string& ns,
+                                                            const api::PrometheusSpec& spec);
   // Credentials that cannot be read fail the evaluation like unreachable queries would:
   // an Error evaluation every interval (errorLimit then decides).
   void SubstituteErrorEvaluation(const std::string& key, const api::AnalysisSpec& spec,

@@ -21,6 +21,7 @@
 #include "controllers/notify/fake_notifier.h"
 #include "controllers/traffic/fake_traffic_router.h"
 #include "kube/fake_client.h"
+#include "kube/secret_data.h"
 
 namespace agentrollout::controllers {
 namespace {
@@ -110,6 +111,14 @@ class ReconcilerTest : public ::testing::Test {
                    {"metadata", {{"name", name}}},
                    {"spec", std::move(spec)}};
     auto created = client_->Create(kAgentRollouts, kNamespace, object);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+  }
+  void CreateSecret(const std::string& name, json labels, json data) {
+    auto created = client_->Create(kube::kSecrets, kNamespace,
+                                   {{"apiVersion", "v1"},
+                                    {"kind", "Secret"},
+                                    {"metadata", {{"name", name}, {"labels", std::move(labels)}}},
+                                    {"data", std::move(data)}});
     ASSERT_TRUE(created.ok()) << created.error().ToString();
   }
   // A rollout of its own flag and HTTPRoute, both named `name`.
@@ -300,13 +309,7 @@ TEST_F(ReconcilerTest, CredentialsAreReadFromTheRolloutsSecrets) {
   prometheus_->SetValue(kQuery, 0.01);
   json spec = SpecJson();
   spec["analysis"]["prometheus"]["bearerTokenSecretRef"] = {{"name", "prom"}, {"key", "token"}};
-  ASSERT_TRUE(client_
-                  ->Create(kube::kSecrets, kNamespace,
-                           {{"apiVersion", "v1"},
-                            {"kind", "Secret"},
-                            {"metadata", {{"name", "prom"}}},
-                            {"data", {{"token", "czNjcjN0"}}}})
-                  .ok());
+  CreateSecret("prom", {{kube::kSecretOptInLabel, "true"}}, {{"token", "czNjcjN0"}});
   Create(spec);
   Start();
   ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
@@ -317,6 +320,72 @@ TEST_F(ReconcilerTest, CredentialsAreReadFromTheRolloutsSecrets) {
   ASSERT_FALSE(targets().empty());
   EXPECT_EQ(targets().front().credentials.bearer_token, "s3cr3t");
   EXPECT_EQ(targets().front().address, "http://prometheus:9090");
+}
+
+// API.md §2: whoever may create an AgentRollout must not be able to send any Secret of the
+// namespace to an address of their choosing; only Secrets that opt in are read.
+TEST_F(ReconcilerTest, ASecretWithoutTheOptInLabelIsNotSent) {
+  json spec = SpecJson();
+  spec["analysis"]["prometheus"]["bearerTokenSecretRef"] = {{"name", "db"}, {"key", "password"}};
+  CreateSecret("db", {{"app", "db"}}, {{"password", "czNjcjN0"}});
+  Create(spec);
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
+  time_.Advance(61s);
+  ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
+    return status.verdict == api::Verdict::kError;
+  })) << Stored().message;
+  EXPECT_THAT(Stored().message, HasSubstr("rollouts.agentops.dev/use"));
+  EXPECT_TRUE(targets().empty()) << "nothing was sent with the Secret";
+}
+
+// A bug met by one rollout (here: an exception out of a router) must not kill the worker
+// that every other rollout's rollback depends on.
+TEST_F(ReconcilerTest, AWorkerSurvivesAnExceptionAndRetriesTheKey) {
+  std::atomic<int> throws{1};
+  router_.SetHook([&](FakeTrafficRouter::Call, const TrafficTarget&) -> std::optional<Error> {
+    if (throws-- > 0) throw std::runtime_error("bug");
+    return std::nullopt;
+  });
+  Create();
+  Start(/*concurrency=*/1);
+  for (int i = 0; i < 50 && Stored().phase != RolloutPhase::kProgressing; ++i) {
+    time_.Advance(1s);  // the retry's backoff runs on the workqueue's clock
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing)) << Stored().message;
+  EXPECT_THAT(Metrics(), HasSubstr(R"(agentrollout_reconcile_total{result="exception"} 1)"));
+}
+
+// API.md §4.8, reported: an edit that passes the CRD but not validation switched analysis
+// off. The reconciler keeps the last valid spec and analyses with it.
+TEST_F(ReconcilerTest, AnInvalidEditKeepsAnalysingAndRollsBackOnNoGo) {
+  prometheus_->SetValue(kQuery, 0.01);
+  Create();
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
+  ASSERT_TRUE(WaitForEvaluations(1)) << Metrics();
+  json spec = SpecJson();
+  spec["analysis"]["metrics"][0]["go"] = "< 0.5";  // overlaps noGo "> 0.05"
+  ASSERT_TRUE(
+      client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge, {{"spec", spec}})
+          .ok());
+  ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
+    const auto ready = std::find_if(status.conditions.begin(), status.conditions.end(),
+                                    [](const api::Condition& c) { return c.type == "Ready"; });
+    return ready != status.conditions.end() && ready->reason == "InvalidSpec";
+  })) << Stored().message;
+  EXPECT_EQ(Stored().phase, RolloutPhase::kProgressing);
+
+  prometheus_->SetValue(kQuery, 0.3);
+  time_.Advance(61s);
+  ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
+    return status.phase == RolloutPhase::kRolledBack;
+  })) << Stored().message;
+  ASSERT_TRUE(Stored().rollback.has_value());
+  EXPECT_EQ(Stored().rollback->metric, "error-rate") << "the last valid table decided";
+  EXPECT_EQ(router_.weight(), 0);
+  EXPECT_FALSE(flags_.flags().at("wa_bot_v2").enabled);
 }
 
 TEST_F(ReconcilerTest, AMissingSecretFailsTheAnalysisOncePerInterval) {

@@ -100,6 +100,35 @@ std::vector<flag::FlagState> FlagsAt(const api::AgentRolloutSpec& spec, std::siz
   return flags;
 }
 
+// The input's own spec, decoded and validated.
+Status CheckSpec(const Input& input) {
+  if (input.spec_error) return *input.spec_error;
+  if (input.spec.phases.empty()) return InvalidArgument("spec.phases: must not be empty");
+  return api::ValidateSpec(input.spec);
+}
+
+// The phase the rollout is in, seen through a Failed that interrupted it.
+RolloutPhase UnderlyingPhase(const api::AgentRolloutStatus& status) {
+  return status.phase == RolloutPhase::kFailed ? status.interrupted_phase : status.phase;
+}
+
+// The status' Ready reason when a write failed (API.md §6: TrafficTargetNotFound when the
+// router object or its backends are missing).
+std::string BlockedReason(const BlockedWrite& blocked) {
+  return blocked.stage == WriteStage::kTraffic && blocked.error.code() == ErrorCode::kNotFound
+             ? Str(api::EventReason::kTrafficTargetNotFound)
+             : "WriteFailed";
+}
+
+std::string BlockedText(const BlockedWrite& blocked) {
+  if (BlockedReason(blocked) != "WriteFailed") {
+    return "traffic target not found: " + blocked.error.message();
+  }
+  return std::string("the ") +
+         (blocked.stage == WriteStage::kFlag ? "flag store" : "traffic router") +
+         " write failed and is retried: " + blocked.error.message();
+}
+
 class Decider {
  public:
   explicit Decider(const Input& input)
@@ -108,17 +137,30 @@ class Decider {
   Decision Run() {
     s_.observed_generation = in_.metadata.generation;
     TakeAction();
-    const Status valid = in_.spec_error ? Status(*in_.spec_error)
-                         : spec_.phases.empty()
-                             ? Status(InvalidArgument("spec.phases: must not be empty"))
-                             : api::ValidateSpec(spec_);
+    const Status valid = CheckSpec(in_);
+    d_.spec_invalid = !valid.ok() || in_.invalid_edit.has_value();
     if (!valid.ok()) {
-      FailSpec(valid.error());
+      // The safety net is never suspended (API.md §4.8): with no valid table to analyse
+      // with, an exposed canary is taken down -- through the targets the spec names, which
+      // a decode failure leaves unknown.
+      if (Exposed() && !in_.spec_error) {
+        RollBackForInvalidSpec(valid.error());
+      } else {
+        FailSpec(valid.error());
+      }
       return Finish();
     }
     if (s_.phase == RolloutPhase::kFailed) {  // the spec is valid again
       s_.phase = s_.interrupted_phase;
       s_.interrupted_phase = RolloutPhase::kNone;
+    }
+    if (in_.invalid_edit && !IsLive(s_.phase) && s_.phase != RolloutPhase::kRollingBack) {
+      FailSpec(*in_.invalid_edit);  // nothing exposed to guard: as any invalid spec
+      return Finish();
+    }
+    if (in_.blocked && StartReason()) {  // API.md §6: it does not start while a target fails
+      HoldBlocked();
+      return Finish();
     }
     StartIfNeeded();
     Normalize();
@@ -126,6 +168,8 @@ class Decider {
     Fold();
     RollBackIfNeeded();
     if (IsLive(s_.phase)) Progress();
+    if (in_.blocked && !d_.rolls_back && !d_.steps_back) HoldBlocked();
+    if (in_.invalid_edit && IsLive(s_.phase) && !d_.steps_back) HoldInvalidEdit();
     return Finish();
   }
 
@@ -210,23 +254,83 @@ class Decider {
     }
   }
 
+  // ---- the safety net (API.md §4.8)
+
+  // The canary is exposed: a live (or unfinished rollback) phase with flag or weight up.
+  bool Exposed() const {
+    const RolloutPhase phase = UnderlyingPhase(s_);
+    if (!IsLive(phase) && phase != RolloutPhase::kRollingBack) return false;
+    return s_.current_phase &&
+           (s_.current_phase->flag_percent > 0 || s_.current_phase->traffic_weight > 0);
+  }
+
+  void RollBackForInvalidSpec(const Error& error) {
+    if (s_.phase == RolloutPhase::kFailed) {
+      s_.phase = s_.interrupted_phase;
+      s_.interrupted_phase = RolloutPhase::kNone;
+    }
+    if (action_ && *action_ != Action::kAbort) Reject("the spec is invalid");
+    action_.reset();  // an abort is what happens anyway
+    if (s_.phase == RolloutPhase::kRollingBack) return FinishRollback();
+    api::RollbackTrigger trigger;
+    trigger.kind = api::RollbackTrigger::Kind::kAbort;
+    trigger.reason = "the spec is invalid and no valid go/no-go table is known to analyse with: " +
+                     Clause(error.message());
+    Emit(kWarning, Str(api::EventReason::kInvalidSpec), trigger.reason);
+    RollBackFully(trigger);
+  }
+
+  // The spec was edited into an invalid one: hold the phase (analysis and rollback go on
+  // with the last valid table).
+  void HoldInvalidEdit() {
+    const std::string text =
+        "invalid spec, holding in " + s_.current_phase->name +
+        " and analysing with the last valid go/no-go table: " + Clause(in_.invalid_edit->message());
+    message_override_ = text;
+    ready_reason_ = Str(api::EventReason::kInvalidSpec);
+    const api::Condition* ready = FindCondition(in_.status, kReady);
+    if (!ready || ready->reason != ready_reason_ ||
+        in_.status.observed_generation != in_.metadata.generation) {
+      Emit(kWarning, Str(api::EventReason::kInvalidSpec), text);
+    }
+  }
+
+  // The writes of this input's decision failed (Input::blocked): nothing is written, the
+  // status shows why, and whatever was folded stays folded.
+  void HoldBlocked() {
+    if (s_.phase == RolloutPhase::kNone) s_.phase = RolloutPhase::kPending;
+    const std::string where = s_.current_phase ? " in " + s_.current_phase->name : "";
+    std::string text = "holding" + where + ": " + BlockedText(*in_.blocked);
+    if (IsLive(s_.phase) && !spec_.analysis.metrics.empty()) text += "; " + AnalysisClause();
+    message_override_ = text;
+    ready_reason_ = BlockedReason(*in_.blocked);
+    const api::Condition* ready = FindCondition(in_.status, kReady);
+    if (!ready || ready->reason != ready_reason_) Emit(kWarning, ready_reason_, text);
+  }
+
   // ---- start (API.md §4.1, §4.6)
 
-  void StartIfNeeded() {
-    const bool retry = action_ == Action::kRetry;
+  // Why this decision starts the rollout at phase 0, if it does.
+  std::optional<std::string> StartReason() const {
     if (s_.phase == RolloutPhase::kNone || s_.phase == RolloutPhase::kPending) {
-      Start("started revision " + Quoted(spec_.revision));
-    } else if (s_.revision != spec_.revision) {
-      Start("revision changed from " + Quoted(s_.revision) + " to " + Quoted(spec_.revision) +
-            ": restarted");
-    } else if (!s_.current_phase) {
-      Start("status had no current phase: restarted");
-    } else if (retry && s_.phase == RolloutPhase::kRolledBack) {
-      Start("retry: restarted revision " + Quoted(spec_.revision));
-    } else {
-      return;
+      return "started revision " + Quoted(spec_.revision);
     }
-    if (retry) action_.reset();  // a start is what retry asks for
+    if (s_.revision != spec_.revision) {
+      return "revision changed from " + Quoted(s_.revision) + " to " + Quoted(spec_.revision) +
+             ": restarted";
+    }
+    if (!s_.current_phase) return "status had no current phase: restarted";
+    if (action_ == Action::kRetry && s_.phase == RolloutPhase::kRolledBack) {
+      return "retry: restarted revision " + Quoted(spec_.revision);
+    }
+    return std::nullopt;
+  }
+
+  void StartIfNeeded() {
+    const std::optional<std::string> why = StartReason();
+    if (!why) return;
+    if (action_ == Action::kRetry) action_.reset();  // a start is what retry asks for
+    Start(*why);
   }
 
   static std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
@@ -281,6 +385,12 @@ class Decider {
     if (s_.analysis.last_evaluated && at <= *s_.analysis.last_evaluated) return;  // folded
     // Made in an earlier phase (or the second this one began): not evidence about it.
     if (at <= s_.current_phase->started_at) return;
+    // Evidence is fresh (API.md §3.1): a Go resting on an answer measured before this phase
+    // began may not advance it. (A No-Go rolls back however old its answers are.)
+    if (evaluation.verdict == Verdict::kGo &&
+        evaluation.measured_from < s_.current_phase->started_at) {
+      return;
+    }
     const Verdict previous = s_.verdict;
     analysis::TableOutcome outcome = analysis::Accumulate(spec_.analysis, s_.analysis, evaluation);
     s_.analysis = std::move(outcome.status);
@@ -375,6 +485,7 @@ class Decider {
          "stepping back from " + from + " to " + to + " (" + Percents(*s_.current_phase) +
              "): " + Clause(trigger.reason));
     transitioned_ = true;
+    d_.steps_back = true;
   }
 
   // ---- phases (API.md §4.2, §4.3)
@@ -390,7 +501,8 @@ class Decider {
     // is written and persisted before it may be left, so its flag and traffic reach the
     // world (§4.1 "write flag + traffic for phase 0, then Progressing") even with a zero
     // bake and an empty table.
-    const bool may_leave = !transitioned_;
+    // Nor is a phase left while its own writes fail (Input::blocked).
+    const bool may_leave = !transitioned_ && !in_.blocked && !in_.invalid_edit;
     if (held) {
       s_.phase = RolloutPhase::kPaused;
     } else if (baked && needs_approval && (IsGo() || was_awaiting)) {
@@ -446,8 +558,9 @@ class Decider {
 
   Decision Finish() {
     Writes();
-    s_.message = Message();
-    SetConditions(s_, in_.metadata.generation, now_, !spec_.analysis.metrics.empty());
+    s_.message = message_override_.empty() ? Message() : message_override_;
+    SetConditions(s_, in_.metadata.generation, now_, !spec_.analysis.metrics.empty(),
+                  ready_reason_);
     d_.analyse = IsLive(s_.phase) && !spec_.analysis.metrics.empty();
     d_.requeue_after = RequeueAfter();
     d_.status = std::move(s_);
@@ -456,6 +569,8 @@ class Decider {
 
   void Writes() {
     if (s_.phase == RolloutPhase::kFailed || !s_.current_phase) return;
+    // A blocked decision writes only what takes exposure away.
+    if (in_.blocked && !d_.rolls_back && !d_.steps_back) return;
     const bool off = s_.phase == RolloutPhase::kRolledBack;
     const auto index = static_cast<std::size_t>(s_.current_phase->index);
     if (spec_.flag) {
@@ -602,6 +717,8 @@ class Decider {
   std::string action_text_;
   bool abort_ = false;
   bool transitioned_ = false;
+  std::string message_override_;  // the message when the usual one does not apply
+  std::string ready_reason_;      // Ready's reason when not the phase's
   std::optional<api::RollbackTrigger> trigger_;
 };
 
@@ -609,42 +726,45 @@ class Decider {
 
 Decision Decide(const Input& input) { return Decider(input).Run(); }
 
+void UseLastValidSpec(Input& input, const api::AgentRolloutSpec& last_valid) {
+  const RolloutPhase phase = UnderlyingPhase(input.status);
+  if (!IsLive(phase) && phase != RolloutPhase::kRollingBack) return;
+  const Status valid = CheckSpec(input);
+  if (valid.ok()) return;
+  input.invalid_edit = valid.error();
+  input.spec = last_valid;
+  input.spec_error.reset();
+}
+
 WriteFailure FailedWrite(const Input& input, const Decision& decision, WriteStage stage,
                          const Error& error) {
   const api::Timestamp now = WholeSeconds(input.now);
   const bool has_metrics = !input.spec.analysis.metrics.empty();
-  const std::string what = stage == WriteStage::kFlag ? "flag store" : "traffic router";
+  const std::string failed = BlockedText(BlockedWrite{stage, error});
   WriteFailure failure;
   api::AgentRolloutStatus& status = failure.status;
+  status = decision.status;
   if (decision.rolls_back) {
     // Keep the decision (the rollback record, the folded evaluation) but not its
     // history entry: the decision that finishes the rollback adds it.
-    status = decision.status;
     status.history = input.status.history;
     status.phase = RolloutPhase::kRollingBack;
     status.message = "rolling back from " + status.current_phase->name + ": " +
                      (status.rollback ? status.rollback->reason : "a rollback was requested") +
-                     "; the " + what + " write failed and is retried: " + error.message();
+                     "; " + failed;
     SetConditions(status, input.metadata.generation, now, has_metrics);
-    failure.events.push_back({kWarning, Str(api::EventReason::kRollingBack), status.message});
+    // Said once per rollback: the retries that fail the same way change nothing.
+    if (input.status.phase != RolloutPhase::kRollingBack) {
+      failure.events.push_back({kWarning, Str(api::EventReason::kRollingBack), status.message});
+    }
     return failure;
   }
-  status = input.status;
-  status.observed_generation = input.metadata.generation;
-  if (status.phase == RolloutPhase::kNone) status.phase = RolloutPhase::kPending;
-  const bool missing_router = stage == WriteStage::kTraffic && error.code() == ErrorCode::kNotFound;
-  const std::string where = status.current_phase ? " in " + status.current_phase->name : "";
-  if (missing_router) {
-    status.message = "holding" + where + ": traffic target not found: " + error.message();
-    SetConditions(status, input.metadata.generation, now, has_metrics,
-                  Str(api::EventReason::kTrafficTargetNotFound));
-    failure.events.push_back(
-        {kWarning, Str(api::EventReason::kTrafficTargetNotFound), status.message});
-  } else {
-    status.message = "holding" + where + ": the " + what + " write failed: " + error.message();
-    SetConditions(status, input.metadata.generation, now, has_metrics, "WriteFailed");
-    failure.events.push_back({kWarning, "WriteFailed", status.message});
-  }
+  // A step back is persisted as decided: the lower phase is where the rollout now is, and
+  // the next decision re-asserts its values until the failed write lands.
+  status.message += "; " + failed;
+  SetConditions(status, input.metadata.generation, now, has_metrics, BlockedReason({stage, error}));
+  failure.events = decision.events;
+  failure.events.push_back({kWarning, BlockedReason({stage, error}), status.message});
   return failure;
 }
 

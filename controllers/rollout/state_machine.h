@@ -12,6 +12,17 @@
 // - a total rollback takes flag and traffic down before the status says RolledBack;
 //   when those writes fail, FailedWrite() persists RollingBack so the rollback is
 //   finished by the next decision even if the evaluation that caused it is gone;
+// - the safety net is never suspended (API.md §4.8): when the writes of a decision that
+//   holds or moves forward fail (a route deleted, a flag store refusing), the executor
+//   decides again with Input::blocked: that decision writes nothing forward but still
+//   folds the evaluation into the counters and rolls back (or steps back) when they say
+//   so -- a rollback or step back writes flag and traffic each on its own, so a missing
+//   route never keeps the flag up and a refused flag write never keeps the route up;
+// - a live rollout whose spec is edited into an invalid one keeps analysing with the last
+//   valid spec the caller saw (Input::invalid_edit) and rolls back on its No-Go; without
+//   one (after a restart) an exposed rollout is rolled back totally;
+// - a Go advances a phase only when every answer behind it was measured after the phase
+//   started (Evaluation::measured_from, API.md §3.1); a No-Go rolls back whenever measured;
 // - an evaluation is folded into the counters once: one made at or before
 //   status.analysis.lastEvaluated is a duplicate and ignored;
 // - a manual action is acted on once: status.handledAction remembers it until its
@@ -35,6 +46,15 @@ namespace agentrollout::controllers {
 inline constexpr char kPauseAction[] = "PauseAction";
 inline constexpr char kSteppedBack[] = "SteppedBack";
 
+// Which write of a decision failed.
+enum class WriteStage { kFlag, kTraffic };
+
+// The write of a decision that could not be carried out, and why.
+struct BlockedWrite {
+  WriteStage stage = WriteStage::kFlag;
+  Error error;
+};
+
 struct Input {
   api::ObjectMeta metadata;  // name, namespace, generation, annotations
   api::AgentRolloutSpec spec;
@@ -46,6 +66,14 @@ struct Input {
   // passes it again until a persisted status shows lastEvaluated >= its time).
   std::optional<api::Evaluation> evaluation;
   api::Timestamp now{};
+  // The object's current spec failed semantic validation with this error, and `spec` is
+  // the last valid spec of the same object the caller saw: the rollout holds its phase,
+  // keeps analysing with that spec's table and rolls back on its No-Go (API.md §4.8).
+  std::optional<Error> invalid_edit;
+  // The writes of the decision made from this input (without `blocked`) failed: decide
+  // what can be decided without them -- fold the evaluation, roll back or step back if it
+  // says so, show the failure -- and move nowhere else.
+  std::optional<BlockedWrite> blocked;
 };
 
 struct Event {
@@ -64,28 +92,36 @@ struct Decision {
   // The writes take the rollout down fully (total rollback). A traffic router that is gone
   // does not stop them, and a failure persists RollingBack (FailedWrite()).
   bool rolls_back = false;
+  // The writes step back to the previous phase's values (rollback mode stepBack): carried
+  // out like a rollback's, each even when the other failed.
+  bool steps_back = false;
   // Whether the analysis scheduler should keep evaluating this rollout.
   bool analyse = false;
   // Reconcile again after this long even if nothing changes (bake time ending).
   std::optional<api::Duration> requeue_after;
+  // The object's own spec did not decode or validate (the decision may still have been
+  // made with the last valid one, Input::invalid_edit).
+  bool spec_invalid = false;
 };
 
 // The decision for this observation. Never fails: bad input becomes status Failed.
 Decision Decide(const Input& input);
 
-// Which write of a decision failed.
-enum class WriteStage { kFlag, kTraffic };
+// API.md §4.8: when `input`'s own spec does not decode or validate while its status is
+// live (or rolling back), decide with `last_valid` -- the last valid spec the caller saw
+// for this object -- instead, and record why in input.invalid_edit.
+void UseLastValidSpec(Input& input, const api::AgentRolloutSpec& last_valid);
 
 struct WriteFailure {
   api::AgentRolloutStatus status;  // to persist instead of the decision's
   std::vector<Event> events;
 };
 
-// What to persist and say when the executor could not carry out `decision`'s writes:
-// a rollback becomes RollingBack (finished by the next decision); anything else keeps
-// the input's status (nothing folded, nothing advanced, the action not yet consumed)
-// with a message and Ready reason saying what failed -- TrafficTargetNotFound when the
-// router object or its backends are missing.
+// What to persist and say when the executor could not carry out all of the writes of a
+// decision that takes exposure away (rolls_back or steps_back): a rollback becomes
+// RollingBack (finished by the next decision, which retries every write); a step back is
+// persisted as decided (the next decision re-asserts the lower phase's values) with the
+// failed part in the message. Any other decision is decided again with Input::blocked.
 WriteFailure FailedWrite(const Input& input, const Decision& decision, WriteStage stage,
                          const Error& error);
 

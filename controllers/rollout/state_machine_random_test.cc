@@ -7,7 +7,9 @@
 // spec.revision, break or fix the spec, crash the operator, and reconcile. A reconcile
 // applies the decision as executor.h does -- traffic check, flag, traffic, status,
 // events, annotation removal -- with a fault injected at random: a crash between any two
-// steps, a failed flag or traffic write (FailedWrite() then says what to persist), or a
+// steps, a failed flag or traffic write (the decision is made again with Input::blocked,
+// which still folds and may roll back; FailedWrite() says what a failed rollback or step
+// back persists), or a
 // user edit that makes the status write conflict (decide again, same evaluation and time)
 // or keeps the annotation (its removal is resourceVersion-guarded).
 //
@@ -16,9 +18,9 @@
 //   values of the phase the persisted status is in, except for the writes of a decision
 //   whose status is not (yet) persisted -- a crash or failure between the flag write and
 //   the status write -- and such a decision is at most one phase ahead of the persisted
-//   status; and for a rollback persisted as RollingBack after a failed write, which may
-//   leave the world where the status it started from allowed. A decision whose writes all
-//   succeeded and whose status was persisted makes the bound exact again.
+//   status; and for a rollback persisted as RollingBack (or a step back persisted) after a
+//   failed write, which may leave the world where the status it started from allowed. A decision
+//   whose writes all succeeded and whose status was persisted makes the bound exact again.
 // - status tells the truth: a decision writes exactly the flag and weight of the phase
 //   its status names (all off and weight 0 once RolledBack; nothing while Failed);
 // - never advances twice, never skips an analysis: a decision moves at most one phase
@@ -249,6 +251,7 @@ struct Coverage {
   int promotes = 0;
   int crashes = 0;
   int failed_writes = 0;
+  int blocked_folds = 0;  // evaluations folded by a decision whose writes had failed
   int rolling_back_persisted = 0;
   int conflicts = 0;
   int invalid_actions = 0;
@@ -450,7 +453,7 @@ class Simulation {
     Observation observation = Observe();
     for (int attempt = 1; attempt <= kMaxAttempts && !failed_; ++attempt) {
       const Input& input = observation.input;
-      const Decision decision = Decide(input);
+      Decision decision = Decide(input);
       ++coverage_.decisions;
       Log("reconcile at " + Clock(now_) + ": " + Show(input.status) + " -> " +
           Show(decision.status) + " " + Events(decision));
@@ -469,22 +472,9 @@ class Simulation {
       const bool writes = decision.flags || decision.traffic;
       if (writes) excess_ = excess_ ? Max(*excess_, Written(decision)) : Written(decision);
       std::optional<WriteStage> failed_stage;
-      if (decision.rolls_back) {
-        if (decision.flags) {
-          if (fault == Fault::kFlagFails) {
-            failed_stage = WriteStage::kFlag;
-          } else {
-            WriteFlags(*decision.flags);
-          }
-        }
+      if (decision.rolls_back || decision.steps_back) {
+        failed_stage = WriteIndependently(decision, fault);
         if (fault == Fault::kCrashAfterFlag) return CrashMidway(fault);
-        if (decision.traffic) {
-          if (fault == Fault::kTrafficFails) {
-            if (!failed_stage) failed_stage = WriteStage::kTraffic;
-          } else {
-            weight_ = decision.traffic->weight;
-          }
-        }
       } else if (decision.traffic && fault == Fault::kCheckFails) {
         failed_stage = WriteStage::kTraffic;
       } else {
@@ -504,6 +494,27 @@ class Simulation {
           }
         }
       }
+      // A decision that holds or moves forward and could not write is decided again
+      // knowing it (executor.h): it folds, and may roll back or step back, whose writes
+      // are then carried out (each on its own; this time without a fault).
+      std::optional<WriteStage> blocked_stage;
+      if (failed_stage && !decision.rolls_back && !decision.steps_back) {
+        ++coverage_.failed_writes;
+        blocked_stage = std::exchange(failed_stage, std::nullopt);
+        Input blocked = input;
+        blocked.blocked = BlockedWrite{*blocked_stage, WriteError(*blocked_stage)};
+        Decision held = Decide(blocked);
+        CheckBlocked(observation, decision, held, *blocked.blocked);
+        if (failed_) return false;
+        if (held.status.analysis.last_evaluated != input.status.analysis.last_evaluated) {
+          ++coverage_.blocked_folds;
+        }
+        decision = std::move(held);
+        if (decision.rolls_back || decision.steps_back) {
+          excess_ = excess_ ? Max(*excess_, Ceiling(status_)) : Ceiling(status_);
+          WriteIndependently(decision, Fault::kNone);
+        }
+      }
       CheckBound("after the writes");
       if (fault == Fault::kCrashBeforeStatus) return CrashMidway(fault);
 
@@ -512,14 +523,11 @@ class Simulation {
       std::vector<Event> events = decision.events;
       if (failed_stage) {
         ++coverage_.failed_writes;
-        const Error error = *failed_stage == WriteStage::kFlag
-                                ? Unavailable("configmaps \"feature-flags\": etcd timeout")
-                                : Unavailable("httproutes \"voice-agent\": connection reset");
-        WriteFailure failure = FailedWrite(input, decision, *failed_stage, error);
+        WriteFailure failure =
+            FailedWrite(input, decision, *failed_stage, WriteError(*failed_stage));
         CheckFailure(input, decision, failure);
         status = std::move(failure.status);
-        events.clear();
-        if (status != input.status) events = std::move(failure.events);
+        events = std::move(failure.events);
       }
       if (fault == Fault::kEditBeforeStatus) {
         ++coverage_.conflicts;
@@ -534,12 +542,18 @@ class Simulation {
         // A failed rollback persists RollingBack before the world is down: until a
         // decision's writes all succeed, the world may stay where the status it started
         // from allowed (a start in the same decision may have moved the index to 0).
-        if (failed_stage && decision.rolls_back) {
+        // A rollback or step back persisted before all of its writes landed: the world may
+        // stay where the status it started from allowed until a decision's writes all land.
+        if (failed_stage) {
           excess_ = excess_ ? Max(*excess_, Ceiling(status_)) : Ceiling(status_);
+          reduction_unfinished_ = true;
         }
-        Persist(observation, decision, failed_stage.has_value(), status);
+        Persist(observation, decision, failed_stage || blocked_stage, status);
       }
-      if (writes && !failed_stage) excess_.reset();
+      if (writes && !failed_stage && !blocked_stage) {
+        excess_.reset();
+        reduction_unfinished_ = false;
+      }
       CheckBound("after the status write");
       if (fault == Fault::kCrashAfterStatus) return CrashMidway(fault);
 
@@ -556,10 +570,35 @@ class Simulation {
         meta_.annotations.erase(api::kActionAnnotation);
         annotation_id_ = 0;
       }
-      if (!failed_stage && !edited) CheckFixedPoint(input, decision);
-      return !failed_stage && decision.requeue_after == api::Duration::zero();
+      if (!failed_stage && !blocked_stage && !edited) CheckFixedPoint(input, decision);
+      return !failed_stage && !blocked_stage && decision.requeue_after == api::Duration::zero();
     }
     return false;
+  }
+
+  static Error WriteError(WriteStage stage) {
+    return stage == WriteStage::kFlag ? Unavailable("configmaps \"feature-flags\": etcd timeout")
+                                      : Unavailable("httproutes \"voice-agent\": connection reset");
+  }
+
+  // A rollback's or step back's writes: each carried out even when the other fails.
+  std::optional<WriteStage> WriteIndependently(const Decision& decision, Fault fault) {
+    std::optional<WriteStage> failed;
+    if (decision.flags) {
+      if (fault == Fault::kFlagFails) {
+        failed = WriteStage::kFlag;
+      } else {
+        WriteFlags(*decision.flags);
+      }
+    }
+    if (decision.traffic) {
+      if (fault == Fault::kTrafficFails) {
+        if (!failed) failed = WriteStage::kTraffic;
+      } else {
+        weight_ = decision.traffic->weight;
+      }
+    }
+    return failed;
   }
 
   bool CrashMidway(Fault fault) {
@@ -585,8 +624,7 @@ class Simulation {
                   (excess_ ? " (a cut-off decision " + Show(*excess_) + ")" : ""));
     }
     const std::int32_t index = status_.current_phase ? status_.current_phase->index : -1;
-    if (excess_ && status_.phase != RolloutPhase::kRollingBack &&
-        !AtMost(*excess_, PhaseValues(index + 1))) {
+    if (excess_ && !reduction_unfinished_ && !AtMost(*excess_, PhaseValues(index + 1))) {
       return Fail("a cut-off decision wrote " + Show(*excess_) + ", more than one phase ahead of " +
                   Show(status_));
     }
@@ -889,27 +927,59 @@ class Simulation {
     if (status.message.empty()) return Fail(what + ": no message");
   }
 
-  // FailedWrite: a rollback is persisted as RollingBack, anything else keeps the input's
-  // status (nothing folded, advanced or consumed).
+  // FailedWrite (of a rollback or step back only): a rollback is persisted as
+  // RollingBack, a step back as decided.
   void CheckFailure(const Input& input, const Decision& decision, const WriteFailure& failure) {
     const api::AgentRolloutStatus& status = failure.status;
     CheckStatus(status, "FailedWrite");
     if (failed_) return;
-    if (decision.rolls_back) {
-      if (status.phase != RolloutPhase::kRollingBack ||
-          status.rollback != decision.status.rollback ||
-          status.current_phase != decision.status.current_phase) {
-        return Fail("a failed rollback is not persisted as RollingBack: " + Show(status));
-      }
-      return;
+    if (!decision.rolls_back && !decision.steps_back) {
+      return Fail("FailedWrite of a decision that takes nothing away: " + Show(input.status));
     }
-    api::AgentRolloutStatus kept = input.status;
-    if (kept.phase == RolloutPhase::kNone) kept.phase = RolloutPhase::kPending;
-    if (status.phase != kept.phase || status.current_phase != kept.current_phase ||
-        status.analysis != kept.analysis || status.handled_action != kept.handled_action ||
-        status.pause_reason != kept.pause_reason || status.history != kept.history ||
-        status.revision != kept.revision || status.verdict != kept.verdict) {
-      return Fail("a failed write changed the status: " + Show(status));
+    if (decision.rolls_back && (status.phase != RolloutPhase::kRollingBack ||
+                                status.rollback != decision.status.rollback ||
+                                status.current_phase != decision.status.current_phase)) {
+      return Fail("a failed rollback is not persisted as RollingBack: " + Show(status));
+    }
+    if (decision.steps_back && (status.phase != decision.status.phase ||
+                                status.current_phase != decision.status.current_phase ||
+                                status.analysis != decision.status.analysis)) {
+      return Fail("a failed step back is not persisted as decided: " + Show(status));
+    }
+  }
+
+  // The decision made again after `decision`'s writes failed (Input::blocked): it moves
+  // nowhere forward and writes only what takes exposure away; what it folds or rolls back
+  // follows the same rules as any decision (CheckDecision).
+  void CheckBlocked(const Observation& observation, const Decision& decision, const Decision& held,
+                    const BlockedWrite& why) {
+    const api::AgentRolloutStatus& before = observation.input.status;
+    const api::AgentRolloutStatus& after = held.status;
+    CheckStatus(after, "blocked");
+    if (failed_) return;
+    if (held.rolls_back || held.steps_back) {
+      Observation blocked = observation;
+      blocked.input.blocked = why;
+      return CheckDecision(blocked, held);
+    }
+    if (held.flags || held.traffic) return Fail("a blocked decision writes: " + Show(after));
+    if (HasEvent(held, "PhaseStarted") || HasEvent(held, "PhaseAdvanced") ||
+        HasEvent(held, "Succeeded")) {
+      return Fail("a blocked decision moved on: " + Show(after));
+    }
+    if (before.current_phase && after.current_phase &&
+        after.current_phase->index != before.current_phase->index) {
+      return Fail("a blocked decision changed the phase: " + Show(after));
+    }
+    if (!before.current_phase && after.phase != RolloutPhase::kPending &&
+        after.phase != RolloutPhase::kFailed) {
+      return Fail("a blocked start is " + Show(after));
+    }
+    // What it folds, it folds as the unblocked decision would have.
+    if (IsLive(after.phase) && IsLive(decision.status.phase) &&
+        !HasEvent(decision, "PhaseStarted") &&
+        after.analysis.last_evaluated != decision.status.analysis.last_evaluated) {
+      return Fail("a blocked decision folded differently: " + Show(after));
     }
   }
 
@@ -1037,6 +1107,7 @@ class Simulation {
   api::ObjectMeta meta_;
   api::AgentRolloutSpec spec_;
   std::optional<Error> spec_error_;
+  bool reduction_unfinished_ = false;  // see Persist's caller: a reduction's writes failed
   api::AgentRolloutStatus status_;
   std::map<std::string, flag::FlagState> flags_;
   int weight_ = 0;
@@ -1078,7 +1149,8 @@ TEST(StateMachineRandomTest, InvariantsHoldOverRandomSequences) {
             << " promotes, " << coverage.invalid_actions << " invalid actions, "
             << coverage.failed_specs << " invalid specs, " << coverage.crashes << " crashes, "
             << coverage.failed_writes << " failed writes (" << coverage.rolling_back_persisted
-            << " RollingBack), " << coverage.conflicts << " conflicts, " << coverage.fixed_points
+            << " RollingBack, " << coverage.blocked_folds << " evaluations folded all the same), "
+            << coverage.conflicts << " conflicts, " << coverage.fixed_points
             << " fixed points checked, " << coverage.full_histories << " full histories\n";
   if (::testing::Test::HasFailure() || iterations < 500) return;
   // A generator that stops reaching these makes the invariants above vacuous.
@@ -1093,6 +1165,7 @@ TEST(StateMachineRandomTest, InvariantsHoldOverRandomSequences) {
   EXPECT_GT(coverage.failed_specs, 0);
   EXPECT_GT(coverage.crashes, 0);
   EXPECT_GT(coverage.rolling_back_persisted, 0);
+  EXPECT_GT(coverage.blocked_folds, 0);
   EXPECT_GT(coverage.conflicts, 0);
   EXPECT_GT(coverage.fixed_points, 0);
   EXPECT_GT(coverage.full_histories, 0);

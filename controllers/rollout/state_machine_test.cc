@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api/names.h"
+#include "api/threshold.h"
 #include "controllers/rollout/conditions.h"
 #include "controllers/rollout/test_support.h"
 
@@ -955,32 +956,93 @@ TEST(StateMachineTest, PhaseFlagsAreSwitchedAndAllTurnedOffByARollback) {
 
 // ------------------------------------------------------------------ invalid spec
 
-TEST(StateMachineTest, InvalidSpecFailsWithoutWritesAndClearsWhenFixed) {
+TEST(StateMachineTest, InvalidSpecOfANewRolloutFailsWithoutWritesAndClearsWhenFixed) {
   Rollout rollout;
-  const api::Timestamp entered = rollout.DriveTo(1);
   rollout.EditSpec([](api::AgentRolloutSpec& spec) { spec.phases[1].name = spec.phases[0].name; });
-  const Decision failed = rollout.Step(entered + minutes(1), Go(entered + minutes(1)));
+  const Decision failed = rollout.Step(At());
   EXPECT_EQ(failed.status.phase, RolloutPhase::kFailed);
   EXPECT_FALSE(failed.flags);
   EXPECT_FALSE(failed.traffic);
   EXPECT_FALSE(failed.analyse);
+  EXPECT_TRUE(failed.spec_invalid);
   EXPECT_THAT(failed.status.message, HasSubstr("invalid spec, nothing written: spec.phases"));
   EXPECT_THAT(Reasons(failed), ElementsAre("InvalidSpec"));
   EXPECT_EQ(failed.status.observed_generation, 2);
   EXPECT_EQ(FindCondition(failed.status, kReady)->reason, "InvalidSpec");
   EXPECT_EQ(ConditionOf(failed.status, kStalled), api::ConditionStatus::kTrue);
-  EXPECT_EQ(failed.status.interrupted_phase, RolloutPhase::kProgressing);
   // Reconciled again without a change: reported once.
-  EXPECT_THAT(Reasons(rollout.Step(entered + minutes(2))), IsEmpty());
-  // Fixed: back to where it was, same phase, same bake start.
+  EXPECT_THAT(Reasons(rollout.Step(At(minutes(1)))), IsEmpty());
+  // Fixed: it starts.
   rollout.EditSpec([](api::AgentRolloutSpec& spec) { spec.phases[1].name = "early-adopters"; });
-  const Decision fixed = rollout.Step(entered + minutes(3));
+  const Decision fixed = rollout.Step(At(minutes(3)));
   EXPECT_EQ(fixed.status.phase, RolloutPhase::kProgressing);
-  EXPECT_EQ(fixed.status.current_phase->index, 1);
-  EXPECT_EQ(fixed.status.current_phase->started_at, entered);
-  EXPECT_EQ(fixed.status.interrupted_phase, RolloutPhase::kNone);
-  EXPECT_EQ(fixed.traffic->weight, 10);
+  EXPECT_EQ(fixed.status.current_phase->index, 0);
+  EXPECT_FALSE(fixed.spec_invalid);
   EXPECT_EQ(ConditionOf(fixed.status, kStalled), api::ConditionStatus::kFalse);
+}
+
+// API.md §4.8: an exposed canary is never left without a go/no-go table.
+TEST(StateMachineTest, AnInvalidEditOfALiveRolloutWithNoValidTableRollsBackFully) {
+  Rollout rollout;
+  const api::Timestamp entered = rollout.DriveTo(1);
+  rollout.EditSpec([](api::AgentRolloutSpec& spec) { spec.phases[1].name = spec.phases[0].name; });
+  const Decision d = rollout.Step(entered + minutes(1), Go(entered + minutes(1)));
+  EXPECT_EQ(d.status.phase, RolloutPhase::kRolledBack);
+  EXPECT_TRUE(d.rolls_back);
+  ASSERT_TRUE(d.flags.has_value());
+  EXPECT_FALSE(d.flags->flags.at(0).enabled);
+  EXPECT_EQ(d.traffic->weight, 0);
+  ASSERT_TRUE(d.status.rollback.has_value());
+  EXPECT_THAT(d.status.rollback->reason, HasSubstr("spec is invalid"));
+  EXPECT_THAT(Reasons(d), Contains("InvalidSpec"));
+}
+
+TEST(StateMachineTest, AnInvalidEditHoldsThePhaseAndAnalysesWithTheLastValidTable) {
+  Rollout rollout;
+  const api::Timestamp entered = rollout.DriveTo(1);
+  const api::AgentRolloutSpec last_valid = rollout.input().spec;
+  rollout.EditSpec([](api::AgentRolloutSpec& spec) {
+    spec.analysis.metrics[0].go = *api::ParseThreshold("< 0.5");
+  });
+  Input input = rollout.input();
+  UseLastValidSpec(input, last_valid);
+  ASSERT_TRUE(input.invalid_edit.has_value());
+  EXPECT_EQ(input.spec, last_valid);
+  rollout.input() = input;
+
+  // Baked with Go: held, not advanced.
+  const Decision held = rollout.Step(entered + hours(25), Go(entered + hours(24)));
+  EXPECT_EQ(held.status.phase, RolloutPhase::kProgressing);
+  EXPECT_EQ(held.status.current_phase->index, 1);
+  EXPECT_TRUE(held.analyse);
+  EXPECT_TRUE(held.spec_invalid);
+  EXPECT_EQ(held.status.verdict, Verdict::kGo);
+  EXPECT_EQ(FindCondition(held.status, kReady)->reason, "InvalidSpec");
+  EXPECT_THAT(held.status.message, HasSubstr("last valid go/no-go table"));
+  EXPECT_THAT(Reasons(held), ElementsAre("InvalidSpec"));
+  EXPECT_THAT(Reasons(rollout.Step(entered + hours(25) + minutes(1))), IsEmpty())
+      << "reported once";
+
+  // Its No-Go rolls back.
+  const Decision d = rollout.Step(entered + hours(26), NoGo(entered + hours(25) + minutes(30)));
+  EXPECT_EQ(d.status.phase, RolloutPhase::kRolledBack);
+  EXPECT_EQ(d.traffic->weight, 0);
+}
+
+TEST(StateMachineTest, AGoMeasuredBeforeThePhaseBeganDoesNotAdvanceIt) {
+  Rollout rollout;
+  rollout.Step(At());
+  // Made after the phase started, but resting on an answer sent before (shared or reused).
+  api::Evaluation stale = Go(At(hours(4) + minutes(1)));
+  stale.measured_from = At() - seconds(10);
+  const Decision d = rollout.Step(At(hours(4) + minutes(2)), stale);
+  EXPECT_EQ(d.status.current_phase->index, 0);
+  EXPECT_EQ(d.status.verdict, Verdict::kNone);
+  // A No-Go needs no such proof.
+  api::Evaluation old_no_go = NoGo(At(hours(4) + minutes(3)));
+  old_no_go.measured_from = At() - seconds(10);
+  EXPECT_EQ(rollout.Step(At(hours(4) + minutes(4)), old_no_go).status.phase,
+            RolloutPhase::kRolledBack);
 }
 
 TEST(StateMachineTest, UndecodableSpecFails) {
@@ -1086,21 +1148,42 @@ TEST(StateMachineTest, AFailedRollbackWriteIsPersistedAsRollingBackAndFinishedNe
   EXPECT_THAT(Reasons(finish), ElementsAre("RolledBack"));
 }
 
-TEST(StateMachineTest, AMissingTrafficTargetHoldsWithoutAdvancing) {
+// The executor decides again with Input::blocked when a decision's writes failed.
+Decision DecideBlocked(Input input, WriteStage stage, Error error) {
+  input.blocked = BlockedWrite{stage, std::move(error)};
+  return Decide(input);
+}
+
+TEST(StateMachineTest, AMissingTrafficTargetHoldsWithoutAdvancingButFolds) {
   Rollout rollout;
   rollout.Step(At());
   rollout.input().now = At(hours(5));
   rollout.input().evaluation = Go(At(hours(5)));
-  const Decision advance = Decide(rollout.input());
-  ASSERT_EQ(advance.status.current_phase->index, 1);
-  const WriteFailure failure = FailedWrite(rollout.input(), advance, WriteStage::kTraffic,
-                                           NotFound("httproutes \"voice-agent\" not found"));
-  EXPECT_EQ(failure.status.current_phase->index, 0) << "nothing advanced";
-  EXPECT_EQ(failure.status.analysis, rollout.status().analysis) << "nothing folded";
-  EXPECT_EQ(failure.status.message,
-            "holding in canary: traffic target not found: httproutes \"voice-agent\" not found");
-  EXPECT_EQ(FindCondition(failure.status, kReady)->reason, "TrafficTargetNotFound");
-  EXPECT_EQ(failure.events.at(0).reason, "TrafficTargetNotFound");
+  ASSERT_EQ(Decide(rollout.input()).status.current_phase->index, 1);
+  const Decision held = DecideBlocked(rollout.input(), WriteStage::kTraffic,
+                                      NotFound("httproutes \"voice-agent\" not found"));
+  EXPECT_EQ(held.status.current_phase->index, 0) << "nothing advanced";
+  EXPECT_FALSE(held.flags) << "nothing written";
+  EXPECT_FALSE(held.traffic);
+  EXPECT_TRUE(held.analyse) << "analysis goes on (API.md §4.8)";
+  EXPECT_EQ(held.status.verdict, Verdict::kGo) << "the evaluation is folded";
+  EXPECT_EQ(held.status.message,
+            "holding in canary: traffic target not found: httproutes \"voice-agent\" not found; "
+            "analysis is Go");
+  EXPECT_EQ(FindCondition(held.status, kReady)->reason, "TrafficTargetNotFound");
+  EXPECT_THAT(Reasons(held), ElementsAre("TrafficTargetNotFound"));
+}
+
+TEST(StateMachineTest, ABlockedDecisionStillRollsBack) {
+  Rollout rollout;
+  const api::Timestamp entered = rollout.DriveTo(1);
+  rollout.input().now = entered + minutes(2);
+  rollout.input().evaluation = NoGo(entered + minutes(1));
+  const Decision d = DecideBlocked(rollout.input(), WriteStage::kFlag, Unavailable("etcd timeout"));
+  EXPECT_TRUE(d.rolls_back);
+  EXPECT_EQ(d.status.phase, RolloutPhase::kRolledBack);
+  EXPECT_EQ(d.traffic->weight, 0);
+  EXPECT_FALSE(d.flags->flags.at(0).enabled);
 }
 
 TEST(StateMachineTest, ASucceededRolloutStaysReadyWhenAReassertFails) {
@@ -1109,26 +1192,25 @@ TEST(StateMachineTest, ASucceededRolloutStaysReadyWhenAReassertFails) {
   rollout.Step(entered + minutes(1), Go(entered + minutes(1)));
   ASSERT_EQ(rollout.status().phase, RolloutPhase::kSucceeded);
   rollout.input().now = entered + hours(1);
-  const Decision reassert = Decide(rollout.input());
-  const WriteFailure failure = FailedWrite(rollout.input(), reassert, WriteStage::kTraffic,
-                                           NotFound("httproutes \"voice-agent\" not found"));
-  EXPECT_EQ(failure.status.phase, RolloutPhase::kSucceeded);
-  EXPECT_EQ(ConditionOf(failure.status, kReady), api::ConditionStatus::kTrue);
-  EXPECT_EQ(FindCondition(failure.status, kReady)->reason, "Succeeded")
+  const Decision held = DecideBlocked(rollout.input(), WriteStage::kTraffic,
+                                      NotFound("httproutes \"voice-agent\" not found"));
+  EXPECT_EQ(held.status.phase, RolloutPhase::kSucceeded);
+  EXPECT_EQ(ConditionOf(held.status, kReady), api::ConditionStatus::kTrue);
+  EXPECT_EQ(FindCondition(held.status, kReady)->reason, "Succeeded")
       << "Ready is True iff Succeeded, reason Succeeded (API.md §8)";
-  EXPECT_THAT(failure.status.message, HasSubstr("traffic target not found"));
-  EXPECT_EQ(failure.events.at(0).reason, "TrafficTargetNotFound");
+  EXPECT_THAT(held.status.message, HasSubstr("traffic target not found"));
+  EXPECT_EQ(held.events.at(0).reason, "TrafficTargetNotFound");
 }
 
 TEST(StateMachineTest, AStartWhoseWritesFailIsPending) {
   Rollout rollout;
   rollout.input().now = At();
-  const Decision start = Decide(rollout.input());
-  const WriteFailure failure =
-      FailedWrite(rollout.input(), start, WriteStage::kTraffic, NotFound("no route"));
-  EXPECT_EQ(failure.status.phase, RolloutPhase::kPending);
-  EXPECT_EQ(ConditionOf(failure.status, kReconciling), api::ConditionStatus::kTrue);
-  rollout.input().status = failure.status;
+  const Decision held = DecideBlocked(rollout.input(), WriteStage::kTraffic, NotFound("no route"));
+  EXPECT_EQ(held.status.phase, RolloutPhase::kPending);
+  EXPECT_FALSE(held.flags);
+  EXPECT_FALSE(held.traffic);
+  EXPECT_EQ(ConditionOf(held.status, kReconciling), api::ConditionStatus::kTrue);
+  rollout.input().status = held.status;
   EXPECT_EQ(rollout.Step(At(seconds(5))).status.phase, RolloutPhase::kProgressing);
 }
 

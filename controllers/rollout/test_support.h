@@ -117,7 +117,7 @@ inline api::MetricStatus Metric(const std::string& name, api::Verdict verdict,
 
 inline api::Evaluation Evaluation(api::Timestamp at, api::Verdict verdict,
                                   std::vector<api::MetricStatus> metrics) {
-  return {at, verdict, std::move(metrics)};
+  return {at, at, verdict, std::move(metrics)};
 }
 
 inline api::Evaluation Go(api::Timestamp at) {
