@@ -378,7 +378,8 @@ def main():
                 mmm(f("p50")), mmm(f("p90")), mmm(f("p99")), mmm(f("max")), mmm(v)))
         w("")
         w("(min / median / max over runs of each percentile.) A rollback writes the flag and "
-          "the route at the same time (an advance orders them, API.md §4); the total is the later "
+          "the route at the same time (an advance orders them, see "
+          "[the state machine](concepts.md#the-state-machine)); the total is the later "
           "of the two, and per-write percentiles are in the JSON.")
         w("")
     if os.path.exists(e2e_path):

@@ -16,13 +16,13 @@
 #   AGENTROLLOUT_CLUSTER_OWNER_PID  when set at `up`, a watchdog runs `down` once that
 #                            process exits (a crashed test binary leaves nothing behind)
 #   AGENTROLLOUT_THIRD_PARTY_CRDS  directory of third-party CRDs
-#                            (default: ../shared/testdata/crds beside the repository)
+#                            (default: third_party/crds, vendored in the repository)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$AGENTROLLOUT_ROOT/hack/lib/proc.sh"
 
 STATE="${AGENTROLLOUT_STATE_DIR:-${TMPDIR:-/tmp}/agentrollout-cluster-$(id -u)}"
-THIRD_PARTY_CRDS="${AGENTROLLOUT_THIRD_PARTY_CRDS:-$AGENTROLLOUT_ROOT/../shared/testdata/crds}"
+THIRD_PARTY_CRDS="${AGENTROLLOUT_THIRD_PARTY_CRDS:-$AGENTROLLOUT_ROOT/third_party/crds}"
 PKI="$STATE/pki"
 KUBECONFIG_FILE="$STATE/kubeconfig"
 # Marker file: tells `down` (and the test harness) that a directory is a cluster state dir.
@@ -164,7 +164,7 @@ start_apiserver() {
 
 install_crds() {
   [ -d "$THIRD_PARTY_CRDS" ] ||
-    die "third-party CRDs not found at $THIRD_PARTY_CRDS (clone shared/ beside the repository or set AGENTROLLOUT_THIRD_PARTY_CRDS)"
+    die "third-party CRDs not found at $THIRD_PARTY_CRDS (set AGENTROLLOUT_THIRD_PARTY_CRDS to a directory of CRD manifests)"
   # The project's CRDs the way users install them (client-side apply, which also keeps
   # `kubectl apply --dry-run=client -f crds/` working); the third-party ones server-side,
   # since some are too big for client-side apply's last-applied annotation.

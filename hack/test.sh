@@ -37,6 +37,9 @@ trap - EXIT
 stop_cluster "$ctest_rc" || ctest_rc=1
 [ "$ctest_rc" -eq 0 ] || exit "$ctest_rc"
 
+# The application client libraries (clients/): their own test runners, the shared vectors.
+bash hack/test-clients.sh
+
 echo "==> unit tests under ASan + UBSan (preset asan)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan

@@ -1,4 +1,5 @@
-// Tenant evaluation of an AgentRollout flag, for applications (API.md §5.1).
+// Tenant evaluation of an AgentRollout flag, for applications (docs/api-reference.md,
+// "Flag documents").
 //
 // Header-only, C++17, standard library only. A tenant is ON iff the flag is enabled, the
 // tenant is not pinned off, and it is pinned on or its bucket is below the percentage:

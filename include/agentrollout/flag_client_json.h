@@ -1,4 +1,4 @@
-// Reads the flags.json document of the native ConfigMap flag store (API.md §5.1) into
+// Reads the flags.json document of the native ConfigMap flag store (docs/api-reference.md) into
 // FlagState values for flag_client.h. Header-only, C++17, needs nlohmann/json >= 3.
 //
 //   auto parsed = agentrollout::flag::parseFlags(file_contents);

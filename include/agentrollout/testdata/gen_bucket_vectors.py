@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates bucket_vectors.json, the shared bucketing test vectors (API.md §5.1).
+"""Generates bucket_vectors.json, the shared bucketing test vectors (docs/concepts.md, "Tenant bucketing").
 
 Independent of the C++ header: the hash comes from the `mmh3` package (a Python
 binding of Austin Appleby's reference MurmurHash3), and the bucket follows flagd's

@@ -1,0 +1,3 @@
+module agentops.dev/agentrollout/flags
+
+go 1.22
