@@ -15,13 +15,15 @@
 // watched namespace, as a Role there requires), target reads from watch caches or live --
 // and the chart must grant the union: a verb used in any of them is needed.
 //
-// The operator's call sites (`grep -rnE '(client_?|kube)(->|\.)(Get|List|Create|Update|
-// UpdateStatus|Patch|Delete|Watch)\(|ListPages\(' kube controllers operator analysis`,
-// fake_client and tests aside). A new one must be taken by a scenario here:
+// The operator's call sites (`grep -rnE '(client_?|live_|kube)(->|\.)(Get|List|Create|
+// Update|UpdateStatus|Patch|Delete|Watch)\(|ListPages\(' kube controllers operator
+// analysis`, fake_client and tests aside). A new one must be taken by a scenario here:
 //   kube/reflector.cc                 List (ListPages) + Watch: the AgentRollout informer
 //                                     and read_cache_client's informers (configmaps,
 //                                     featureflags, httproutes, virtualservices, deployments)
-//   kube/read_cache_client.cc         Gets of uncached objects / before sync: pass-through
+//   kube/read_cache_client.cc         Get to the server before its cache has synced and
+//                                     after a write (live_->Get); every other method passes
+//                                     its caller's call through
 //   kube/event_recorder.cc            Create events; Patch events (a repeat)
 //   kube/leader_election.cc           Get, Create (first start), Update (renew, release) leases
 //   controllers/rollout/reconciler.cc Get agentrollouts (cache behind our writes);
@@ -29,11 +31,13 @@
 //   controllers/rollout/executor.cc   UpdateStatus agentrollouts (PUT /status); Get
 //                                     agentrollouts after a 409; Patch agentrollouts (merge
 //                                     patch of metadata: the action annotation's removal)
-//   controllers/notify/webhook_notifier.cc  Get secrets (secretRef webhook URLs)
+//   controllers/notify/webhook_notifier.cc      Get secrets (secretRef webhook URLs)
 //   controllers/flagstore/configmap_flags.cc    Get, Create, Update configmaps
 //   controllers/flagstore/featureflag_flags.cc  Get, Create, Update featureflags
-//   controllers/traffic/route_router.cc     Get, Update httproutes / virtualservices
-//   controllers/traffic/replicas_router.cc  Get, Patch (merge) deployments
+//   controllers/traffic/route_router.cc         Get, Update httproutes / virtualservices
+//   controllers/traffic/replicas_router.cc      Get, Patch (merge) deployments
+// analysis/ talks to Prometheus only; operator/main.cc wires the above (--namespace,
+// --cache-target-reads, --leader-elect decide which of them run).
 // The kubectl plugin (plugin/) runs as its user, not as this ServiceAccount.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -42,7 +46,6 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -53,7 +56,6 @@
 
 #include "analysis/fake_prometheus_client.h"
 #include "api/types.h"
-#include "controllers/flagstore/featureflag_flags.h"
 #include "controllers/flagstore/flag_stores.h"
 #include "controllers/notify/webhook_notifier.h"
 #include "controllers/rollout/executor.h"
@@ -110,8 +112,8 @@ std::set<Grant> GrantsOf(const YAML::Node& rules) {
     for (const auto& group : rule["apiGroups"]) {
       for (const auto& resource : rule["resources"]) {
         for (const auto& verb : rule["verbs"]) {
-          grants.insert({group.as<std::string>(), resource.as<std::string>(),
-                         verb.as<std::string>()});
+          grants.insert(
+              {group.as<std::string>(), resource.as<std::string>(), verb.as<std::string>()});
         }
       }
     }
@@ -230,20 +232,6 @@ constexpr char kGatewayQuery[] = R"(errors{rollout="gateway-configmap"})";
 constexpr char kIstioQuery[] = R"(errors{rollout="istio-featureflag"})";
 constexpr char kReplicasQuery[] = R"(errors{rollout="replicas-configmap"})";
 
-// Decision time and the scheduler's and workqueue's clock, moved together by hand.
-class TestTime {
- public:
-  api::Timestamp Now() const { return api::Timestamp(std::chrono::seconds(seconds_.load())); }
-  void Advance(std::chrono::seconds by) {
-    seconds_ += by.count();
-    clock->Advance(by);
-  }
-  const std::shared_ptr<kube::FakeClock> clock = std::make_shared<kube::FakeClock>();
-
- private:
-  std::atomic<std::int64_t> seconds_{1'795'341'600};
-};
-
 // The operator's settings that change which calls it makes.
 struct Configuration {
   std::string watch_namespace;  // --namespace; "" = all
@@ -288,14 +276,15 @@ class OperatorRun {
     gateway["metadata"]["annotations"] = {{api::kActionAnnotation, "promote"}};
     create(controllers::kAgentRollouts, ns, gateway);
     // FeatureFlag created on first use, VirtualService; runs to Succeeded.
-    create(controllers::kAgentRollouts, ns,
-           Rollout("istio-featureflag",
-                   Spec(kIstioQuery, {{"key", "istio_bot"}, {"featureFlag", {{"name", "flags"}}}},
-                        {{"istio",
-                          {{"virtualService", "bot"},
-                           {"stableHost", "bot-v1"},
-                           {"canaryHost", "bot-v2"}}}},
-                        0)));
+    create(
+        controllers::kAgentRollouts, ns,
+        Rollout(
+            "istio-featureflag",
+            Spec(
+                kIstioQuery, {{"key", "istio_bot"}, {"featureFlag", {{"name", "flags"}}}},
+                {{"istio",
+                  {{"virtualService", "bot"}, {"stableHost", "bot-v1"}, {"canaryHost", "bot-v2"}}}},
+                0)));
     // Existing ConfigMap, Deployments; two identical No-Go evaluations (the second Event
     // is a repeat of the first) and a rollback.
     create(controllers::kAgentRollouts, ns,
@@ -312,15 +301,15 @@ class OperatorRun {
     prometheus_->SetValue(kReplicasQuery, 0.2);
 
     // The first status write of one rollout meets a 409: the executor re-reads the object.
-    fake_->AddReactor([conflicted = std::make_shared<std::atomic<bool>>(false)](
-                          const kube::FakeClient::Action& action)
-                          -> std::optional<kube::ApiResult<json>> {
-      if (action.verb == "update-status" && action.name == "istio-featureflag" &&
-          !conflicted->exchange(true)) {
-        return kube::StatusError(409, "Conflict", "the object has been modified");
-      }
-      return std::nullopt;
-    });
+    fake_->AddReactor(
+        [conflicted = std::make_shared<std::atomic<bool>>(false)](
+            const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+          if (action.verb == "update-status" && action.name == "istio-featureflag" &&
+              !conflicted->exchange(true)) {
+            return kube::StatusError(409, "Conflict", "the object has been modified");
+          }
+          return std::nullopt;
+        });
     fake_->ClearActions();
   }
 
@@ -347,8 +336,7 @@ class OperatorRun {
 
     controllers::WebhookNotifierOptions notifier_options;
     notifier_options.max_attempts = 1;
-    notifier_options.new_http_client =
-        [](const http::ClientConfig&) -> Result<http::ClientPtr> {
+    notifier_options.new_http_client = [](const http::ClientConfig&) -> Result<http::ClientPtr> {
       return Error(ErrorCode::kUnavailable, "no webhook server in this test");
     };
     controllers::WebhookNotifier notifier(fake_, notifier_options);
@@ -357,9 +345,10 @@ class OperatorRun {
     controllers::ReconcilerOptions options;
     options.namespace_ = watch_namespace;
     options.concurrency = 2;
-    options.clock = time_.clock;
-    options.now = [this] { return time_.Now(); };
-    options.scheduler.now = [this] { return time_.Now(); };
+    // Decisions, the scheduler and the workqueue on one clock that the test moves.
+    options.clock = clock_;
+    options.now = [this] { return clock_->WallNow(); };
+    options.scheduler.now = [this] { return clock_->WallNow(); };
     options.scheduler.tick_period = 5ms;
     options.scheduler.connect =
         [this](const analysis::PrometheusTarget&) -> Result<analysis::PrometheusClientPtr> {
@@ -390,7 +379,7 @@ class OperatorRun {
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (!Finished() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(100ms);
-      if (leading) time_.Advance(31s);
+      if (leading) clock_->Advance(31s);
     }
     // Every informer past its LIST and watching: the rollouts', and with cached target
     // reads one per target kind (the scenarios read every kind).
@@ -423,13 +412,12 @@ class OperatorRun {
            std::string::npos;
   }
   bool Finished() {
-    return InPhase("gateway-configmap", "Succeeded") &&
-           InPhase("istio-featureflag", "Succeeded") &&
+    return InPhase("gateway-configmap", "Succeeded") && InPhase("istio-featureflag", "Succeeded") &&
            InPhase("replicas-configmap", "RolledBack");
   }
 
   const Configuration configuration_;
-  TestTime time_;
+  const std::shared_ptr<kube::FakeClock> clock_ = std::make_shared<kube::FakeClock>();
   std::shared_ptr<kube::FakeClient> fake_ = std::make_shared<kube::FakeClient>();
   std::shared_ptr<analysis::testing::FakePrometheusClient> prometheus_ =
       std::make_shared<analysis::testing::FakePrometheusClient>();
@@ -440,9 +428,9 @@ class OperatorRun {
 TEST(RbacVerbsTest, TheChartGrantsExactlyTheCallsTheOperatorMakes) {
   std::set<Grant> watch_used;
   std::set<Grant> lease_used;
-  for (const Configuration& configuration : {Configuration{"", true}, Configuration{"", false},
-                                             Configuration{"voice", true},
-                                             Configuration{"voice", false}}) {
+  for (const Configuration& configuration :
+       {Configuration{"", true}, Configuration{"", false}, Configuration{"voice", true},
+        Configuration{"voice", false}}) {
     SCOPED_TRACE(configuration.Name());
     OperatorRun run(configuration);
     run.Seed();
