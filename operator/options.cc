@@ -92,7 +92,8 @@ void DefineFlags(CLI::App& app, FlagValues& v) {
       ->check(
           CLI::IsMember(std::vector<std::string>(kLogLevelNames.begin(), kLogLevelNames.end())));
   app.add_option("--pod-name", v.pod_name,
-                 "Identity in the leader-election Lease; empty = the host name")
+                 "Names this replica in the leader-election Lease (its identity there is this, '_' "
+                 "and a random suffix); empty = the host name")
       ->envname("POD_NAME");
 }
 

@@ -33,13 +33,13 @@ constexpr char kReleaseNamespace[] = "agentrollout-system";
 using Rule = std::tuple<std::string, std::string, std::set<std::string>>;
 
 const std::set<Rule> kWatchRules = {
-    {"rollouts.agentops.dev", "agentrollouts", {"get", "list", "watch", "patch", "update"}},
-    {"rollouts.agentops.dev", "agentrollouts/status", {"get", "update", "patch"}},
-    {"", "configmaps", {"get", "list", "watch", "create", "update", "patch"}},
-    {"core.openfeature.dev", "featureflags", {"get", "list", "watch", "create", "update", "patch"}},
-    {"gateway.networking.k8s.io", "httproutes", {"get", "list", "watch", "update", "patch"}},
-    {"networking.istio.io", "virtualservices", {"get", "list", "watch", "update", "patch"}},
-    {"apps", "deployments", {"get", "list", "watch", "update", "patch"}},
+    {"rollouts.agentops.dev", "agentrollouts", {"get", "list", "watch", "patch"}},
+    {"rollouts.agentops.dev", "agentrollouts/status", {"update"}},
+    {"", "configmaps", {"get", "list", "watch", "create", "update"}},
+    {"core.openfeature.dev", "featureflags", {"get", "list", "watch", "create", "update"}},
+    {"gateway.networking.k8s.io", "httproutes", {"get", "list", "watch", "update"}},
+    {"networking.istio.io", "virtualservices", {"get", "list", "watch", "update"}},
+    {"apps", "deployments", {"get", "list", "watch", "patch"}},
     {"", "secrets", {"get"}},
     {"", "events", {"create", "patch"}},
 };
@@ -147,7 +147,7 @@ TEST_F(ChartTest, OneWatchNamespaceIsARoleThereAndNoClusterWideAccess) {
 }
 
 TEST_F(ChartTest, ReadmeTableListsExactlyTheRenderedRules) {
-  // Rows like: | `apps` | `deployments` | get, update, patch | why |
+  // Rows like: | `apps` | `deployments` | get, list, watch, patch | why |
   std::ifstream readme(kChart + "/README.md");
   std::set<Rule> documented;
   const std::regex row(R"(^\| `([^`]*)`[^|]*\| `([^`]+)` \| ([a-z, ]+) \|)");

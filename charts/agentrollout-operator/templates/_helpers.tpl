@@ -37,30 +37,31 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 What the operator does in the namespaces it watches: exactly the verbs and resources
 its code uses, no wildcards. README.md has the same table with the reason for each rule;
-tests/gitops/chart_test.cc fails if the two drift apart from this list.
+tests/gitops/chart_test.cc fails if the two drift apart from this list, and
+tests/gitops/rbac_verbs_test.cc if it grants a verb the code never calls or lacks one it does.
 */}}
 {{- define "agentrollout-operator.watchRules" -}}
 - apiGroups: ["rollouts.agentops.dev"]
   resources: ["agentrollouts"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["rollouts.agentops.dev"]
   resources: ["agentrollouts/status"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["update"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
+  verbs: ["get", "list", "watch", "create", "update"]
 - apiGroups: ["core.openfeature.dev"]
   resources: ["featureflags"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
+  verbs: ["get", "list", "watch", "create", "update"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "list", "watch", "update"]
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "list", "watch", "update"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
