@@ -59,9 +59,11 @@ double OptimalIntrinsicTime(double alpha) {
   return u - 1;
 }
 
-// The variance of one version's proportion, with (e+1)/(n+2) so no events is not certainty.
-double ProportionVariance(Counts counts) {
-  const double q = (counts.events + 1) / (counts.total + 2);
+// The variance of one version's proportion, evaluated at q = (e + k)/(n + 2k): k = b^2/2
+// pseudo-events and pseudo-non-events, Agresti & Coull's z^2/2 with the sequence's own
+// multiplier b, so that few events (or none) is not taken for certainty.
+double ProportionVariance(Counts counts, double pseudo_counts) {
+  const double q = (counts.events + pseudo_counts) / (counts.total + 2 * pseudo_counts);
   return q * (1 - q) / counts.total;
 }
 
@@ -110,10 +112,11 @@ Result<Interval> ConfidenceSequence(Counts canary, Counts stable, double confide
 
   const double alpha = 1 - confidence;
   const double difference = c->events / c->total - s->events / s->total;
-  const double standard_error = std::sqrt(ProportionVariance(*c) + ProportionVariance(*s));
   const double x = OptimalIntrinsicTime(alpha) * (c->total + s->total) / tuned_for_total;
-  const double margin =
-      standard_error * std::sqrt((x + 1) / x * std::log((x + 1) / (alpha * alpha)));
+  const double multiplier = std::sqrt((x + 1) / x * std::log((x + 1) / (alpha * alpha)));
+  const double pseudo_counts = multiplier * multiplier / 2;
+  const double margin = multiplier * std::sqrt(ProportionVariance(*c, pseudo_counts) +
+                                               ProportionVariance(*s, pseudo_counts));
   return Interval{difference, std::max(-1.0, difference - margin),
                   std::min(1.0, difference + margin)};
 }

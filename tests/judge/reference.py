@@ -10,7 +10,7 @@ u = lambda sqrt(t) ~ N(0, x), x = rho^2 t,
     M(s) = integral exp(u s - u^2/2) N(u; 0, x) du,
 and Ville's inequality gives P(exists t: M >= 1/alpha) <= alpha. The boundary s*(x)
 solves M(s) = 1/alpha (scipy.integrate.quad + scipy.optimize.brentq); the margin is
-SE * s*(x). x = x* t / t*, with x* the minimizer of the margin at t = t*, found here
+SE * s*(x), SE from q = (e + k)/(n + 2k) per version with k = s*(x)^2 / 2. x = x* t / t*, with x* the minimizer of the margin at t = t*, found here
 with scipy.optimize.minimize_scalar on the numerical boundary (the paper gives it as
 -W_{-1}(-alpha^2/e) - 1; scipy.special.lambertw checks that too).
 Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas, "Time-uniform central limit theory and
@@ -90,11 +90,13 @@ def reference(ec, nc, es, ns, confidence, tuned):
         return (0.0, -1.0, 1.0)
     ec, es = min(ec, nc), min(es, ns)
     alpha = 1 - confidence
-    qc = (ec + 1) / (nc + 2)
-    qs = (es + 1) / (ns + 2)
-    se = np.sqrt(qc * (1 - qc) / nc + qs * (1 - qs) / ns)
     x = optimal_x(alpha) * (nc + ns) / tuned
-    margin = se * boundary(x, alpha)
+    b = boundary(x, alpha)
+    k = b * b / 2  # Agresti-Coull pseudo-counts with the boundary in place of z
+    qc = (ec + k) / (nc + 2 * k)
+    qs = (es + k) / (ns + 2 * k)
+    se = np.sqrt(qc * (1 - qc) / nc + qs * (1 - qs) / ns)
+    margin = b * se
     estimate = ec / nc - es / ns
     return (estimate, max(-1.0, estimate - margin), min(1.0, estimate + margin))
 
