@@ -63,10 +63,8 @@ PhaseOutcome SimulatePhase(const JudgeScenario& scenario, const JudgePolicy& pol
     const int64_t to_stable = per_interval - to_canary;
     canary.total += static_cast<double>(to_canary);
     stable.total += static_cast<double>(to_stable);
-    canary.events +=
-        static_cast<double>(binomial(random, Trials(to_canary, scenario.canary_rate)));
-    stable.events +=
-        static_cast<double>(binomial(random, Trials(to_stable, scenario.stable_rate)));
+    canary.events += static_cast<double>(binomial(random, Trials(to_canary, scenario.canary_rate)));
+    stable.events += static_cast<double>(binomial(random, Trials(to_stable, scenario.stable_rate)));
     if (canary.total == 0 || stable.total == 0) continue;
 
     Result<Interval> sequence = analysis::judge::ConfidenceSequence(

@@ -38,9 +38,9 @@ struct JudgePolicy {
 
 // The first interval (1-based) at which something happened in a phase; 0 = never.
 struct Crossings {
-  int excludes_truth = 0;      // the interval excluded the true difference
-  std::vector<int> no_go;      // per JudgePolicy::no_go_lines
-  std::vector<int> go;         // per JudgePolicy::go_lines
+  int excludes_truth = 0;  // the interval excluded the true difference
+  std::vector<int> no_go;  // per JudgePolicy::no_go_lines
+  std::vector<int> go;     // per JudgePolicy::go_lines
 };
 
 struct PhaseOutcome {

@@ -30,12 +30,12 @@ struct Run {
   uint64_t cell = 0;  // the running cell number: each cell has its own generator
 };
 
-constexpr int kShortPhase = 48;   // A/A: 48 one-minute intervals
-constexpr int kLongPhase = 240;   // A/B and Go: up to 4 hours
+constexpr int kShortPhase = 48;  // A/A: 48 one-minute intervals
+constexpr int kLongPhase = 240;  // A/B and Go: up to 4 hours
 
 json Scenario(const JudgeScenario& s) {
-  return {{"stable_rate", s.stable_rate},     {"canary_rate", s.canary_rate},
-          {"canary_share", s.canary_share},   {"rps", s.requests_per_second},
+  return {{"stable_rate", s.stable_rate},           {"canary_rate", s.canary_rate},
+          {"canary_share", s.canary_share},         {"rps", s.requests_per_second},
           {"interval_seconds", s.interval_seconds}, {"intervals", s.intervals}};
 }
 
@@ -103,19 +103,25 @@ const std::vector<Effect> kEffects{
     {"slow calls +10 points (5% -> 15%)", 0.05, 0.15, 0.05, 0.01},
 };
 
+// Appends one cell per canary share and request rate, the 4-hour phases of A/B and Go.
+void TrafficGrid(Run& run, const char* name, double stable_rate, double canary_rate,
+                 const JudgePolicy& policy, json& cells) {
+  for (double share : kShares) {
+    for (double rps : kRates) {
+      JudgeScenario s{stable_rate, canary_rate, share, rps, 60, kLongPhase};
+      json cell = Cell(run, s, policy, run.phases);
+      cell["name"] = name;
+      cells.push_back(cell);
+    }
+  }
+}
+
 json AbCells(Run& run) {
   json cells = json::array();
   for (const Effect& effect : kEffects) {
-    for (double share : kShares) {
-      for (double rps : kRates) {
-        JudgeScenario s{effect.stable_rate, effect.canary_rate, share, rps, 60, kLongPhase};
-        JudgePolicy policy;
-        policy.no_go_lines = {0, effect.no_go_line};
-        json cell = Cell(run, s, policy, run.phases);
-        cell["name"] = effect.name;
-        cells.push_back(cell);
-      }
-    }
+    JudgePolicy policy;
+    policy.no_go_lines = {0, effect.no_go_line};
+    TrafficGrid(run, effect.name, effect.stable_rate, effect.canary_rate, policy, cells);
   }
   return cells;
 }
@@ -132,16 +138,9 @@ json GoCells(Run& run) {
                         Case{"slow calls equal (5%), go < 0.01", 0.05, 0.05, 0.01},
                         Case{"errors on the line (1% -> 1.5%), go < 0.005", 0.01, 0.015, 0.005},
                         Case{"slow calls on the line (5% -> 6%), go < 0.01", 0.05, 0.06, 0.01}}) {
-    for (double share : kShares) {
-      for (double rps : kRates) {
-        JudgeScenario s{c.stable_rate, c.canary_rate, share, rps, 60, kLongPhase};
-        JudgePolicy policy;
-        policy.go_lines = {c.go_line};
-        json cell = Cell(run, s, policy, run.phases);
-        cell["name"] = c.name;
-        cells.push_back(cell);
-      }
-    }
+    JudgePolicy policy;
+    policy.go_lines = {c.go_line};
+    TrafficGrid(run, c.name, c.stable_rate, c.canary_rate, policy, cells);
   }
   return cells;
 }
@@ -150,17 +149,10 @@ json TuningCells(Run& run) {
   json cells = json::array();
   for (double tuned : {1e3, 1e4, 1e5, 1e6}) {
     for (const Effect& effect : {kEffects[1], kEffects[2]}) {
-      for (double share : kShares) {
-        for (double rps : kRates) {
-          JudgeScenario s{effect.stable_rate, effect.canary_rate, share, rps, 60, kLongPhase};
-          JudgePolicy policy;
-          policy.tuned_for_total = tuned;
-          policy.no_go_lines = {0};
-          json cell = Cell(run, s, policy, run.phases);
-          cell["name"] = effect.name;
-          cells.push_back(cell);
-        }
-      }
+      JudgePolicy policy;
+      policy.tuned_for_total = tuned;
+      policy.no_go_lines = {0};
+      TrafficGrid(run, effect.name, effect.stable_rate, effect.canary_rate, policy, cells);
     }
     // A/A where the counts are smallest: 0.5 %, 5 % canary, 10 rps.
     JudgeScenario aa{0.005, 0.005, 0.05, 10, 60, kShortPhase};

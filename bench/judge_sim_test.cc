@@ -22,10 +22,10 @@ TEST(JudgeSimTest, PeekingInflatesTheNaiveIntervalButNotTheSequence) {
   // roughly a quarter of the phases; the sequence stays near or below 5 %.
   const JudgeScenario scenario{0.02, 0.02, 0.10, 50, 60, 48};
   const JudgePolicy policy;
-  const double naive = Share(scenario, policy, 400,
-                             [](const PhaseOutcome& o) { return o.naive.excludes_truth; });
-  const double sequence = Share(scenario, policy, 400,
-                                [](const PhaseOutcome& o) { return o.sequence.excludes_truth; });
+  const double naive =
+      Share(scenario, policy, 400, [](const PhaseOutcome& o) { return o.naive.excludes_truth; });
+  const double sequence =
+      Share(scenario, policy, 400, [](const PhaseOutcome& o) { return o.sequence.excludes_truth; });
   EXPECT_GT(naive, 0.12);
   EXPECT_LT(sequence, 0.06);
 }
@@ -34,8 +34,8 @@ TEST(JudgeSimTest, AFivefoldErrorRateIsCaughtWithinThePhase) {
   JudgeScenario scenario{0.01, 0.05, 0.25, 50, 60, 48};
   JudgePolicy policy;
   policy.no_go_lines = {0.02};
-  const double caught = Share(scenario, policy, 100,
-                              [](const PhaseOutcome& o) { return o.sequence.no_go[0]; });
+  const double caught =
+      Share(scenario, policy, 100, [](const PhaseOutcome& o) { return o.sequence.no_go[0]; });
   EXPECT_EQ(caught, 1.0);
 }
 
