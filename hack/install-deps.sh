@@ -15,8 +15,10 @@ PACKAGES=(
   libcli11-dev libjemalloc-dev
   # servers and tools used by tests and the demo
   prometheus golang-go openssl curl procps iproute2 lua5.4 jq
-  # benchmarks (bench/run.sh): the plot in docs/benchmarks.md
+  # benchmarks (bench/run.sh, bench/judge_sim.sh): the plots in docs/
   python3-matplotlib
+  # the judge's reference test (tests/judge/reference.py)
+  python3-numpy python3-scipy
 )
 
 missing=()
