@@ -78,10 +78,14 @@ int InvariantChecker::Bound(const RolloutPlan& plan, const State& state, Moment 
   const int here = value(index);
   const int next = std::max(here, value(index + 1));
   switch (state.status->phase) {
-    case RolloutPhase::kProgressing: return next;
-    case RolloutPhase::kRollingBack: return moment == Moment::kStatusWrite ? next : here;
-    case RolloutPhase::kRolledBack: return 0;
-    default: return here;
+    case RolloutPhase::kProgressing:
+      return next;
+    case RolloutPhase::kRollingBack:
+      return moment == Moment::kStatusWrite ? next : here;
+    case RolloutPhase::kRolledBack:
+      return 0;
+    default:
+      return here;
   }
 }
 
@@ -137,8 +141,8 @@ void InvariantChecker::OnRollout(const json& object) {
     std::optional<api::CurrentPhaseStatus> left;
     if (state.last_phase && now.index == state.last_phase->index + 1) left = state.last_phase;
     if (succeeded_now && state.last_phase && now.index == state.last_phase->index) left = now;
-    if (left && (!status.analysis.last_evaluated ||
-                 *status.analysis.last_evaluated <= left->started_at)) {
+    if (left &&
+        (!status.analysis.last_evaluated || *status.analysis.last_evaluated <= left->started_at)) {
       Violation(rv, *plan,
                 "left phase " + left->name + " without an evaluation made in it (lastEvaluated " +
                     (status.analysis.last_evaluated

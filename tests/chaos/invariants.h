@@ -73,7 +73,7 @@ struct RolloutPlan {
 
 // A ConfigMap the test pre-filled with other teams' content, which must survive.
 struct ForeignContent {
-  std::map<std::string, std::string> data;  // data keys other than flags.json
+  std::map<std::string, std::string> data;          // data keys other than flags.json
   nlohmann::json flags = nlohmann::json::object();  // entries of flags.json
 };
 
@@ -122,8 +122,7 @@ struct RouteWeights {
 RouteWeights WeightsOf(const nlohmann::json& route, const RolloutPlan& plan);
 
 // The rollout's flag entry in a ConfigMap's flags.json; nullopt when absent or unparsable.
-std::optional<nlohmann::json> FlagEntryOf(const nlohmann::json& config_map,
-                                          const std::string& key);
+std::optional<nlohmann::json> FlagEntryOf(const nlohmann::json& config_map, const std::string& key);
 // A flag entry's effective percentage: 0 when disabled.
 int EffectivePercent(const nlohmann::json& entry);
 

@@ -23,7 +23,8 @@ RolloutPlan Plan() {
 // Replays writes in commit order, numbering resourceVersions.
 class History {
  public:
-  History() : checker_({Plan()}, {{"flags", {{{"other.txt", "keep"}}, {{"theirs", {{"on", 1}}}}}}}) {}
+  History()
+      : checker_({Plan()}, {{"flags", {{{"other.txt", "keep"}}, {{"theirs", {{"on", 1}}}}}}}) {}
 
   void Status(RolloutPhase phase, int index, int started_s, std::optional<int> evaluated_s) {
     api::AgentRolloutStatus status;
@@ -37,13 +38,12 @@ class History {
     checker_.OnRollout({{"metadata", Meta("r")}, {"status", api::EncodeStatus(status)}});
   }
   void Route(int canary) {
-    checker_.OnRoute(
-        {{"metadata", Meta("route")},
-         {"spec",
-          {{"rules",
-            {{{"backendRefs",
-               {{{"name", "stable"}, {"weight", 100 - canary}},
-                {{"name", "canary"}, {"weight", canary}}}}}}}}}});
+    checker_.OnRoute({{"metadata", Meta("route")},
+                      {"spec",
+                       {{"rules",
+                         {{{"backendRefs",
+                            {{{"name", "stable"}, {"weight", 100 - canary}},
+                             {{"name", "canary"}, {"weight", canary}}}}}}}}}});
   }
   void Flag(int percent, bool enabled = true, bool keep_theirs = true) {
     json flags = {{"r_flag", {{"percentage", percent}, {"enabled", enabled}}}};
@@ -163,10 +163,11 @@ TEST(InvariantCheckerTest, LostEntriesAndOthersContentAreCaught) {
 
 TEST(InvariantCheckerTest, ARolloutsEntryVanishingIsCaught) {
   InvariantChecker checker({Plan()}, {});
-  checker.OnConfigMap({{"metadata", {{"name", "flags"}, {"resourceVersion", "1"}}},
-                       {"data", {{"flags.json", R"({"r_flag":{"percentage":10,"enabled":true}})"}}}});
   checker.OnConfigMap(
-      {{"metadata", {{"name", "flags"}, {"resourceVersion", "2"}}}, {"data", {{"flags.json", "{}"}}}});
+      {{"metadata", {{"name", "flags"}, {"resourceVersion", "1"}}},
+       {"data", {{"flags.json", R"({"r_flag":{"percentage":10,"enabled":true}})"}}}});
+  checker.OnConfigMap({{"metadata", {{"name", "flags"}, {"resourceVersion", "2"}}},
+                       {"data", {{"flags.json", "{}"}}}});
   checker.OnConfigMap({{"metadata", {{"name", "flags"}, {"resourceVersion", "3"}}},
                        {"data", {{"flags.json", "{\"r_flag\":"}}}});
   EXPECT_THAT(checker.violations(),

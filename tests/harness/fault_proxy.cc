@@ -73,7 +73,8 @@ Result<int> ConnectTo(const std::string& host, int port) {
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     const int error = errno;
     ::close(fd);
-    return Unavailable("connect " + host + ":" + std::to_string(port) + ": " + std::strerror(error));
+    return Unavailable("connect " + host + ":" + std::to_string(port) + ": " +
+                       std::strerror(error));
   }
   return fd;
 }
@@ -116,16 +117,26 @@ std::string CannedAnswer(FaultKind kind, std::mt19937_64& rng) {
 
 std::string_view Name(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kDelay: return "delay";
-    case FaultKind::kDrop: return "drop";
-    case FaultKind::kReset: return "reset";
-    case FaultKind::kTruncate: return "truncate";
-    case FaultKind::kGarbage: return "garbage";
-    case FaultKind::kPartition: return "partition";
-    case FaultKind::kHttp500: return "http500";
-    case FaultKind::kHttp429: return "http429";
-    case FaultKind::kHttp410: return "http410";
-    case FaultKind::kGarbageBody: return "garbage_body";
+    case FaultKind::kDelay:
+      return "delay";
+    case FaultKind::kDrop:
+      return "drop";
+    case FaultKind::kReset:
+      return "reset";
+    case FaultKind::kTruncate:
+      return "truncate";
+    case FaultKind::kGarbage:
+      return "garbage";
+    case FaultKind::kPartition:
+      return "partition";
+    case FaultKind::kHttp500:
+      return "http500";
+    case FaultKind::kHttp429:
+      return "http429";
+    case FaultKind::kHttp410:
+      return "http410";
+    case FaultKind::kGarbageBody:
+      return "garbage_body";
   }
   return "unknown";
 }
@@ -198,22 +209,23 @@ class FaultProxy::Impl {
     std::shared_ptr<Connection> target = PickConnection(fault.pick);
     if (target == nullptr) {
       std::lock_guard lock(mu_);
-      ++counts_["skipped"];
+      connection_faults_.push_back({fault, Clock::now()});
       return;
     }
-    std::lock_guard lock(target->mu);
-    if (fault.kind == FaultKind::kDelay) {
-      target->frozen_until = std::max(target->frozen_until, Clock::now() + fault.duration);
-      Count(fault.kind);
-      return;
-    }
-    target->pick = fault.pick;
-    target->pending_since = Clock::now();
-    switch (fault.kind) {
-      case FaultKind::kDrop: target->pending = Pending::kDrop; break;
-      case FaultKind::kReset: target->pending = Pending::kReset; break;
-      case FaultKind::kGarbage: target->pending = Pending::kGarbage; break;
-      default: target->pending = Pending::kTruncate; break;
+    Aim(*target, fault);
+  }
+
+  void Heal() {
+    std::lock_guard lock(mu_);
+    http_faults_.clear();
+    connection_faults_.clear();
+    partition_until_ = Clock::now();
+    for (int& fd : held_) CloseFd(fd);
+    held_.clear();
+    for (const auto& connection : connections_) {
+      std::lock_guard connection_lock(connection->mu);
+      connection->frozen_until = Clock::time_point{};
+      connection->pending = Pending::kNone;
     }
   }
 
@@ -275,6 +287,32 @@ class FaultProxy::Impl {
     return live[pick % live.size()];
   }
 
+  // Hands a connection-level fault to the connection's thread (a delay takes effect at once).
+  void Aim(Connection& target, const Fault& fault) {
+    std::lock_guard lock(target.mu);
+    if (fault.kind == FaultKind::kDelay) {
+      target.frozen_until = std::max(target.frozen_until, Clock::now() + fault.duration);
+      Count(fault.kind);
+      return;
+    }
+    target.pick = fault.pick;
+    target.pending_since = Clock::now();
+    switch (fault.kind) {
+      case FaultKind::kDrop:
+        target.pending = Pending::kDrop;
+        break;
+      case FaultKind::kReset:
+        target.pending = Pending::kReset;
+        break;
+      case FaultKind::kGarbage:
+        target.pending = Pending::kGarbage;
+        break;
+      default:
+        target.pending = Pending::kTruncate;
+        break;
+    }
+  }
+
   void Partition(const Fault& fault) {
     const auto until = Clock::now() + fault.duration;
     std::lock_guard lock(mu_);
@@ -328,6 +366,12 @@ class FaultProxy::Impl {
         CloseFd(connection->upstream);
         connection->done = true;
       });
+      // A fault that found no live connection hits the next one (HTTP clients of the
+      // proxy mostly hold a connection only for one request).
+      if (!connection_faults_.empty()) {
+        Aim(*connection, connection_faults_.front().first);
+        connection_faults_.pop_front();
+      }
       connections_.push_back(std::move(connection));
     }
   }
@@ -342,9 +386,11 @@ class FaultProxy::Impl {
       for (int& fd : held_) CloseFd(fd);
       held_.clear();
     }
-    while (!http_faults_.empty() && Clock::now() - http_faults_.front().second > kPendingLimit) {
-      http_faults_.pop_front();
-      ++counts_["skipped"];
+    for (auto* queue : {&http_faults_, &connection_faults_}) {
+      while (!queue->empty() && Clock::now() - queue->front().second > kPendingLimit) {
+        queue->pop_front();
+        ++counts_["skipped"];
+      }
     }
     for (auto it = connections_.begin(); it != connections_.end();) {
       if ((*it)->done) {
@@ -369,7 +415,8 @@ class FaultProxy::Impl {
   bool ApplyPending(Connection& c) {
     std::lock_guard lock(c.mu);
     switch (c.pending) {
-      case Pending::kNone: return false;
+      case Pending::kNone:
+        return false;
       case Pending::kTruncate:
         if (Clock::now() - c.pending_since < kPendingLimit) return false;
         Count(FaultKind::kTruncate);
@@ -530,7 +577,9 @@ class FaultProxy::Impl {
   std::vector<int> held_;  // accepted during a blackhole partition
   Clock::time_point partition_until_{};
   bool partition_refuse_ = false;
+  // Faults waiting for a request or a connection, with the time they were injected.
   std::deque<std::pair<Fault, Clock::time_point>> http_faults_;
+  std::deque<std::pair<Fault, Clock::time_point>> connection_faults_;
   std::map<std::string, std::int64_t> counts_;
   std::int64_t accepted_ = 0;
 
@@ -553,6 +602,7 @@ FaultProxy::~FaultProxy() { Stop(); }
 int FaultProxy::port() const { return impl_->port(); }
 void FaultProxy::Inject(const Fault& fault) { impl_->Inject(fault); }
 void FaultProxy::Stop() { impl_->Stop(); }
+void FaultProxy::Heal() { impl_->Heal(); }
 std::int64_t FaultProxy::connections() const { return impl_->connections(); }
 
 std::map<std::string, std::int64_t> FaultProxy::Counts() const {
@@ -571,7 +621,7 @@ std::int64_t FaultProxy::Applied() const {
 // ---------------------------------------------------------------- schedules
 
 FaultMix TcpFaultMix() {
-  return {{FaultKind::kDelay, 4},   {FaultKind::kDrop, 3},    {FaultKind::kReset, 3},
+  return {{FaultKind::kDelay, 4},    {FaultKind::kDrop, 3},    {FaultKind::kReset, 3},
           {FaultKind::kTruncate, 2}, {FaultKind::kGarbage, 2}, {FaultKind::kPartition, 1}};
 }
 

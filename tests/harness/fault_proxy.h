@@ -17,7 +17,8 @@
 // answer a request itself instead of forwarding it:
 //   http500, http429 (Retry-After: 1), http410   that status with a small JSON body
 //   garbage_body                                  200, application/json, random bytes
-// Every applied fault is counted by kind; a fault that found nothing to hit (no live
+// A connection-level fault that finds no live connection hits the next connection accepted.
+// Every applied fault is counted by kind; a fault that found nothing to hit within 5 s (no
 // connection, no request arriving) is counted under "skipped" instead.
 #pragma once
 
@@ -80,9 +81,14 @@ class FaultProxy {
   // "127.0.0.1:PORT".
   std::string address() const { return "127.0.0.1:" + std::to_string(port()); }
 
-  // Applies `fault` now (HTTP-level kinds: to the next request that arrives within 5 s).
+  // Applies `fault` now (HTTP-level kinds: to the next request that arrives within 5 s;
+  // connection-level kinds without a live connection: to the next one within 5 s).
   // HTTP-level kinds on a proxy not in HTTP mode are counted as skipped.
   void Inject(const Fault& fault);
+
+  // Ends every fault in effect (delays, a partition) and forgets the queued ones: from now
+  // on the proxy only forwards, until the next Inject.
+  void Heal();
 
   // Applied faults by Name(kind), plus "skipped"; kinds never applied are absent.
   std::map<std::string, std::int64_t> Counts() const;

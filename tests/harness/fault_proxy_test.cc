@@ -285,12 +285,36 @@ TEST(FaultProxyTest, BlackholePartitionLeavesConnectionsSilentThenLiveOnesResume
   for (int fd : {live, during}) ::close(fd);
 }
 
+TEST(FaultProxyTest, AFaultWithoutALiveConnectionHitsTheNextOne) {
+  Upstream upstream(false);
+  auto proxy = StartProxy(upstream, false);
+  proxy->Inject({FaultKind::kReset});
+  const int fd = Connect(proxy->port());
+  EXPECT_EQ(Receive(fd, 1).end, Received::End::kReset);
+  EXPECT_EQ(proxy->Counts()["reset"], 1);
+  ::close(fd);
+}
+
+TEST(FaultProxyTest, HealEndsPartitionsAndDelaysAndForgetsQueuedFaults) {
+  Upstream upstream(false);
+  auto proxy = StartProxy(upstream, false);
+  const int delayed = LiveConnection(*proxy);
+  proxy->Inject({FaultKind::kDelay, 60s});
+  proxy->Inject({FaultKind::kPartition, 60s, false});
+  proxy->Heal();
+  proxy->Inject({FaultKind::kDrop});  // queued for the next connection: not after a Heal
+  proxy->Heal();
+  SendAll(delayed, "now");
+  EXPECT_EQ(Receive(delayed, 3, 2s).bytes, "now");
+  const int fresh = LiveConnection(*proxy);
+  for (int fd : {delayed, fresh}) ::close(fd);
+}
+
 TEST(FaultProxyTest, FaultsWithNothingToHitAreCountedAsSkipped) {
   Upstream upstream(false);
   auto proxy = StartProxy(upstream, false);
-  proxy->Inject({FaultKind::kDrop});
   proxy->Inject({FaultKind::kHttp500});  // not an HTTP proxy
-  EXPECT_EQ(proxy->Counts()["skipped"], 2);
+  EXPECT_EQ(proxy->Counts()["skipped"], 1);
   EXPECT_EQ(proxy->Applied(), 0);
 }
 
