@@ -51,6 +51,7 @@
 #include "tests/chaos/invariants.h"
 #include "tests/harness/cluster.h"
 #include "tests/harness/fault_proxy.h"
+#include "tests/harness/operator_command.h"
 #include "tests/harness/process.h"
 #include "tests/harness/prometheus.h"
 #include "tests/harness/test_exporter.h"
@@ -253,31 +254,14 @@ class Supervisor {
 
   void Start() {
     const std::filesystem::path log = dir_ / ("operator-" + std::to_string(logs_.size()) + ".log");
-    auto process = BackgroundProcess::Start({AGENTROLLOUT_OPERATOR,
-                                             "--kubeconfig",
-                                             kubeconfig_.string(),
-                                             "--namespace",
-                                             ns_,
-                                             "--leader-elect",
-                                             "--leader-election-namespace",
-                                             ns_,
-                                             "--lease-duration",
-                                             std::to_string(kLeaseDuration.count()) + "s",
-                                             "--renew-deadline",
-                                             "3s",
-                                             "--retry-period",
-                                             "1s",
-                                             "--health-addr",
-                                             "127.0.0.1:0",
-                                             "--metrics-addr",
-                                             "127.0.0.1:0",
-                                             "--log-format",
-                                             "text",
-                                             "--log-level",
-                                             "info",
-                                             "--pod-name",
-                                             "chaos"},
-                                            log);
+    testing::OperatorCommand command;
+    command.binary = AGENTROLLOUT_OPERATOR;
+    command.kubeconfig = kubeconfig_.string();
+    command.ns = ns_;
+    command.pod_name = "chaos";
+    command.log_level = "info";
+    command.lease_duration = std::to_string(kLeaseDuration.count()) + "s";
+    auto process = BackgroundProcess::Start(testing::OperatorArgv(command), log);
     if (!process.ok()) {
       crashes_.push_back("operator did not start: " + process.error().ToString());
       return;
