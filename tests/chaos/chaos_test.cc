@@ -681,7 +681,13 @@ TEST(ChaosTest, RolloutsStaySafeUnderFaultsAndKills) {
     std::this_thread::sleep_for(100ms);
   }
   double slowest_safe = 0;
+  json safe_seconds = json::object();  // per breached rollout, with its allowance
   for (std::size_t i : breached) {
+    safe_seconds[rollouts[i].plan.name] = {
+        {"safeAfter", safe_after.count(i) != 0 ? json(safe_after[i]) : json(nullptr)},
+        {"allowed", std::chrono::duration<double>(deadlines[i] - quiet).count()},
+        {"rollback", rollouts[i].rollback_mode},
+        {"failureLimit", rollouts[i].failure_limit}};
     if (safe_after.count(i) == 0) {
       violations.push_back(
           rollouts[i].plan.name + ": breached, yet not flag 0 % and weight 0 " +
@@ -740,6 +746,7 @@ TEST(ChaosTest, RolloutsStaySafeUnderFaultsAndKills) {
       {"outcomes", outcomes},
       {"leaderAfterFaultsSeconds", std::chrono::duration<double>(quiet - faults_stopped).count()},
       {"slowestBreachSafeSeconds", slowest_safe},
+      {"breachSafeSeconds", safe_seconds},
       {"historyVersionsChecked", checker.checked()},
       {"violations", violations}};
   std::ofstream(*dir / "summary.json") << summary.dump(2) << "\n";
