@@ -22,6 +22,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "tests/harness/cluster.h"
+#include "tests/harness/operator_command.h"
 #include "tests/harness/process.h"
 #include "tests/harness/prometheus.h"
 #include "tests/harness/test_exporter.h"
@@ -125,31 +126,12 @@ class OperatorE2ETest : public ::testing::Test {
 
   void StartOperator() {
     const std::filesystem::path log = dir_ / ("operator-" + ns_ + ".log");
-    auto process = BackgroundProcess::Start({AGENTROLLOUT_OPERATOR,
-                                             "--kubeconfig",
-                                             Cluster().kubeconfig().string(),
-                                             "--namespace",
-                                             ns_,
-                                             "--leader-elect",
-                                             "--leader-election-namespace",
-                                             ns_,
-                                             "--lease-duration",
-                                             "4s",
-                                             "--renew-deadline",
-                                             "3s",
-                                             "--retry-period",
-                                             "1s",
-                                             "--health-addr",
-                                             "127.0.0.1:0",
-                                             "--metrics-addr",
-                                             "127.0.0.1:0",
-                                             "--log-format",
-                                             "text",
-                                             "--log-level",
-                                             "debug",
-                                             "--pod-name",
-                                             "e2e"},
-                                            log);
+    testing::OperatorCommand command;
+    command.binary = AGENTROLLOUT_OPERATOR;
+    command.kubeconfig = Cluster().kubeconfig().string();
+    command.ns = ns_;
+    command.pod_name = "e2e";
+    auto process = BackgroundProcess::Start(testing::OperatorArgv(command), log);
     ASSERT_TRUE(process.ok()) << process.error().ToString();
     operator_ = std::make_unique<BackgroundProcess>(std::move(*process));
     auto started = operator_->WaitForLog("serving /healthz and /readyz on port ", 20s);
