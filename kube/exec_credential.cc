@@ -28,8 +28,7 @@ Error CredentialError(std::string message) {
 }
 
 std::string Base64(std::string_view bytes) {
-  static const char* alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   for (std::size_t i = 0; i < bytes.size(); i += 3) {
@@ -121,9 +120,9 @@ class ExecTransport final : public http::Client {
     config.tls.client_key_pem = credential->client_key_pem;
     auto built = http::NewClient(config);
     if (!built.ok()) {
-      return CredentialError(source_->Describe() +
-                             ": the client certificate it gave is not usable: " +
-                             built.error().message());
+      return CredentialError(
+          source_->Describe() +
+          ": the client certificate it gave is not usable: " + built.error().message());
     }
     current_ = std::shared_ptr<http::Client>(std::move(built).value());
     cert_pem_ = credential->client_cert_pem;
@@ -185,8 +184,8 @@ Result<ExecCredential> ParseExecCredential(std::string_view output, std::string_
   if (token->empty() && cert->empty()) {
     return CredentialError("status: neither token nor clientCertificateData is set");
   }
-  for (const auto& [field, pem] : {std::pair{"clientCertificateData", &*cert},
-                                   std::pair{"clientKeyData", &*key}}) {
+  for (const auto& [field, pem] :
+       {std::pair{"clientCertificateData", &*cert}, std::pair{"clientKeyData", &*key}}) {
     if (!pem->empty() && pem->find("-----BEGIN ") == std::string::npos) {
       return CredentialError(std::string("status.") + field + ": not PEM");
     }
@@ -221,8 +220,8 @@ std::string ExecInfo(const ExecConfig& exec, bool interactive, std::string_view 
   return info.dump();
 }
 
-ExecCredentialSource::ExecCredentialSource(ExecConfig exec, std::string server,
-                                           http::TlsConfig tls, ExecOptions options)
+ExecCredentialSource::ExecCredentialSource(ExecConfig exec, std::string server, http::TlsConfig tls,
+                                           ExecOptions options)
     : exec_(std::move(exec)),
       server_(std::move(server)),
       tls_(std::move(tls)),

@@ -57,7 +57,8 @@ TEST(ParseExecCredential, RejectsHostileOrIncompleteOutput) {
       {"not json", "not a JSON object"},
       {"[1]", "not a JSON object"},
       {Credential(kV1beta1, {{"token", "t"}}), "apiVersion: must be " + std::string(kV1)},
-      {nlohmann::json{{"apiVersion", kV1}, {"kind", "Other"}}.dump(), "kind: must be ExecCredential"},
+      {nlohmann::json{{"apiVersion", kV1}, {"kind", "Other"}}.dump(),
+       "kind: must be ExecCredential"},
       {nlohmann::json{{"apiVersion", kV1}, {"kind", "ExecCredential"}}.dump(), "status: missing"},
       {Credential(kV1, nlohmann::json::object()), "neither token nor clientCertificateData"},
       {Credential(kV1, {{"token", 42}}), "status.token: must be a string"},
@@ -150,11 +151,11 @@ class ExecCredentialSourceTest : public ::testing::Test {
 
 // An ExecCredential with token tok-$RUN, expiring `seconds` after the fake clock's now.
 std::string TokenScript(const std::shared_ptr<FakeClock>& clock, int seconds) {
-  const std::string expires =
-      api::FormatTime(clock->WallNow() + std::chrono::seconds(seconds));
+  const std::string expires = api::FormatTime(clock->WallNow() + std::chrono::seconds(seconds));
   return std::string("printf '{\"apiVersion\":\"") + kV1 +
          "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%s\","
-         "\"expirationTimestamp\":\"" + expires + "\"}}' \"$RUN\"";
+         "\"expirationTimestamp\":\"" +
+         expires + "\"}}' \"$RUN\"";
 }
 
 TEST_F(ExecCredentialSourceTest, CachesUntilExpiryThenRunsAgain) {
@@ -183,10 +184,11 @@ TEST_F(ExecCredentialSourceTest, RefreshDropsOnlyTheRejectedCredential) {
 TEST_F(ExecCredentialSourceTest, EnvArgsAndInteractiveFlagReachThePlugin) {
   mode_ = ExecConfig::InteractiveMode::kIfAvailable;
   // The token is built from what the plugin saw: $1, $REGION and spec.interactive.
-  const std::string body = std::string("I=$(echo \"$KUBERNETES_EXEC_INFO\" | grep -c '\"interactive\":true')\n") +
-                           "printf '{\"apiVersion\":\"" + kV1 +
-                           "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s-%s-%s\"}}' "
-                           "\"$1\" \"$REGION\" \"$I\"";
+  const std::string body =
+      std::string("I=$(echo \"$KUBERNETES_EXEC_INFO\" | grep -c '\"interactive\":true')\n") +
+      "printf '{\"apiVersion\":\"" + kV1 +
+      "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s-%s-%s\"}}' "
+      "\"$1\" \"$REGION\" \"$I\"";
   ExecConfig exec;
   exec.api_version = kV1;
   exec.command = Plugin(body);

@@ -16,8 +16,8 @@
 namespace agentrollout::kube {
 
 struct ProcessSpec {
-  std::string program;             // a path, or a name looked up in $PATH
-  std::vector<std::string> args;   // argv[1..]
+  std::string program;                                   // a path, or a name looked up in $PATH
+  std::vector<std::string> args;                         // argv[1..]
   std::vector<std::pair<std::string, std::string>> env;  // set on top of this process's own
   // true: the child reads this process's stdin (an interactive login); false: /dev/null,
   // and the child runs in a process group of its own so a timeout ends its children too.
