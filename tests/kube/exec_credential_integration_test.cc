@@ -34,10 +34,8 @@ class ExecCredentialIntegration : public ::testing::Test {
     admin_ = ClusterClient();
     ASSERT_NE(admin_, nullptr);
     ns_ = CreateTestNamespace();
-    ASSERT_TRUE(admin_
-                    ->Create(kServiceAccounts, ns_,
-                             json{{"metadata", {{"name", "deployer"}}}})
-                    .ok());
+    ASSERT_TRUE(
+        admin_->Create(kServiceAccounts, ns_, json{{"metadata", {{"name", "deployer"}}}}).ok());
     auto token = Cluster().Kubectl({"create", "token", "deployer", "-n", ns_, "--duration=10m"});
     ASSERT_EQ(token.exit_code, 0) << token.Describe();
     char tmpl[] = "/tmp/exec-plugin-it-XXXXXX";
@@ -68,8 +66,10 @@ class ExecCredentialIntegration : public ::testing::Test {
         << "case \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 9;; esac\n"
         << "EXPIRES=$(date -u -d \"+" << lifetime_seconds << " seconds\" +%Y-%m-%dT%H:%M:%SZ)\n"
         << "echo \"login.sh: run $RUN for $CLUSTER_NAME\" >&2\n"
-        << "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-           "\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"%s\"}}' \"$TOKEN\" \"$EXPIRES\"\n";
+        << "printf "
+           "'{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+           "\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"%s\"}}' \"$TOKEN\" "
+           "\"$EXPIRES\"\n";
     ::chmod(script.c_str(), 0755);
     const fs::path kubeconfig = dir_ / "kubeconfig";
     std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\ncurrent-context: cloud\n"
@@ -92,7 +92,9 @@ class ExecCredentialIntegration : public ::testing::Test {
     EXPECT_TRUE(config.ok()) << config.error().ToString();
     if (!config.ok()) return nullptr;
     ClientOptions client_options;
-    client_options.exec.on_stderr = [this](std::string_view chunk) { plugin_stderr_.append(chunk); };
+    client_options.exec.on_stderr = [this](std::string_view chunk) {
+      plugin_stderr_.append(chunk);
+    };
     auto client = NewClient(*config, client_options);
     EXPECT_TRUE(client.ok()) << client.error().ToString();
     return client.ok() ? *client : nullptr;
@@ -160,6 +162,35 @@ TEST_F(ExecCredentialIntegration, ATokenTheServerNeverAcceptsEndsIn401AfterOneRe
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.api_status()->code, 401);
   EXPECT_EQ(Runs(), 2);  // once, and once more after the 401; never a loop
+}
+
+TEST_F(ExecCredentialIntegration, APluginsClientCertificateIsUsedForTls) {
+  // The plugin hands out the cluster admin's client certificate instead of a token.
+  const RestConfig admin = ClusterConfig();
+  ASSERT_FALSE(admin.tls.client_cert_pem.empty());
+  const fs::path credential = dir_ / "credential.json";
+  std::ofstream(credential) << json{{"apiVersion", "client.authentication.k8s.io/v1beta1"},
+                                    {"kind", "ExecCredential"},
+                                    {"status",
+                                     {{"clientCertificateData", admin.tls.client_cert_pem},
+                                      {"clientKeyData", admin.tls.client_key_pem}}}}
+                                   .dump();
+  const fs::path script = dir_ / "cert.sh";
+  std::ofstream(script) << "#!/bin/sh\necho run >> " << (dir_ / "runs").string() << "\ncat "
+                        << credential.string() << "\n";
+  ::chmod(script.c_str(), 0755);
+  const fs::path kubeconfig = dir_ / "cert-kubeconfig";
+  std::ofstream(kubeconfig) << "current-context: c\nclusters:\n- name: c\n  cluster:\n    server: "
+                            << admin.server << "\n    certificate-authority: ca.crt\n"
+                            << "users:\n- name: u\n  user:\n    exec:\n"
+                            << "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                            << "      command: " << script.string() << "\n"
+                            << "contexts:\n- name: c\n  context: {cluster: c, user: u}\n";
+  auto client = ExecClient(kubeconfig.string());
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(Username(*client), "agentrollout-admin");
+  EXPECT_EQ(Username(*client), "agentrollout-admin");
+  EXPECT_EQ(Runs(), 1);
 }
 
 }  // namespace
