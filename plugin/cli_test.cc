@@ -12,16 +12,6 @@
 namespace agentrollout::plugin {
 namespace {
 
-// A BucketState with these pins (designated initializers would have to name every field).
-BucketState Pins(std::optional<int> percent, std::vector<std::string> on = {},
-                 std::vector<std::string> off = {}) {
-  BucketState state;
-  state.percent = percent;
-  state.enabled_tenants = std::move(on);
-  state.disabled_tenants = std::move(off);
-  return state;
-}
-
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -136,14 +126,19 @@ TEST_F(PluginCliTest, ActionsSetTheAnnotationOrSayWhyNot) {
 TEST_F(PluginCliTest, BucketNeedsNoCluster) {
   Ran ran = Run({"bucket", "voice_agent_v2", "t-1", "t-2", "--percent", "50"});
   EXPECT_EQ(ran.code, 0) << ran.err;
-  EXPECT_EQ(ran.out, FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, Pins(50)));
+  BucketState fifty;
+  fifty.percent = 50;
+  EXPECT_EQ(ran.out, FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, fifty));
   EXPECT_TRUE(flags_.kubeconfig.empty() && flags_.namespace_.empty()) << "no connection made";
 
   ran = Run({"bucket", "voice_agent_v2", "--percent", "0", "--enabled-tenant", "t-1,t-2",
              "--disabled-tenant", "t-2", "t-1", "t-2"});
   EXPECT_EQ(ran.code, 0) << ran.err;
-  EXPECT_EQ(ran.out,
-            FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, Pins(0, {"t-1", "t-2"}, {"t-2"})));
+  BucketState pinned;
+  pinned.percent = 0;
+  pinned.enabled_tenants = {"t-1", "t-2"};
+  pinned.disabled_tenants = {"t-2"};
+  EXPECT_EQ(ran.out, FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, pinned));
   EXPECT_THAT(ran.out, HasSubstr("t-1      "));
   EXPECT_THAT(ran.out, HasSubstr("on       yes\n"));
   EXPECT_THAT(ran.out, HasSubstr("off      no\n"));
