@@ -5,6 +5,8 @@
 #include <future>
 #include <thread>
 
+#include "kube/exec_credential.h"
+
 namespace agentrollout::kube {
 
 namespace {
@@ -239,21 +241,26 @@ class RestClient final : public Client {
              options.timeout.count() > 0 ? std::to_string(options.timeout.count()) : "")
         .Add("labelSelector", options.label_selector)
         .Add("fieldSelector", options.field_selector);
-    http::Request request = NewRequest("GET", *path + query.str());
-    if (Status auth = Authorize(request); !auth.ok()) return auth.error();
     // The server ends the watch after timeoutSeconds (default: up to an hour); silence well
     // beyond that means a dead connection.
     const std::chrono::seconds server_timeout =
         options.timeout.count() > 0 ? options.timeout : std::chrono::seconds(3600);
-    request.timeout = server_timeout + std::chrono::seconds(60);
-    auto stream = transport_->Stream(request);
-    if (!stream.ok()) return stream.error();
-    if (stream->status < 200 || stream->status >= 300) {
-      ApiStatus status = StatusFromResponse(stream->status, stream->error_body);
-      return ApiResult<WatchStreamPtr>(ErrorFromStatus(status), status);
+    bool refreshed = false;
+    while (true) {
+      http::Request request = NewRequest("GET", *path + query.str());
+      auto token = Authorize(request);
+      if (!token.ok()) return token.error();
+      request.timeout = server_timeout + std::chrono::seconds(60);
+      auto stream = transport_->Stream(request);
+      if (!stream.ok()) return stream.error();
+      if (RefreshAfter401(stream->status, *token, refreshed)) continue;
+      if (stream->status < 200 || stream->status >= 300) {
+        ApiStatus status = StatusFromResponse(stream->status, stream->error_body);
+        return ApiResult<WatchStreamPtr>(ErrorFromStatus(status), status);
+      }
+      return WatchStreamPtr(
+          std::make_unique<RestWatchStream>(std::move(stream->lines), "watch " + *path));
     }
-    return WatchStreamPtr(
-        std::make_unique<RestWatchStream>(std::move(stream->lines), "watch " + *path));
   }
 
  private:
@@ -292,12 +299,21 @@ class RestClient final : public Client {
     return request;
   }
 
-  Status Authorize(http::Request& request) {
-    if (!tokens_) return OkStatus();
+  // Adds the Authorization header; returns the token sent ("" = none).
+  Result<std::string> Authorize(http::Request& request) {
+    if (!tokens_) return std::string();
     auto token = tokens_->Token();
     if (!token.ok()) return token.error();
     if (!token->empty()) request.headers.emplace_back("Authorization", "Bearer " + *token);
-    return OkStatus();
+    return token;
+  }
+
+  // After a 401 to a request sent with `token`: whether a fresh credential may be accepted
+  // (client-go refreshes an exec plugin's credential the same way). Once per request.
+  bool RefreshAfter401(int status, const std::string& token, bool& refreshed) {
+    if (status != 401 || refreshed || !tokens_) return false;
+    refreshed = true;
+    return tokens_->Refresh(token);
   }
 
   std::chrono::milliseconds Backoff(int attempt) const {
@@ -319,13 +335,15 @@ class RestClient final : public Client {
   }
 
   ApiResult<json> Do(const Call& call) {
+    bool refreshed = false;
     for (int attempt = 1;; ++attempt) {
       const bool last = attempt >= options_.retry.max_attempts;
       http::Request request = NewRequest(call.method, call.target);
       request.body = call.body;
       if (!call.content_type.empty())
         request.headers.emplace_back("Content-Type", call.content_type);
-      if (Status auth = Authorize(request); !auth.ok()) return auth.error();
+      auto token = Authorize(request);
+      if (!token.ok()) return token.error();
       auto response = transport_->Send(request);
       if (!response.ok()) {
         if (call.idempotent && !last && IsTransientTransportError(response.error())) {
@@ -341,6 +359,12 @@ class RestClient final : public Client {
           return Internal(call.method + " " + call.target + ": the response is not JSON");
         }
         return body;
+      }
+      // A refused credential: the server did nothing, so any call may be sent again with a
+      // fresh one (not counted as an attempt).
+      if (RefreshAfter401(response->status, *token, refreshed)) {
+        --attempt;
+        continue;
       }
       // 429 is sent before the server does anything, so any call may be repeated.
       const bool retryable =
@@ -460,10 +484,16 @@ Result<ClientPtr> NewClient(const RestConfig& config, const ClientOptions& optio
   http_config.base_url = config.server;
   http_config.tls = config.tls;
   http_config.default_timeout = options.request_timeout;
-  auto transport = http::NewClient(http_config);
-  if (!transport.ok()) {
-    return transport.error().WithContext(config.source.empty() ? "kube client" : config.source);
+  const std::string where = config.source.empty() ? "kube client" : config.source;
+  if (config.exec) {
+    auto exec = std::make_shared<ExecCredentialSource>(*config.exec, config.server, config.tls,
+                                                       options.exec);
+    auto transport = NewExecTransport(http_config, exec);
+    if (!transport.ok()) return transport.error().WithContext(where);
+    return NewClientWithTransport(std::move(transport).value(), std::move(exec), options);
   }
+  auto transport = http::NewClient(http_config);
+  if (!transport.ok()) return transport.error().WithContext(where);
   return NewClientWithTransport(std::move(transport).value(), TokenSourceFor(config), options);
 }
 

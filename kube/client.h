@@ -8,7 +8,9 @@
 // GET/LIST, DELETE (a repeat answers 404), PUT carrying metadata.resourceVersion (a repeat
 // answers 409), merge and apply patches (applying one twice gives the same object).
 // POST (create) and JSON patches are retried only on 429, which the server sends before
-// doing anything. Errors are values (api_error.h), never exceptions.
+// doing anything. A 401 asks the token source for a fresh credential (a rotated token
+// file, an exec plugin run again) and, when it may differ, sends the request once more.
+// Errors are values (api_error.h), never exceptions.
 #pragma once
 
 #include <chrono>
@@ -24,6 +26,7 @@
 #include "http/transport.h"
 #include "kube/api_error.h"
 #include "kube/config.h"
+#include "kube/exec_credential.h"
 #include "kube/token_source.h"
 
 namespace agentrollout::kube {
@@ -185,6 +188,8 @@ struct ClientOptions {
   RetryPolicy retry;
   // How the client waits between attempts (tests record instead of sleeping).
   std::function<void(std::chrono::milliseconds)> sleep;
+  // How a kubeconfig exec plugin is run (RestConfig::exec).
+  ExecOptions exec;
 };
 
 // A client for the API server of `config`. Fails for an unusable server URL or PEM.

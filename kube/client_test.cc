@@ -438,6 +438,94 @@ TEST_F(RestClientTest, RereadsARotatedTokenFileAfterAMinute) {
   std::filesystem::remove_all(tmpl);
 }
 
+// Hands out "bad" until the server refuses it, then "good"; counts refreshes.
+class RotatingTokens final : public TokenSource {
+ public:
+  Result<std::string> Token() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return token_;
+  }
+  bool Refresh(std::string_view rejected) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++refreshes_;
+    if (rejected == token_) token_ = token_ == "bad" ? "good" : "bad";
+    return true;
+  }
+  int refreshes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refreshes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string token_ = "bad";
+  int refreshes_ = 0;
+};
+
+TEST_F(RestClientTest, A401RefreshesTheCredentialAndSendsTheRequestOnceMore) {
+  auto tokens = std::make_shared<RotatingTokens>();
+  auto client = MakeClient(tokens);
+  server_.ThenStatus(401, "Unauthorized", "Unauthorized");
+  server_.ThenJson(201, json{{"metadata", {{"name", "x"}}}});
+  // A create (never retried on 5xx) is sent again after a 401: the server did nothing.
+  auto created = client->Create(kConfigMaps, "ns", json{{"metadata", {{"name", "x"}}}});
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  auto requests = server_.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_THAT(requests[0].Header("Authorization"), Optional(std::string("Bearer bad")));
+  EXPECT_THAT(requests[1].Header("Authorization"), Optional(std::string("Bearer good")));
+  EXPECT_TRUE(sleeps_.empty());
+
+  // Refused again after the refresh: once per request, the 401 is the answer.
+  server_.ThenStatus(401, "Unauthorized", "Unauthorized");
+  server_.ThenStatus(401, "Unauthorized", "Unauthorized");
+  auto refused = client->Get(kConfigMaps, "ns", "x");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.api_status()->code, 401);
+  EXPECT_EQ(server_.requests().size(), 4u);
+  EXPECT_EQ(tokens->refreshes(), 2);
+}
+
+TEST_F(RestClientTest, AStaticTokenIsNotSentAgainAfterA401) {
+  server_.ThenStatus(401, "Unauthorized", "Unauthorized");
+  auto refused = MakeClient()->Get(kConfigMaps, "ns", "x");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.api_status()->code, 401);
+  EXPECT_EQ(server_.requests().size(), 1u);
+}
+
+TEST_F(RestClientTest, AWatchRefusedWith401IsOpenedAgainWithAFreshCredential) {
+  server_.ThenStatus(401, "Unauthorized", "Unauthorized");
+  server_.Then([](Exchange& ex) {
+    ex.StartChunked(200, {{"Content-Type", "application/json"}});
+    ex.WriteChunk(R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})"
+                  "\n");
+    ex.EndChunks();
+  });
+  auto watch = MakeClient(std::make_shared<RotatingTokens>())->Watch(kConfigMaps, "ns", {});
+  ASSERT_TRUE(watch.ok()) << watch.error().ToString();
+  auto first = (*watch)->Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->object["metadata"]["name"], "a");
+  EXPECT_THAT(server_.requests()[1].Header("Authorization"), Optional(std::string("Bearer good")));
+}
+
+TEST(FileTokenSource, RereadsTheFileAtOnceAfterA401) {
+  char tmpl[] = "/tmp/token-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/token";
+  auto clock = std::make_shared<FakeClock>();
+  auto tokens = NewFileTokenSource(path, std::chrono::minutes(1), clock);
+  std::ofstream(path) << "old";
+  EXPECT_EQ(*tokens->Token(), "old");
+  // Not rewritten yet: nothing new to send.
+  EXPECT_FALSE(tokens->Refresh("old"));
+  std::ofstream(path) << "new";
+  EXPECT_TRUE(tokens->Refresh("old"));
+  EXPECT_EQ(*tokens->Token(), "new");
+  std::filesystem::remove_all(tmpl);
+}
+
 TEST(FileTokenSource, KeepsTheLastTokenWhenTheFileIsBrieflyMissing) {
   char tmpl[] = "/tmp/token-test-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);

@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 // One named cluster, user or context, with where it was defined.
 struct Entry {
   YAML::Node body;  // the `cluster:` / `user:` / `context:` mapping (may be null)
+  std::string name;
   std::string file;
   fs::path dir;
   std::string field;  // "users[0].user"
@@ -71,6 +72,130 @@ bool Has(const Entry& entry, const char* key) {
   return body.IsMap() && body[key].IsDefined() && !body[key].IsNull();
 }
 
+// `user "NAME" of kubeconfig FILE`: who a credential message is about.
+std::string Describe(const char* kind, const Entry& entry) {
+  return std::string(kind) + " " + Quote(entry.name) + " of kubeconfig " + entry.file;
+}
+
+// A path from the kubeconfig, relative ones resolved against the directory of its file.
+std::string ResolvePath(const Entry& entry, const std::string& path) {
+  fs::path file(path);
+  if (file.is_relative()) file = (entry.dir / file).lexically_normal();
+  return file.string();
+}
+
+// Text from the kubeconfig printed to a terminal: control characters other than newlines
+// are dropped, and it is bounded.
+std::string PrintableText(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  for (char c : text.substr(0, max_bytes)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n' || (u >= 0x20 && u != 0x7F)) out.push_back(c);
+  }
+  return out;
+}
+
+// The legacy in-tree plugins and the exec plugins that replaced them.
+std::string AuthProviderReplacement(std::string_view provider) {
+  if (provider == "gcp") {
+    return "install gke-gcloud-auth-plugin and run `gcloud container clusters get-credentials` "
+           "again (it writes an exec section)";
+  }
+  if (provider == "azure") {
+    return "install kubelogin and run `kubelogin convert-kubeconfig` (it writes an exec "
+           "section)";
+  }
+  if (provider == "oidc") {
+    return "use an OIDC exec plugin such as kubelogin (int128/kubelogin: `kubectl oidc-login`)";
+  }
+  return "use the provider's exec credential plugin";
+}
+
+Result<ExecConfig> ParseExec(const Entry& user) {
+  const std::string field = user.field + ".exec";
+  const YAML::Node node = user.body["exec"];
+  if (!node.IsMap()) return ConfigError(user.file, field + ": must be a mapping");
+  Entry exec{node, user.name, user.file, user.dir, field};
+  ExecConfig config;
+  config.user = Describe("user", user);
+
+  auto api_version = OptionalString(exec, "apiVersion");
+  if (!api_version.ok()) return api_version.error();
+  config.api_version = api_version->value_or("");
+  if (config.api_version != "client.authentication.k8s.io/v1" &&
+      config.api_version != "client.authentication.k8s.io/v1beta1") {
+    return ConfigError(user.file, field + ".apiVersion: " + Quote(config.api_version) +
+                                      " is not supported; use client.authentication.k8s.io/v1 "
+                                      "or client.authentication.k8s.io/v1beta1");
+  }
+  auto command = OptionalString(exec, "command");
+  if (!command.ok()) return command.error();
+  if (!*command || (*command)->empty()) return ConfigError(user.file, field + ".command: missing");
+  config.command = **command;
+  // As kubectl: a command with a path separator is a path, relative to the kubeconfig.
+  if (config.command.find('/') != std::string::npos) {
+    config.command = ResolvePath(user, config.command);
+  }
+
+  const YAML::Node args = node["args"];
+  if (args.IsDefined() && !args.IsNull()) {
+    if (!args.IsSequence()) return ConfigError(user.file, field + ".args: must be a list");
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (!args[i].IsScalar()) {
+        return ConfigError(user.file, field + ".args[" + std::to_string(i) + "]: must be a string");
+      }
+      config.args.push_back(args[i].Scalar());
+    }
+  }
+  const YAML::Node env = node["env"];
+  if (env.IsDefined() && !env.IsNull()) {
+    if (!env.IsSequence()) return ConfigError(user.file, field + ".env: must be a list");
+    for (std::size_t i = 0; i < env.size(); ++i) {
+      const std::string item = field + ".env[" + std::to_string(i) + "]";
+      if (!env[i].IsMap()) return ConfigError(user.file, item + ": must be a mapping");
+      const YAML::Node name = env[i]["name"];
+      const YAML::Node value = env[i]["value"];
+      if (!name.IsDefined() || !name.IsScalar() || name.Scalar().empty() ||
+          name.Scalar().find('=') != std::string::npos) {
+        return ConfigError(user.file, item + ".name: must be a variable name");
+      }
+      if (value.IsDefined() && !value.IsNull() && !value.IsScalar()) {
+        return ConfigError(user.file, item + ".value: must be a string");
+      }
+      config.env.emplace_back(name.Scalar(),
+                              value.IsDefined() && value.IsScalar() ? value.Scalar() : "");
+    }
+  }
+
+  auto mode = OptionalString(exec, "interactiveMode");
+  if (!mode.ok()) return mode.error();
+  if (!*mode || (*mode)->empty()) {
+    // client-go: v1 must say; v1beta1 defaults to IfAvailable.
+    if (config.api_version == "client.authentication.k8s.io/v1") {
+      return ConfigError(user.file, field +
+                                        ".interactiveMode: missing (required by "
+                                        "client.authentication.k8s.io/v1: Never, IfAvailable "
+                                        "or Always)");
+    }
+  } else if (**mode == "Never") {
+    config.interactive_mode = ExecConfig::InteractiveMode::kNever;
+  } else if (**mode == "IfAvailable") {
+    config.interactive_mode = ExecConfig::InteractiveMode::kIfAvailable;
+  } else if (**mode == "Always") {
+    config.interactive_mode = ExecConfig::InteractiveMode::kAlways;
+  } else {
+    return ConfigError(user.file, field + ".interactiveMode: " + Quote(**mode) +
+                                      " is not one of Never, IfAvailable, Always");
+  }
+  auto hint = OptionalString(exec, "installHint");
+  if (!hint.ok()) return hint.error();
+  config.install_hint = PrintableText(hint->value_or(""), 4096);
+  auto cluster_info = OptionalBool(exec, "provideClusterInfo");
+  if (!cluster_info.ok()) return cluster_info.error();
+  config.provide_cluster_info = *cluster_info;
+  return config;
+}
+
 // A `*-data` field (base64) or the matching file path, relative to the entry's file.
 Result<std::string> DataOrFile(const Entry& entry, const char* data_key, const char* file_key) {
   auto data = OptionalString(entry, data_key);
@@ -89,9 +214,7 @@ Result<std::string> DataOrFile(const Entry& entry, const char* data_key, const c
     return *std::move(decoded);
   }
   if (*path) {
-    fs::path file(**path);
-    if (file.is_relative()) file = (entry.dir / file).lexically_normal();
-    auto content = ReadFileToString(file.string());
+    auto content = ReadFileToString(ResolvePath(entry, **path));
     if (!content.ok()) {
       return ConfigError(entry.file,
                          entry.field + "." + file_key + ": " + content.error().message());
@@ -143,8 +266,8 @@ Status MergeFile(const std::string& path, const std::string& text, Kubeconfig& i
       if (body.IsDefined() && !body.IsNull() && !body.IsMap()) {
         return ConfigError(path, field + "." + section.item + ": must be a mapping");
       }
-      section.entries->try_emplace(name.Scalar(),
-                                   Entry{body, path, dir, field + "." + section.item});
+      section.entries->try_emplace(
+          name.Scalar(), Entry{body, name.Scalar(), path, dir, field + "." + section.item});
     }
   }
   return OkStatus();
@@ -214,17 +337,41 @@ Result<RestConfig> Resolve(const Kubeconfig& kc, const std::string& context_over
   if (!server_name.ok()) return server_name.error();
   if (*server_name) config.tls.server_name = **server_name;
 
+  if (Has(cluster, "proxy-url")) {
+    return ConfigError(cluster.file, cluster.field + ".proxy-url: " + Describe("cluster", cluster) +
+                                         " names a proxy; proxies are not supported (connect "
+                                         "directly, e.g. from a host inside the network)");
+  }
+
   if (user != nullptr) {
-    for (const char* unsupported : {"exec", "auth-provider"}) {
-      if (Has(*user, unsupported)) {
-        return ConfigError(user->file, user->field + "." + unsupported +
-                                           ": credential plugins are not supported; use a "
-                                           "token, tokenFile or client certificate");
-      }
+    if (Has(*user, "auth-provider")) {
+      const YAML::Node auth_provider = user->body["auth-provider"];
+      const std::string provider = auth_provider.IsMap() && auth_provider["name"].IsDefined() &&
+                                           auth_provider["name"].IsScalar()
+                                       ? PrintableText(auth_provider["name"].Scalar(), 64)
+                                       : "";
+      return ConfigError(user->file, user->field + ".auth-provider: " + Describe("user", *user) +
+                                         " logs in with the legacy " +
+                                         (provider.empty() ? "" : Quote(provider) + " ") +
+                                         "auth-provider, which kubectl dropped in 1.26; " +
+                                         AuthProviderReplacement(provider));
     }
     if (Has(*user, "username") || Has(*user, "password")) {
       return ConfigError(user->file,
                          user->field + ".username: basic authentication is not supported");
+    }
+    if (Has(*user, "exec")) {
+      for (const char* other : {"token", "tokenFile", "client-certificate",
+                                "client-certificate-data", "client-key", "client-key-data"}) {
+        if (Has(*user, other)) {
+          return ConfigError(user->file, user->field + ": " + Describe("user", *user) +
+                                             " has both exec and " + other + "; use one");
+        }
+      }
+      auto exec = ParseExec(*user);
+      if (!exec.ok()) return exec.error();
+      config.exec = std::move(exec).value();
+      return config;
     }
     auto cert = DataOrFile(*user, "client-certificate-data", "client-certificate");
     if (!cert.ok()) return cert.error();
@@ -244,15 +391,14 @@ Result<RestConfig> Resolve(const Kubeconfig& kc, const std::string& context_over
     auto token_file = OptionalString(*user, "tokenFile");
     if (!token_file.ok()) return token_file.error();
     if (*token_file && !(*token_file)->empty()) {
-      fs::path file(**token_file);
-      if (file.is_relative()) file = (user->dir / file).lexically_normal();
+      const std::string file = ResolvePath(*user, **token_file);
       // Read now so a bad path fails at startup, not at the first request.
-      auto content = ReadFileToString(file.string());
+      auto content = ReadFileToString(file);
       if (!content.ok()) {
         return ConfigError(user->file, user->field + ".tokenFile: " + content.error().message());
       }
       if (config.bearer_token.empty()) config.bearer_token = TrimSpace(*content);
-      config.bearer_token_file = file.string();
+      config.bearer_token_file = file;
     }
   }
   return config;

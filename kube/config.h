@@ -11,25 +11,45 @@
 // - The context is the one named by the caller, else current-context.
 // - Supported: server, certificate-authority(-data), insecure-skip-tls-verify,
 //   tls-server-name, client-certificate(-data), client-key(-data), token, tokenFile,
-//   the context's namespace. exec/auth-provider plugins and username/password are
-//   refused with an error naming the field.
+//   exec credential plugins (exec_credential.h), the context's namespace.
+// - Refused with an error naming the user or cluster: auth-provider (the legacy gcp,
+//   azure and oidc plugins, gone from kubectl since 1.26: the message names the exec
+//   plugin that replaces them), username/password, proxy-url (the transport has no proxy
+//   support) and an exec plugin together with a token or client certificate.
 // Errors name the file and the field: `kubeconfig /x/y: context "foo" not found`,
 // `kubeconfig /x/y: users[0].user.client-certificate-data: invalid base64`.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 #include "http/transport.h"
 
 namespace agentrollout::kube {
 
+// A kubeconfig user's `exec` section (client.authentication.k8s.io/v1 or v1beta1).
+struct ExecConfig {
+  enum class InteractiveMode { kNever, kIfAvailable, kAlways };
+
+  std::string api_version;
+  std::string command;  // a name looked up in $PATH, or a path (relative: to the kubeconfig)
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;
+  InteractiveMode interactive_mode = InteractiveMode::kIfAvailable;
+  std::string install_hint;  // shown when the command is missing; control characters removed
+  bool provide_cluster_info = false;
+  std::string user;  // `user "NAME" of kubeconfig FILE`, for messages
+};
+
 struct RestConfig {
   std::string server;  // "https://host:port"
   http::TlsConfig tls;
   std::string bearer_token;            // static token ("" = none)
   std::string bearer_token_file;       // re-read for rotation; wins over bearer_token when set
+  std::optional<ExecConfig> exec;      // credentials from a plugin (then no token or cert)
   std::string namespace_ = "default";  // the context's namespace, or the pod's
   std::string source;                  // where this came from, for logs (no secrets)
 };

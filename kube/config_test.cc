@@ -262,15 +262,6 @@ TEST_F(KubeconfigTest, RejectsMalformedYamlAndUnsupportedAuth) {
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(config.error().message(), HasSubstr("kubeconfig " + yaml + ": invalid YAML"));
 
-  const std::string exec = Write("exec", Kubeconfig(R"(- name: admin
-  user:
-    exec: {command: aws}
-)"));
-  config = Load(exec);
-  ASSERT_FALSE(config.ok());
-  EXPECT_THAT(config.error().message(),
-              HasSubstr("users[0].user.exec: credential plugins are not supported"));
-
   const std::string half = Write("half", Kubeconfig(std::string(R"(- name: admin
   user:
     client-certificate-data: )") + kCertB64 + "\n"));
@@ -284,6 +275,103 @@ TEST_F(KubeconfigTest, RejectsMalformedYamlAndUnsupportedAuth) {
   config = Load(list);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.error().message(), "kubeconfig " + list + ": clusters: must be a list");
+}
+
+TEST_F(KubeconfigTest, ReadsAnExecPluginAsKubectlDoes) {
+  const std::string path = Write("sub/config", Kubeconfig(R"(- name: admin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [eks, get-token, --cluster-name, prod]
+      env:
+      - {name: AWS_PROFILE, value: prod}
+      - {name: EMPTY}
+      installHint: "brew install awscli\n\x1b[31mred\x1b[0m"
+      provideClusterInfo: true
+)"));
+  auto config = Load(path);
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  ASSERT_TRUE(config->exec.has_value());
+  const ExecConfig& exec = *config->exec;
+  EXPECT_EQ(exec.api_version, "client.authentication.k8s.io/v1beta1");
+  EXPECT_EQ(exec.command, "aws");
+  EXPECT_EQ(exec.args, (std::vector<std::string>{"eks", "get-token", "--cluster-name", "prod"}));
+  EXPECT_EQ(exec.env, (std::vector<std::pair<std::string, std::string>>{{"AWS_PROFILE", "prod"},
+                                                                        {"EMPTY", ""}}));
+  // v1beta1 defaults to IfAvailable; the hint loses its escape sequences.
+  EXPECT_EQ(exec.interactive_mode, ExecConfig::InteractiveMode::kIfAvailable);
+  EXPECT_EQ(exec.install_hint, "brew install awscli\n[31mred[0m");
+  EXPECT_TRUE(exec.provide_cluster_info);
+  EXPECT_EQ(exec.user, "user \"admin\" of kubeconfig " + path);
+  EXPECT_EQ(config->bearer_token, "");
+  EXPECT_EQ(config->tls.ca_pem, kCaPem);
+
+  // A command with a path separator is relative to the kubeconfig's directory.
+  const std::string relative = Write("sub/relative", Kubeconfig(R"(- name: admin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./bin/login
+      interactiveMode: Never
+)"));
+  config = Load(relative);
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  EXPECT_EQ(config->exec->command, (dir_ / "sub/bin/login").string());
+  EXPECT_EQ(config->exec->interactive_mode, ExecConfig::InteractiveMode::kNever);
+}
+
+TEST_F(KubeconfigTest, RejectsBadExecSectionsNamingTheField) {
+  struct Case {
+    std::string exec;
+    std::string error;
+  };
+  const Case cases[] = {
+      {"exec: {command: aws}", "users[0].user.exec.apiVersion: \"\" is not supported"},
+      {"exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: aws}",
+       "exec.apiVersion: \"client.authentication.k8s.io/v1alpha1\" is not supported"},
+      {"exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}",
+       "exec.interactiveMode: missing (required by client.authentication.k8s.io/v1"},
+      {"exec: {apiVersion: client.authentication.k8s.io/v1, command: aws, interactiveMode: Yes}",
+       "exec.interactiveMode: \"Yes\" is not one of Never, IfAvailable, Always"},
+      {"exec: {apiVersion: client.authentication.k8s.io/v1beta1}", "exec.command: missing"},
+      {"exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws, args: x}",
+       "exec.args: must be a list"},
+      {"exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws, env: [{value: 1}]}",
+       "exec.env[0].name: must be a variable name"},
+      {"exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws}\n    token: t",
+       "user \"admin\" of kubeconfig PATH has both exec and token; use one"},
+      {"auth-provider: {name: gcp}",
+       "users[0].user.auth-provider: user \"admin\" of kubeconfig PATH logs in with the legacy "
+       "\"gcp\" auth-provider, which kubectl dropped in 1.26; install gke-gcloud-auth-plugin"},
+      {"auth-provider: {name: azure}", "install kubelogin and run `kubelogin convert-kubeconfig`"},
+      {"auth-provider: {name: oidc}", "kubelogin"},
+  };
+  for (const Case& c : cases) {
+    const std::string path =
+        Write("config", Kubeconfig("- name: admin\n  user:\n    " + c.exec + "\n"));
+    auto config = Load(path);
+    ASSERT_FALSE(config.ok()) << c.exec;
+    std::string expected = c.error;
+    if (auto at = expected.find("PATH"); at != std::string::npos) expected.replace(at, 4, path);
+    EXPECT_THAT(config.error().message(), HasSubstr(expected)) << c.exec;
+  }
+}
+
+TEST_F(KubeconfigTest, RefusesAProxyNamingTheCluster) {
+  const std::string path = Write("config", R"(clusters:
+- name: behind-proxy
+  cluster: {server: https://10.0.0.1, proxy-url: http://proxy:3128}
+contexts:
+- name: c
+  context: {cluster: behind-proxy}
+current-context: c
+)");
+  auto config = Load(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.error().message(),
+              HasSubstr("clusters[0].cluster.proxy-url: cluster \"behind-proxy\" of kubeconfig " +
+                        path + " names a proxy; proxies are not supported"));
 }
 
 TEST_F(KubeconfigTest, KubeconfigEnvListMergesFirstWins) {

@@ -12,6 +12,7 @@ class StaticTokenSource final : public TokenSource {
  public:
   explicit StaticTokenSource(std::string token) : token_(std::move(token)) {}
   Result<std::string> Token() override { return token_; }
+  bool Refresh(std::string_view) override { return false; }
 
  private:
   const std::string token_;
@@ -24,8 +25,20 @@ class FileTokenSource final : public TokenSource {
 
   Result<std::string> Token() override {
     std::lock_guard<std::mutex> lock(mu_);
+    return TokenLocked();
+  }
+
+  bool Refresh(std::string_view rejected_token) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (token_ && *token_ == rejected_token) stale_ = true;
+    auto token = TokenLocked();
+    return token.ok() && *token != rejected_token;
+  }
+
+ private:
+  Result<std::string> TokenLocked() {
     const Clock::TimePoint now = clock_->Now();
-    if (token_ && now - read_at_ < max_age_) return *token_;
+    if (token_ && !stale_ && now - read_at_ < max_age_) return *token_;
     auto content = ReadFileToString(path_);
     if (!content.ok()) {
       if (token_) return *token_;
@@ -33,16 +46,17 @@ class FileTokenSource final : public TokenSource {
     }
     token_ = TrimSpace(*content);
     read_at_ = now;
+    stale_ = false;
     return *token_;
   }
 
- private:
   const std::string path_;
   const std::chrono::seconds max_age_;
   const ClockPtr clock_;
   std::mutex mu_;
   std::optional<std::string> token_;
   Clock::TimePoint read_at_{};
+  bool stale_ = false;  // the server refused token_: read the file on the next use
 };
 
 }  // namespace

@@ -48,6 +48,10 @@ struct Values {
   std::string flag;
   std::vector<std::string> tenants;
   std::optional<int> percent;
+  std::vector<std::string> enabled_tenants;
+  std::vector<std::string> disabled_tenants;
+  std::string rollout;
+  bool queries = false;
 };
 
 int RunList(PluginEnv& env, const Values& v) {
@@ -81,8 +85,12 @@ int RunStatus(PluginEnv& env, const Values& v) {
   const std::string& ns = connection->namespace_;
   Result<api::AgentRollout> rollout = GetRollout(*connection->client, ns, v.name);
   if (!rollout.ok()) return Fail(env, rollout.error());
+  const auto print = [&](const api::AgentRollout& shown) {
+    env.out << FormatStatus(shown, env.now());
+    if (v.queries) env.out << FormatQueries(shown);
+  };
   if (!v.watch) {
-    env.out << FormatStatus(*rollout, env.now());
+    print(*rollout);
     return 0;
   }
   bool first = true;
@@ -95,7 +103,7 @@ int RunStatus(PluginEnv& env, const Values& v) {
                                              << "\" not found in namespace \"" << ns
                                              << "\" (deleted); watching for it\n";
                                    } else {
-                                     env.out << FormatStatus(rollouts.front(), env.now());
+                                     print(rollouts.front());
                                    }
                                    env.out << std::flush;
                                  });
@@ -109,6 +117,27 @@ int RunAction(PluginEnv& env, const Values& v, Action action) {
       RequestAction(*connection->client, connection->namespace_, v.name, action);
   if (!done.ok()) return Fail(env, done.error());
   env.out << *done << '\n';
+  return 0;
+}
+
+int RunBucket(PluginEnv& env, const Values& v) {
+  BucketState state;
+  if (!v.rollout.empty()) {
+    Result<Connection> connection = env.connect(v.connection);
+    if (!connection.ok()) return Fail(env, connection.error());
+    Result<BucketState> read =
+        BucketStateOfRollout(*connection->client, connection->namespace_, v.rollout, v.flag);
+    if (!read.ok()) return Fail(env, read.error());
+    state = std::move(read).value();
+  }
+  // Flags given on the command line ask "what if": a percentage replaces the rollout's,
+  // pins are added to its pins.
+  if (v.percent) state.percent = v.percent;
+  state.enabled_tenants.insert(state.enabled_tenants.end(), v.enabled_tenants.begin(),
+                               v.enabled_tenants.end());
+  state.disabled_tenants.insert(state.disabled_tenants.end(), v.disabled_tenants.begin(),
+                                v.disabled_tenants.end());
+  env.out << FormatBuckets(v.flag, v.tenants, state);
   return 0;
 }
 
@@ -154,6 +183,9 @@ int RunPlugin(int argc, const char* const* argv, PluginEnv& env) {
   status->fallthrough();
   status->add_option("NAME", v.name, "The AgentRollout")->required();
   status->add_flag("-w,--watch", v.watch, "Print again after every change (Ctrl-C ends)");
+  status->add_flag("--queries", v.queries,
+                   "Also print each metric's PromQL as the operator renders it for the current "
+                   "phase (paste it into Prometheus to see what the operator sees)");
 
   std::vector<std::pair<CLI::App*, Action>> actions;
   for (Action action : kActions) {
@@ -166,11 +198,30 @@ int RunPlugin(int argc, const char* const* argv, PluginEnv& env) {
 
   CLI::App* bucket = app.add_subcommand(
       "bucket",
-      "Print each tenant's bucket (0..99) for a flag: murmur3_x86_32(FLAG+TENANT)*100>>32");
+      "Print each tenant's bucket (0..99) for a flag: murmur3_x86_32(FLAG+TENANT)*100>>32, who is "
+      "pinned, and with --percent or --rollout whether the flag is on for the tenant");
+  bucket->fallthrough();  // -n/--context/--kubeconfig after the command, for --rollout
   bucket->add_option("FLAG", v.flag, "The flag key")->required();
   bucket->add_option("TENANT", v.tenants, "Tenant ids (targeting keys)")->required();
-  bucket->add_option("--percent", v.percent, "Also say whether each tenant is in at this %")
+  bucket
+      ->add_option("--percent", v.percent,
+                   "Also say whether each tenant is in at this % (with --rollout: instead of "
+                   "the rollout's current %)")
       ->check(CLI::Range(0, 100));
+  bucket
+      ->add_option("--enabled-tenant", v.enabled_tenants,
+                   "A tenant pinned on (enabledTenants); repeat or separate with commas")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  bucket
+      ->add_option("--disabled-tenant", v.disabled_tenants,
+                   "A tenant pinned off (disabledTenants; wins over pinned on); repeat or "
+                   "separate with commas")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  bucket->add_option("--rollout", v.rollout,
+                     "Read the flag's state (enabled, %, pinned tenants) from this AgentRollout's "
+                     "flag store, as applications see it (needs the cluster)");
 
   try {
     app.parse(argc, argv);
@@ -188,10 +239,7 @@ int RunPlugin(int argc, const char* const* argv, PluginEnv& env) {
   for (const auto& [sub, action] : actions) {
     if (sub->parsed()) return RunAction(env, v, action);
   }
-  if (bucket->parsed()) {
-    env.out << FormatBuckets(v.flag, v.tenants, v.percent);
-    return 0;
-  }
+  if (bucket->parsed()) return RunBucket(env, v);
   return 1;  // unreachable: require_subcommand(1, 1)
 }
 

@@ -35,7 +35,7 @@ Result<Connection> ConnectWithKubeconfig(const ConnectionFlags& flags);
 struct PluginEnv {
   std::ostream& out;
   std::ostream& err;
-  Connect connect;  // called only by commands that need the cluster (not `bucket`)
+  Connect connect;  // called only by commands that need the cluster (`bucket` with --rollout)
   WatchStop& stop;  // ends --watch (Ctrl-C)
   std::function<api::Timestamp()> now = [] { return std::chrono::system_clock::now(); };
 };

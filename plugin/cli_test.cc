@@ -14,6 +14,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Ran {
@@ -125,8 +126,38 @@ TEST_F(PluginCliTest, ActionsSetTheAnnotationOrSayWhyNot) {
 TEST_F(PluginCliTest, BucketNeedsNoCluster) {
   Ran ran = Run({"bucket", "voice_agent_v2", "t-1", "t-2", "--percent", "50"});
   EXPECT_EQ(ran.code, 0) << ran.err;
-  EXPECT_EQ(ran.out, FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, 50));
+  BucketState fifty;
+  fifty.percent = 50;
+  EXPECT_EQ(ran.out, FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, fifty));
   EXPECT_TRUE(flags_.kubeconfig.empty() && flags_.namespace_.empty()) << "no connection made";
+
+  ran = Run({"bucket", "voice_agent_v2", "--percent", "0", "--enabled-tenant", "t-1,t-2",
+             "--disabled-tenant", "t-2", "t-1", "t-2"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  BucketState pinned;
+  pinned.percent = 0;
+  pinned.enabled_tenants = {"t-1", "t-2"};
+  pinned.disabled_tenants = {"t-2"};
+  EXPECT_EQ(ran.out, FormatBuckets("voice_agent_v2", {"t-1", "t-2"}, pinned));
+  EXPECT_THAT(ran.out, HasSubstr("t-1      "));
+  EXPECT_THAT(ran.out, HasSubstr("on       yes\n"));
+  EXPECT_THAT(ran.out, HasSubstr("off      no\n"));
+}
+
+TEST_F(PluginCliTest, BucketWithRolloutReadsItsFlagStore) {
+  Ran ran = Run(
+      {"bucket", "voice_agent_v2", "t-internal-1", "--rollout", "voice-agent-v2", "-n", "voice"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(flags_.namespace_, "voice") << "connected to read the rollout";
+  EXPECT_THAT(ran.out, HasSubstr("flag voice_agent_v2"));
+}
+
+TEST_F(PluginCliTest, StatusQueriesPrintsTheRenderedQueries) {
+  Ran ran = Run({"status", "voice-agent-v2", "-n", "voice", "--queries"});
+  EXPECT_EQ(ran.code, 0) << ran.err;
+  EXPECT_THAT(ran.out, HasSubstr("\nQueries (phase "));
+  ran = Run({"status", "voice-agent-v2", "-n", "voice"});
+  EXPECT_THAT(ran.out, Not(HasSubstr("Queries")));
 }
 
 TEST_F(PluginCliTest, BadArgumentsAreClearErrors) {

@@ -1,12 +1,14 @@
 #include "plugin/commands.h"
 
 #include <agentrollout/flag_client.h>
+#include <agentrollout/flag_client_json.h>
 
 #include <algorithm>
 #include <map>
 #include <sstream>
 #include <utility>
 
+#include "analysis/template.h"
 #include "api/codec.h"
 #include "api/names.h"
 #include "api/threshold.h"
@@ -277,20 +279,71 @@ std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now) {
   return out.str();
 }
 
+std::string FormatQueries(const api::AgentRollout& rollout) {
+  const std::vector<api::MetricSpec>& metrics = rollout.spec.analysis.metrics;
+  std::string phase;
+  std::string when;
+  if (rollout.status.current_phase) {
+    phase = rollout.status.current_phase->name;
+    when = "phase " + phase;
+  } else if (!rollout.spec.phases.empty()) {
+    phase = rollout.spec.phases.front().name;
+    when = "phase " + phase + ", not started yet";
+  }
+  std::ostringstream out;
+  out << "\nQueries";
+  if (!when.empty()) out << " (" << when << ")";
+  if (metrics.empty()) {
+    out << ": none (no metrics: phases advance on time alone)\n";
+    return out.str();
+  }
+  out << ":\n";
+  const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
+  for (const api::MetricSpec& metric : metrics) {
+    Result<std::string> rendered = analysis::Render(metric.query, vars);
+    if (!rendered.ok()) {
+      out << "  " << metric.name << ": does not render: " << rendered.error().message() << '\n';
+      continue;
+    }
+    out << "  " << metric.name << (metric.dry_run ? " (dryRun):\n" : ":\n");
+    std::istringstream lines(*rendered);
+    for (std::string line; std::getline(lines, line);) out << "    " << line << '\n';
+  }
+  return out.str();
+}
+
 std::string FormatBuckets(std::string_view flag, const std::vector<std::string>& tenants,
-                          std::optional<int> percent) {
+                          const BucketState& state) {
+  const auto contains = [](const std::vector<std::string>& list, const std::string& tenant) {
+    return std::find(list.begin(), list.end(), tenant) != list.end();
+  };
+  const bool pins = !state.enabled_tenants.empty() || !state.disabled_tenants.empty();
   std::vector<std::vector<std::string>> rows = {{"TENANT", "BUCKET"}};
-  if (percent) rows[0].push_back("IN (bucket < " + std::to_string(*percent) + ")");
-  flag::FlagState state;
-  state.key = std::string(flag);
-  state.enabled = true;
-  state.percentage = percent.value_or(0);
+  if (pins) rows[0].push_back("PINNED");
+  if (state.percent) {
+    rows[0].push_back(!state.enabled ? "IN (flag disabled)"
+                      : pins ? "IN (pinned, else bucket < " + std::to_string(*state.percent) + ")"
+                             : "IN (bucket < " + std::to_string(*state.percent) + ")");
+  }
+  flag::FlagState flag_state;
+  flag_state.key = std::string(flag);
+  flag_state.enabled = state.enabled;
+  flag_state.percentage = state.percent.value_or(0);
+  flag_state.enabled_tenants = state.enabled_tenants;
+  flag_state.disabled_tenants = state.disabled_tenants;
   for (const std::string& tenant : tenants) {
     std::vector<std::string> row = {tenant, std::to_string(flag::bucket(flag, tenant))};
-    if (percent) row.push_back(flag::isOn(state, tenant) ? "yes" : "no");
+    if (pins) {
+      row.push_back(contains(state.disabled_tenants, tenant)  ? "off"
+                    : contains(state.enabled_tenants, tenant) ? "on"
+                                                              : "-");
+    }
+    if (state.percent) row.push_back(flag::isOn(flag_state, tenant) ? "yes" : "no");
     rows.push_back(std::move(row));
   }
-  return FormatTable(rows);
+  std::string out;
+  if (!state.source.empty()) out = state.source + "\n";
+  return out + FormatTable(rows);
 }
 
 std::string_view ActionName(Action action) {
@@ -396,6 +449,79 @@ Result<api::AgentRollout> GetRollout(kube::Client& client, std::string_view ns,
     return object.error();
   }
   return DecodeForDisplay(*object);
+}
+
+namespace {
+
+std::string DescribeBucketState(const BucketState& state) {
+  if (!state.enabled) return "disabled: every tenant is off";
+  std::string out = "enabled at " + std::to_string(state.percent.value_or(0)) + "%";
+  for (const auto& [tenants, how] : {std::pair{&state.enabled_tenants, "pinned on"},
+                                     std::pair{&state.disabled_tenants, "pinned off"}}) {
+    if (!tenants->empty()) out += ", " + std::to_string(tenants->size()) + " " + how;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<BucketState> BucketStateOfRollout(kube::Client& client, std::string_view ns,
+                                         std::string_view name, std::string_view flag) {
+  Result<api::AgentRollout> rollout = GetRollout(client, ns, name);
+  if (!rollout.ok()) return rollout.error();
+  const std::string rollout_name = "agentrollout " + Qualified(*rollout);
+  const std::optional<api::FlagSpec>& spec = rollout->spec.flag;
+  if (!spec) return InvalidArgument(rollout_name + " has no flag (spec.flag)");
+  if (spec->key != flag) {
+    return InvalidArgument(rollout_name + " switches flag \"" + spec->key + "\", not \"" +
+                           std::string(flag) + "\"");
+  }
+  BucketState state;
+  state.enabled_tenants = spec->enabled_tenants;
+  state.disabled_tenants = spec->disabled_tenants;
+  if (!spec->config_map) {
+    // The FeatureFlag object is flagd's; the operator writes it from the spec and status.
+    const auto& current = rollout->status.current_phase;
+    state.enabled = current && rollout->status.phase != api::RolloutPhase::kRolledBack;
+    state.percent = current ? current->flag_percent : 0;
+    state.source = "flag " + spec->key + " of " + rollout_name + " (spec pins, status phase " +
+                   std::string(api::Name(rollout->status.phase)) +
+                   "): " + DescribeBucketState(state);
+    return state;
+  }
+  const api::ConfigMapFlagStore& store = *spec->config_map;
+  const std::string where = "ConfigMap " + std::string(ns) + "/" + store.name + " key " + store.key;
+  kube::ApiResult<nlohmann::json> object = client.Get(kube::kConfigMaps, ns, store.name);
+  if (!object.ok() && !kube::IsNotFound(object.error())) {
+    return object.error().WithContext("reading " + where);
+  }
+  std::string document;
+  if (object.ok()) {
+    const nlohmann::json& data = object->contains("data") ? (*object)["data"] : nlohmann::json();
+    if (data.is_object() && data.contains(store.key) && data[store.key].is_string()) {
+      document = data[store.key].get<std::string>();
+    }
+  }
+  const flag::ParsedFlags parsed = flag::parseFlags(document.empty() ? "{}" : document);
+  auto entry = parsed.flags.find(spec->key);
+  if (entry == parsed.flags.end()) {
+    for (const std::string& error : parsed.errors) {
+      if (error.starts_with(spec->key + ".") || error.starts_with(spec->key + ":")) {
+        return InvalidArgument(where + ": " + error);
+      }
+    }
+    state.enabled = false;
+    state.percent = 0;
+    state.source =
+        "flag " + spec->key + ": no entry in " + where + " yet (not started?): every tenant is off";
+    return state;
+  }
+  state.enabled = entry->second.enabled;
+  state.percent = entry->second.percentage;
+  state.enabled_tenants = entry->second.enabled_tenants;
+  state.disabled_tenants = entry->second.disabled_tenants;
+  state.source = "flag " + spec->key + " in " + where + ": " + DescribeBucketState(state);
+  return state;
 }
 
 Result<std::string> RequestAction(kube::Client& client, std::string_view ns, std::string_view name,

@@ -43,10 +43,25 @@ std::string FormatList(const std::vector<api::AgentRollout>& rollouts, bool with
 // the rollback record, history and conditions.
 std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now);
 
-// `bucket`: each tenant's bucket for `flag` (API.md §5.1) and, with a percentage, whether
-// the tenant is in (bucket < percent; pinned tenants are not known here).
+// `status --queries`: each metric's query rendered as the operator sends it to Prometheus
+// (analysis::BuildTemplateVars and Render for the current phase, else the first), or the
+// reason it does not render.
+std::string FormatQueries(const api::AgentRollout& rollout);
+
+// What `bucket` knows about a flag beyond the tenants' buckets.
+struct BucketState {
+  std::optional<int> percent;  // nullopt: say only the buckets (and pins)
+  bool enabled = true;         // false: every tenant is off (a rolled-back flag)
+  std::vector<std::string> enabled_tenants;
+  std::vector<std::string> disabled_tenants;  // wins over enabled_tenants
+  std::string source;  // where the state was read, printed above the table; "" = flags
+};
+
+// `bucket`: each tenant's bucket for `flag` (API.md §5.1), a PINNED column (on / off, off
+// winning) when any tenant is pinned, and with a percentage whether the tenant is in,
+// exactly as flag::isOn decides.
 std::string FormatBuckets(std::string_view flag, const std::vector<std::string>& tenants,
-                          std::optional<int> percent);
+                          const BucketState& state);
 
 // ------------------------------------------------------------- manual actions (pure)
 
@@ -82,6 +97,13 @@ Result<api::AgentRollout> GetRollout(kube::Client& client, std::string_view ns,
 // what to tell the user.
 Result<std::string> RequestAction(kube::Client& client, std::string_view ns, std::string_view name,
                                   Action action);
+
+// The flag state of the AgentRollout `name` for `bucket --rollout`: flag key `flag` must be
+// its spec.flag.key. A ConfigMap store's entry is read from the ConfigMap (what
+// applications see: enabled, percentage and pins); for other stores the pins come from the
+// spec and the percentage from status.currentPhase (off when not started or rolled back).
+Result<BucketState> BucketStateOfRollout(kube::Client& client, std::string_view ns,
+                                         std::string_view name, std::string_view flag);
 
 // Lets another thread (a signal handler thread) end a watch.
 class WatchStop {

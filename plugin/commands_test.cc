@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "analysis/template.h"
 #include "api/codec.h"
 #include "api/names.h"
 #include "api/test_manifest.h"
@@ -16,6 +17,16 @@
 
 namespace agentrollout::plugin {
 namespace {
+
+// A BucketState with these pins (designated initializers would have to name every field).
+BucketState Pins(std::optional<int> percent, std::vector<std::string> on = {},
+                 std::vector<std::string> off = {}) {
+  BucketState state;
+  state.percent = percent;
+  state.enabled_tenants = std::move(on);
+  state.disabled_tenants = std::move(off);
+  return state;
+}
 
 using nlohmann::json;
 using std::chrono::hours;
@@ -159,9 +170,9 @@ TEST(FormatStatus, ShowsSpecLinesBeforeTheFirstEvaluationAndPauses) {
 
 TEST(FormatBuckets, MatchesTheFlagClientHeader) {
   const std::vector<std::string> tenants = {"t-1", "t-2", "tenant-42", "+4915112345678"};
-  EXPECT_THAT(FormatBuckets("voice_agent_v2", tenants, std::nullopt),
+  EXPECT_THAT(FormatBuckets("voice_agent_v2", tenants, {}),
               StartsWith("TENANT           BUCKET\n"));
-  const std::string with = FormatBuckets("voice_agent_v2", tenants, 60);
+  const std::string with = FormatBuckets("voice_agent_v2", tenants, Pins(60));
   std::istringstream lines(with);
   std::string line;
   std::getline(lines, line);
@@ -180,6 +191,77 @@ TEST(FormatBuckets, MatchesTheFlagClientHeader) {
   }
   EXPECT_GT(in, 0) << "the sample has tenants on both sides";
   EXPECT_LT(in, 4) << "the sample has tenants on both sides";
+}
+
+// The cells of one tenant's row of FormatBuckets.
+std::vector<std::string> RowOf(const std::string& table, const std::string& tenant) {
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream cells(line);
+    std::vector<std::string> row;
+    for (std::string cell; cells >> cell;) row.push_back(cell);
+    if (!row.empty() && row.front() == tenant) return row;
+  }
+  return {};
+}
+
+TEST(FormatBuckets, HonoursPinnedTenantsAndSaysSo) {
+  // t-out is out at 10 % by its bucket; pinned on, it is in. Pinned off wins over on.
+  const std::string flag = "voice_agent_v2";
+  std::string out_tenant;
+  for (int i = 0; out_tenant.empty(); ++i) {
+    if (flag::bucket(flag, "t-" + std::to_string(i)) >= 10) out_tenant = "t-" + std::to_string(i);
+  }
+  BucketState state = Pins(10, {out_tenant, "t-both"}, {"t-both", "t-vip"});
+  const std::string table = FormatBuckets(flag, {out_tenant, "t-both", "t-vip", "t-other"}, state);
+  EXPECT_THAT(table, StartsWith("TENANT    BUCKET   PINNED   IN (pinned, else bucket < 10)\n"));
+  EXPECT_EQ(RowOf(table, out_tenant),
+            (std::vector<std::string>{out_tenant, std::to_string(flag::bucket(flag, out_tenant)),
+                                      "on", "yes"}));
+  EXPECT_EQ(RowOf(table, "t-both")[2], "off");
+  EXPECT_EQ(RowOf(table, "t-both")[3], "no");
+  EXPECT_EQ(RowOf(table, "t-vip")[2], "off");
+  EXPECT_EQ(RowOf(table, "t-other")[2], "-");
+  // Every verdict is the header's.
+  const flag::FlagState header{flag, true, 10, state.enabled_tenants, state.disabled_tenants};
+  for (const std::string& tenant : {out_tenant, std::string("t-both"), std::string("t-other")}) {
+    EXPECT_EQ(RowOf(table, tenant)[3], flag::isOn(header, tenant) ? "yes" : "no") << tenant;
+  }
+  // Pins without a percentage still say who is pinned.
+  EXPECT_EQ(
+      RowOf(FormatBuckets(flag, {"t-vip"}, Pins(std::nullopt, {}, {"t-vip"})), "t-vip").back(),
+      "off");
+  // A disabled flag is off for everyone, pinned or not.
+  state.enabled = false;
+  state.source = "flag voice_agent_v2 in ConfigMap voice/flags key flags.json: disabled";
+  const std::string off = FormatBuckets(flag, {out_tenant}, state);
+  EXPECT_THAT(off, StartsWith(state.source + "\nTENANT"));
+  EXPECT_THAT(off, HasSubstr("IN (flag disabled)"));
+  EXPECT_EQ(RowOf(off, out_tenant).back(), "no");
+}
+
+TEST(FormatQueries, RendersEachMetricAsTheOperatorDoes) {
+  api::AgentRollout rollout = VoiceAgent();
+  ASSERT_FALSE(rollout.spec.analysis.metrics.empty());
+  rollout.spec.analysis.metrics.push_back(
+      {"broken", "rate(x{a=\"{{nope}}\"}[5m])", false, {}, {}, std::nullopt});
+  const std::string phase = rollout.status.current_phase ? rollout.status.current_phase->name
+                                                         : rollout.spec.phases.front().name;
+  const std::string text = FormatQueries(rollout);
+  EXPECT_THAT(text, HasSubstr("Queries (phase " + phase));
+  const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
+  const api::MetricSpec& first = rollout.spec.analysis.metrics.front();
+  auto rendered = analysis::Render(first.query, vars);
+  ASSERT_TRUE(rendered.ok()) << rendered.error().ToString();
+  EXPECT_NE(*rendered, first.query) << "the sample query uses template variables";
+  EXPECT_THAT(text, HasSubstr("  " + first.name));
+  EXPECT_THAT(text, HasSubstr("    " + rendered->substr(0, rendered->find('\n'))));
+  EXPECT_THAT(text, Not(HasSubstr("{{name}}")));
+  EXPECT_THAT(text, HasSubstr("  broken: does not render: "));
+  EXPECT_THAT(text, HasSubstr("{{nope}}"));
+
+  rollout.spec.analysis.metrics.clear();
+  EXPECT_THAT(FormatQueries(rollout), HasSubstr("none (no metrics"));
 }
 
 TEST(CheckAction, FollowsTheOperatorsRules) {
@@ -293,6 +375,43 @@ TEST_F(PluginCommandsTest, ShowsObjectsWhoseSpecDoesNotDecode) {
   ASSERT_TRUE(rollout.ok()) << rollout.error().ToString();
   EXPECT_EQ(rollout->status.phase, api::RolloutPhase::kFailed);
   EXPECT_THAT(FormatStatus(*rollout, At("2026-11-22T11:00:00Z")), HasSubstr("Step:       -\n"));
+}
+
+TEST_F(PluginCommandsTest, BucketStateComesFromTheRolloutsConfigMap) {
+  Create("voice", "voice-agent-v2");
+  const api::AgentRollout rollout = *GetRollout(client_, "voice", "voice-agent-v2");
+  ASSERT_TRUE(rollout.spec.flag && rollout.spec.flag->config_map);
+  const std::string key = rollout.spec.flag->key;
+  const api::ConfigMapFlagStore& store = *rollout.spec.flag->config_map;
+
+  // Not written yet: every tenant is off.
+  auto state = BucketStateOfRollout(client_, "voice", "voice-agent-v2", key);
+  ASSERT_TRUE(state.ok()) << state.error().ToString();
+  EXPECT_FALSE(state->enabled);
+  EXPECT_THAT(state->source, HasSubstr("no entry in ConfigMap voice/" + store.name));
+
+  json entry = {{"enabled", true},
+                {"percentage", 10},
+                {"enabledTenants", {"t-internal-1"}},
+                {"disabledTenants", {"t-vip-bank"}}};
+  json configmap = {{"apiVersion", "v1"},
+                    {"kind", "ConfigMap"},
+                    {"metadata", {{"name", store.name}}},
+                    {"data", {{store.key, json{{key, entry}}.dump()}}}};
+  ASSERT_TRUE(client_.Create(kube::kConfigMaps, "voice", configmap).ok());
+  state = BucketStateOfRollout(client_, "voice", "voice-agent-v2", key);
+  ASSERT_TRUE(state.ok()) << state.error().ToString();
+  EXPECT_TRUE(state->enabled);
+  EXPECT_EQ(state->percent, 10);
+  EXPECT_EQ(state->enabled_tenants, std::vector<std::string>{"t-internal-1"});
+  EXPECT_EQ(state->disabled_tenants, std::vector<std::string>{"t-vip-bank"});
+  EXPECT_EQ(state->source, "flag " + key + " in ConfigMap voice/" + store.name + " key " +
+                               store.key + ": enabled at 10%, 1 pinned on, 1 pinned off");
+
+  auto other = BucketStateOfRollout(client_, "voice", "voice-agent-v2", "other_flag");
+  ASSERT_FALSE(other.ok());
+  EXPECT_THAT(other.error().message(),
+              HasSubstr("voice/voice-agent-v2 switches flag \"" + key + "\", not \"other_flag\""));
 }
 
 TEST_F(PluginCommandsTest, UnknownRolloutIsNamed) {

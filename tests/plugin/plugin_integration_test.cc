@@ -288,6 +288,46 @@ std::size_t Count(const std::string& text, const std::string& what) {
   return n;
 }
 
+TEST_F(PluginIntegration, StatusQueriesPrintsTheQueriesAsTheOperatorRendersThem) {
+  CreateVoiceAgent(ExampleStatus());
+  ProcessResult status = KubectlAgentrollout({"status", "voice-agent-v2", "-n", ns_, "--queries"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  EXPECT_THAT(status.out, HasSubstr("\nQueries (phase expansion):\n  error-rate:\n    "
+                                    "sum(rate(agent_requests_total{agent=\"voice\",version=\""
+                                    "voice-agent-v2\",outcome=\"error\"}[5m]))\n"));
+  EXPECT_THAT(status.out, Not(HasSubstr("{{canary}}")));
+}
+
+TEST_F(PluginIntegration, BucketWithRolloutHonoursThePinsOfTheLiveFlag) {
+  CreateVoiceAgent(ExampleStatus());
+  // The flag entry as the operator writes it (API.md §5.1): 10 %, pins.
+  json entry = {{"voice_agent_v2",
+                 {{"enabled", true},
+                  {"percentage", 10},
+                  {"enabledTenants", {"t-internal-1"}},
+                  {"disabledTenants", {"t-vip-bank"}}}}};
+  ASSERT_TRUE(client_
+                  ->Create(kube::kConfigMaps, ns_,
+                           json{{"metadata", {{"name", "feature-flags"}}},
+                                {"data", {{"flags.json", entry.dump()}}}})
+                  .ok());
+  ASSERT_GE(flag::bucket("voice_agent_v2", "t-internal-1"), 10) << "pinned on, out by bucket";
+  ProcessResult bucket =
+      KubectlAgentrollout({"bucket", "voice_agent_v2", "t-internal-1", "t-vip-bank", "--rollout",
+                           "voice-agent-v2", "-n", ns_});
+  ASSERT_EQ(bucket.exit_code, 0) << bucket.Describe();
+  EXPECT_THAT(bucket.out, HasSubstr("flag voice_agent_v2 in ConfigMap " + ns_ +
+                                    "/feature-flags key flags.json: enabled at 10%, 1 pinned on, "
+                                    "1 pinned off\n"));
+  EXPECT_THAT(bucket.out, ContainsRegex("\nt-internal-1 +[0-9]+ +on +yes\n"));
+  EXPECT_THAT(bucket.out, ContainsRegex("\nt-vip-bank +[0-9]+ +off +no\n"));
+
+  ProcessResult wrong = KubectlAgentrollout(
+      {"bucket", "other_flag", "t-1", "--rollout", "voice-agent-v2", "-n", ns_});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err, HasSubstr("switches flag \"voice_agent_v2\", not \"other_flag\""));
+}
+
 TEST_F(PluginIntegration, WatchReprintsOnChangesAndEndsOnCtrlC) {
   CreateVoiceAgent(ExampleStatus());
   auto dir = agentrollout::testing::MakeTempDir("plugin-watch");
