@@ -29,8 +29,8 @@
 //   ones may hold at most concurrency - max(1, concurrency / 4) of them, so a fast rollout
 //   always finds a slot once another fast query ends; each rollout at most its share,
 //   max(1, ceil(concurrency / rollouts waiting));
-// - a query that runs for stall_after frees its slot (it keeps its thread until it ends,
-//   within its timeout) and makes its rollout slow;
+// - a query that runs for stall_after (seen at the next tick) frees its slot, keeping
+//   its thread until it ends within its timeout, and makes its rollout slow;
 // - a slow rollout runs one query at a time outside those slots; a server has at most
 //   `concurrency` queries of slow rollouts running (rollouts of unknown speed wait for
 //   that too); when a query ends within stall_after its rollout is fast again.

@@ -426,7 +426,7 @@ Result<json> RunEndToEnd(const EndToEndOptions& o) {
     hung.prometheus = (*server)->url();
     hung.interval = "10s";
     hung.timeout = "60s";
-    hung.error_limit = 1000;  // the CRD's maximum: 1000 timeouts of 60 s
+    hung.error_limit = 1000;   // the CRD's maximum: 1000 timeouts of 60 s
     const int i = 200000 + j;  // names apart from the trials' rollouts
     json rollout = AgentRolloutObject(hung, i);
     json& metrics = rollout["spec"]["analysis"]["metrics"];
