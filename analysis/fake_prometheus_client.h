@@ -1,6 +1,7 @@
 // A scriptable PrometheusClient for unit tests of whatever sits on top of the analysis
 // engine (evaluator, scheduler, controllers): answers by exact query text, counts calls,
-// and can hold queries until released to model a slow server.
+// and can hold queries until released to model a slow server. A query is answered with
+// what was set when it arrived, as a server measures when it is asked.
 #pragma once
 
 #include <chrono>
@@ -50,15 +51,17 @@ class FakePrometheusClient final : public PrometheusClient {
   Result<QueryResult> Query(std::string_view promql, std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mu_);
     queries_.emplace_back(promql);
+    const auto found = answers_.find(std::string(promql));
+    const Result<QueryResult> answer = found != answers_.end()
+                                           ? found->second
+                                           : NotFound("no fake answer for " + std::string(promql));
     ++running_;
     changed_.notify_all();
     const bool released = released_.wait_for(lock, timeout, [this] { return !held_; });
     --running_;
     changed_.notify_all();
     if (!released) return Error(ErrorCode::kDeadlineExceeded, "fake query timed out");
-    const auto answer = answers_.find(std::string(promql));
-    if (answer == answers_.end()) return NotFound("no fake answer for " + std::string(promql));
-    return answer->second;
+    return answer;
   }
 
   std::vector<std::string> queries() const {

@@ -1,7 +1,10 @@
 #include "analysis/scheduler.h"
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <set>
+#include <system_error>
 #include <utility>
 
 namespace agentrollout::analysis {
@@ -14,24 +17,47 @@ struct Scheduler::Run {
   api::AnalysisSpec spec;
   api::Timestamp at{};
   std::vector<Result<QueryResult>> outcomes;
-  std::size_t remaining = 0;  // queries still running; guarded by Scheduler::mu_
+  // The fields below are guarded by Scheduler::mu_.
+  std::size_t remaining = 0;  // queries still running
+  // When the oldest query whose answer (or failure) it used was sent; max() while none.
+  api::Timestamp measured_from = api::Timestamp::max();
 };
 
-// One HTTP query, serving every (evaluation, metric) that asked for it in one tick.
+// One HTTP query, serving every (evaluation, metric) that asked for it meanwhile.
 struct Scheduler::Job {
   std::string dedup_key;
-  api::Timestamp at{};  // when its tick ran
+  std::string lane;      // the rollout whose evaluation created it
+  std::string identity;  // its server's TargetIdentity
+  api::Timestamp at{};   // when its tick ran
   PrometheusClientPtr client;
   std::string query;
   std::chrono::milliseconds timeout{0};
+  // The fields below are guarded by Scheduler::mu_.
+  std::optional<api::Timestamp> sent;  // when it was started; unset while waiting
+  bool holds_slot = false;             // one of the `concurrency` slots
+  bool unknown = false;                // ... taken by a lane of unknown speed
+  bool slow = false;                   // started as or became a slow query
   std::vector<std::pair<std::shared_ptr<Run>, std::size_t>> waiters;
 };
 
+namespace {
+
+std::size_t Limit(const SchedulerOptions& options) {
+  return std::max<std::size_t>(options.concurrency, 1);
+}
+
+// The slots rollouts of unknown speed may hold: the rest is kept for fast ones.
+std::size_t UnknownLimit(const SchedulerOptions& options) {
+  const std::size_t limit = Limit(options);
+  return std::max<std::size_t>(1, limit - std::max<std::size_t>(1, limit / 4));
+}
+
+}  // namespace
+
 Scheduler::Scheduler(SchedulerOptions options, Callback callback)
     : options_(std::move(options)), callback_(std::move(callback)) {
-  const std::size_t count = std::max<std::size_t>(options_.concurrency, 1);
-  workers_.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < Limit(options_); ++i) StartThreadLocked();
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -49,11 +75,13 @@ void Scheduler::Upsert(const std::string& key, EvaluationInput input) {
       UseIdentityLocked(identity);
       if (!added) ReleaseIdentityLocked(entry.identity);
       entry.identity = std::move(identity);
+      entry.speed = Speed::kUnknown;  // another server
     }
     entry.input = std::move(input);
     entry.input_version = next_id_++;
+    entry.input_since = options_.now();
     if (!added) due_.erase({entry.next_due, key});
-    entry.next_due = options_.now();
+    entry.next_due = entry.input_since;
     due_.emplace(entry.next_due, key);
   }
   ticker_wake_.notify_one();  // due at once, not at the ticker's next bound
@@ -100,10 +128,11 @@ void Scheduler::Tick() {
     const api::Timestamp now = options_.now();
     if (now >= next_answer_purge_) {
       std::erase_if(answers_, [&](const auto& answer) {
-        return answer.second.at + options_.max_answer_reuse < now;
+        return answer.second.sent + options_.max_answer_reuse < now;
       });
       next_answer_purge_ = now + options_.tick_period;
     }
+    MarkStalledLocked(now);
     while (!due_.empty() && due_.begin()->first <= now) {
       const std::string key = due_.begin()->second;
       Entry& entry = entries_.at(key);
@@ -147,24 +176,34 @@ void Scheduler::Tick() {
         }
         std::string dedup_key =
             entry.identity + "\n" + std::to_string(timeout.count()) + "\n" + *queries[i];
-        if (const auto answer = answers_.find(dedup_key);
-            answer != answers_.end() && answer->second.at + reuse >= now) {
+        // Only answers to queries sent since the input changed (a new phase's traffic
+        // shift, say) are evidence for it; a query not sent yet will be sent after.
+        const auto fresh = [&](api::Timestamp sent) { return sent >= entry.input_since; };
+        if (const auto answer = answers_.find(dedup_key); answer != answers_.end() &&
+                                                          answer->second.sent + reuse >= now &&
+                                                          fresh(answer->second.sent)) {
           run->outcomes[i] = answer->second.result;
+          run->measured_from = std::min(run->measured_from, answer->second.sent);
           ++stats_.queries_reused;
           continue;
         }
         std::shared_ptr<Job>& job = pending_[dedup_key];
-        if (job != nullptr && job->at + reuse >= now) {
+        if (job != nullptr && job->at + reuse >= now && (!job->sent || fresh(*job->sent))) {
           ++stats_.queries_deduplicated;
         } else {
           // (An older query still running keeps serving the evaluations that joined it.)
           job = std::make_shared<Job>();
           job->dedup_key = std::move(dedup_key);
+          job->lane = key;
+          job->identity = entry.identity;
           job->at = now;
           job->client = *client;
           job->query = *queries[i];
           job->timeout = timeout;
-          queue_.push_back(job);
+          auto [lane, created] = lanes_.try_emplace(key);
+          if (created) lane->second.speed = entry.speed;
+          lane->second.waiting.push_back(job);
+          ready_[static_cast<std::size_t>(lane->second.speed)].insert(key);
           ++stats_.queries_sent;
         }
         job->waiters.emplace_back(run, i);
@@ -172,29 +211,159 @@ void Scheduler::Tick() {
       }
       if (run->remaining == 0) complete.push_back(run);
     }
+    DispatchLocked();
   }
-  work_ready_.notify_all();
   Finish(complete);
 }
 
+void Scheduler::SetSpeedLocked(const std::string& key, Lane& lane, Speed speed) {
+  if (const auto entry = entries_.find(key); entry != entries_.end()) entry->second.speed = speed;
+  if (lane.speed == speed) return;
+  if (!lane.waiting.empty()) {
+    ready_[static_cast<std::size_t>(lane.speed)].erase(key);
+    ready_[static_cast<std::size_t>(speed)].insert(key);
+  }
+  lane.speed = speed;
+}
+
+void Scheduler::StartLocked(const std::string& key, Lane& lane, api::Timestamp now) {
+  std::shared_ptr<Job> job = std::move(lane.waiting.front());
+  lane.waiting.pop_front();
+  if (lane.waiting.empty()) ready_[static_cast<std::size_t>(lane.speed)].erase(key);
+  ++lane.running;
+  if (lane.speed == Speed::kSlow) {
+    job->slow = true;
+    ++slow_running_[job->identity];
+  } else {
+    job->holds_slot = true;
+    ++slots_used_;
+    job->unknown = lane.speed == Speed::kUnknown;
+    if (job->unknown) ++unknown_slots_used_;
+  }
+  job->sent = now;
+  running_.insert(job);
+  started_.push_back(std::move(job));
+  last_served_[static_cast<std::size_t>(lane.speed)] = key;
+}
+
+bool Scheduler::RoundRobinLocked(Speed speed, api::Timestamp now) {
+  const std::size_t limit = Limit(options_);
+  const std::set<std::string>& ready = ready_[static_cast<std::size_t>(speed)];
+  const auto server_has_room = [&](const Lane& lane) {
+    const auto server = slow_running_.find(lane.waiting.front()->identity);
+    return server == slow_running_.end() || server->second < limit;
+  };
+  const auto may_start = [&](const Lane& lane) {
+    switch (speed) {
+      case Speed::kSlow:
+        return lane.running == 0 && server_has_room(lane);
+      case Speed::kUnknown:
+        // A new rollout of a server that already hangs `concurrency` queries waits too.
+        if (unknown_slots_used_ >= UnknownLimit(options_) || !server_has_room(lane)) return false;
+        [[fallthrough]];
+      case Speed::kFast: {
+        if (slots_used_ >= limit) return false;
+        const std::size_t waiting = ready_[static_cast<std::size_t>(Speed::kFast)].size() +
+                                    ready_[static_cast<std::size_t>(Speed::kUnknown)].size();
+        const std::size_t share = std::max<std::size_t>(1, (limit + waiting - 1) / waiting);
+        return lane.running < share;
+      }
+    }
+    return false;
+  };
+  bool started = false;
+  for (bool round_started = true; round_started && !ready.empty();) {
+    // One round: each lane, from the one after the last served, starts at most one query.
+    round_started = false;
+    const std::size_t lanes = ready.size();
+    std::string next = last_served_[static_cast<std::size_t>(speed)];
+    for (std::size_t visited = 0; visited < lanes && !ready.empty(); ++visited) {
+      auto key = ready.upper_bound(next);
+      if (key == ready.end()) key = ready.begin();
+      next = *key;
+      Lane& lane = lanes_.at(next);
+      if (!may_start(lane)) continue;
+      StartLocked(next, lane, now);
+      round_started = started = true;
+    }
+  }
+  return started;
+}
+
+void Scheduler::DispatchLocked() {
+  if (stopping_) return;
+  const api::Timestamp now = options_.now();
+  bool started = RoundRobinLocked(Speed::kFast, now);
+  started = RoundRobinLocked(Speed::kUnknown, now) || started;
+  started = RoundRobinLocked(Speed::kSlow, now) || started;
+  if (!started) return;
+  while (idle_workers_ < started_.size() && StartThreadLocked()) {
+  }
+  work_ready_.notify_all();
+}
+
+void Scheduler::MarkStalledLocked(api::Timestamp now) {
+  for (const std::shared_ptr<Job>& job : running_) {
+    if (job->slow || *job->sent + options_.stall_after > now) continue;
+    job->slow = true;
+    job->holds_slot = false;
+    --slots_used_;
+    if (std::exchange(job->unknown, false)) --unknown_slots_used_;
+    ++slow_running_[job->identity];
+    ++stats_.queries_stalled;
+    if (const auto lane = lanes_.find(job->lane); lane != lanes_.end()) {
+      SetSpeedLocked(lane->first, lane->second, Speed::kSlow);
+    }
+  }
+}
+
+bool Scheduler::StartThreadLocked() {
+  const std::uint64_t id = next_id_++;
+  try {
+    workers_.emplace(id, std::thread([this, id] { WorkerLoop(id); }));
+  } catch (const std::system_error&) {
+    return false;  // out of threads: the query waits for a running one to end
+  }
+  ++idle_workers_;  // until it takes a query
+  ++stats_.threads_started;
+  return true;
+}
+
 std::vector<std::shared_ptr<Scheduler::Run>> Scheduler::Deliver(
-    const Job& job, const Result<QueryResult>& outcome) {
+    const std::shared_ptr<Job>& job, const Result<QueryResult>& outcome) {
   std::vector<std::shared_ptr<Run>> complete;
   std::lock_guard lock(mu_);
-  if (const auto pending = pending_.find(job.dedup_key);
-      pending != pending_.end() && pending->second.get() == &job) {
+  if (const auto pending = pending_.find(job->dedup_key);
+      pending != pending_.end() && pending->second == job) {
     pending_.erase(pending);  // answered: later evaluations ask again or reuse the answer
   }
+  const api::Timestamp sent = *job->sent;
   if (!outcome.ok()) {
     ++stats_.queries_failed;
   } else if (options_.max_answer_reuse > api::Duration::zero()) {
-    Answer& answer = answers_[job.dedup_key];
-    if (answer.at <= job.at) answer = Answer{*outcome, job.at};  // a slower older query loses
+    Answer& answer = answers_[job->dedup_key];
+    if (answer.sent <= sent) answer = Answer{*outcome, sent};  // a slower older query loses
   }
-  for (const auto& [run, metric] : job.waiters) {
+  for (const auto& [run, metric] : job->waiters) {
     run->outcomes[metric] = outcome;
+    run->measured_from = std::min(run->measured_from, sent);
     if (--run->remaining == 0) complete.push_back(run);
   }
+  // Its slot is free, and its rollout's speed known.
+  running_.erase(job);
+  if (job->holds_slot) {
+    --slots_used_;
+    if (job->unknown) --unknown_slots_used_;
+  } else if (const auto server = slow_running_.find(job->identity);
+             server != slow_running_.end() && --server->second == 0) {
+    slow_running_.erase(server);
+  }
+  if (const auto lane = lanes_.find(job->lane); lane != lanes_.end()) {
+    const bool fast = options_.now() < sent + options_.stall_after;
+    SetSpeedLocked(lane->first, lane->second, fast ? Speed::kFast : Speed::kSlow);
+    if (--lane->second.running == 0 && lane->second.waiting.empty()) lanes_.erase(lane);
+  }
+  DispatchLocked();
   return complete;
 }
 
@@ -205,6 +374,9 @@ void Scheduler::Finish(const std::vector<std::shared_ptr<Run>>& runs) {
     bool due_again = false;
     {
       std::lock_guard lock(mu_);
+      // Without any query (no metrics, or none could be sent) nothing older was used.
+      evaluation.measured_from =
+          run->measured_from == api::Timestamp::max() ? run->at : run->measured_from;
       if (auto found = in_flight_.find(run->key);
           found != in_flight_.end() && found->second == run->id) {
         in_flight_.erase(found);
@@ -225,18 +397,29 @@ void Scheduler::Finish(const std::vector<std::shared_ptr<Run>>& runs) {
   }
 }
 
-void Scheduler::WorkerLoop() {
-  for (;;) {
-    std::shared_ptr<Job> job;
-    {
-      std::unique_lock lock(mu_);
-      work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
+void Scheduler::WorkerLoop(std::uint64_t id) {
+  std::unique_lock lock(mu_);
+  for (;;) {  // counted in idle_workers_ here
+    work_ready_.wait(lock, [this] { return stopping_ || !started_.empty(); });
+    --idle_workers_;
+    if (stopping_) return;
+    std::shared_ptr<Job> job = std::move(started_.front());
+    started_.pop_front();
+    lock.unlock();
     const Result<QueryResult> outcome = job->client->Query(job->query, job->timeout);
-    Finish(Deliver(*job, outcome));
+    Finish(Deliver(job, outcome));
+    lock.lock();
+    if (!stopping_ && started_.empty() && idle_workers_ >= Limit(options_)) {
+      // Enough threads are idle (this one ran a stalled query, say): it ends, and joins
+      // the one that ended before it.
+      const auto self = workers_.find(id);
+      std::thread previous = std::exchange(exited_, std::move(self->second));
+      workers_.erase(self);
+      lock.unlock();
+      if (previous.joinable()) previous.join();
+      return;
+    }
+    ++idle_workers_;
   }
 }
 
@@ -267,16 +450,23 @@ void Scheduler::Start() {
 }
 
 void Scheduler::Stop() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
-    queue_.clear();
+    for (auto& [key, lane] : lanes_) lane.waiting.clear();
+    for (std::set<std::string>& ready : ready_) ready.clear();
+    started_.clear();
     pending_.clear();
+    // Workers no longer end on their own once stopping_ is set: these are all of them.
+    for (auto& [id, worker] : workers_) threads.push_back(std::move(worker));
+    workers_.clear();
+    threads.push_back(std::move(exited_));
   }
   work_ready_.notify_all();
   ticker_wake_.notify_all();
   if (ticker_.joinable()) ticker_.join();
-  for (std::thread& worker : workers_) {
+  for (std::thread& worker : threads) {
     if (worker.joinable()) worker.join();
   }
 }

@@ -173,20 +173,23 @@ TEST_F(SchedulerTest, NoPileUpWhilePrometheusIsSlow) {
 }
 
 TEST_F(SchedulerTest, ConcurrencyIsBounded) {
-  prom_->Hold();
   auto scheduler = Make(/*concurrency=*/2);
   for (int i = 0; i < 6; ++i) {
     const std::string version = "v" + std::to_string(i);
     prom_->SetValue("errors{version=\"" + version + "\"}", 0.5);
     scheduler->Upsert("ns/r" + std::to_string(i), Input(version));
   }
+  scheduler->Tick();  // every rollout answers fast once
+  ASSERT_TRUE(deliveries_.WaitFor(6));
+  prom_->Hold();
+  clock_.Advance(10s);
   scheduler->Tick();
   ASSERT_TRUE(prom_->WaitForRunning(2, 5s));
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(prom_->running(), 2);
   prom_->Release();
-  ASSERT_TRUE(deliveries_.WaitFor(6));
-  EXPECT_EQ(prom_->queries().size(), 6u);
+  ASSERT_TRUE(deliveries_.WaitFor(12));
+  EXPECT_EQ(prom_->queries().size(), 12u);
 }
 
 TEST_F(SchedulerTest, ChangedInputIsDueAtOnceAndStaleResultsAreDropped) {
@@ -283,50 +286,75 @@ TEST_F(SchedulerTest, FailedQueriesAreCountedAndDeliveredAsErrors) {
   EXPECT_EQ(scheduler->Stats().queries_sent, 1u);
 }
 
-TEST_F(SchedulerTest, AnAnswerIsReusedForAQuarterOfTheIntervalAndAtMostMaxAnswerReuse) {
+TEST_F(SchedulerTest, AnAnswerIsReusedForAQuarterOfTheInterval) {
   prom_->SetValue(R"(errors{version="v2"})", 0.5);
   auto scheduler = Make();
-  EvaluationInput every_10s = Input("v2");  // reuses answers up to 2.5 s old
-  EvaluationInput every_hour = Input("v2");
-  every_hour.spec.interval = 1h;  // a quarter is 15 min: max_answer_reuse (15 s) caps it
-  scheduler->Upsert("ns/first", every_10s);
+  const EvaluationInput every_10s = Input("v2");  // reuses answers up to 2.5 s old
+  // Registered before the answers below were asked for, at scattered times.
+  scheduler->Upsert("ns/reuses", every_10s);  // due at 0 s and 10 s
   scheduler->Tick();
   ASSERT_TRUE(deliveries_.WaitFor(1));
-
-  // Each rollout is removed once delivered, so only the new ones fall due.
-  scheduler->Remove("ns/first");
-  clock_.Advance(2500ms);
-  scheduler->Upsert("ns/reuses", every_10s);
+  clock_.Advance(1ms);
+  scheduler->Upsert("ns/too-late", every_10s);  // due at 1 ms and 10.001 s
   scheduler->Tick();
   ASSERT_TRUE(deliveries_.WaitFor(2));
-  EXPECT_EQ(deliveries_.received()[1].second.verdict, Verdict::kGo);
-  EXPECT_EQ(deliveries_.received()[1].second.at, clock_.Now());
-  EXPECT_EQ(prom_->queries().size(), 1u);
-  EXPECT_EQ(scheduler->Stats().queries_reused, 1u);
-  scheduler->Remove("ns/reuses");
+  EXPECT_EQ(prom_->queries().size(), 2u);  // the 1 ms old answer predates its input
+  clock_.Advance(7499ms);
+  scheduler->Upsert("ns/sender", every_10s);  // at 7.5 s: sends the answer reused below
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(3));
+  EXPECT_EQ(prom_->queries().size(), 3u);
+  const api::Timestamp sent = clock_.Now();
 
-  clock_.Advance(1ms);  // the answer is now too old for a 10 s interval ...
-  scheduler->Upsert("ns/too-late", every_10s);
-  scheduler->Upsert("ns/hourly", every_hour);  // ... but not for an hourly one
+  clock_.Advance(2500ms);  // 10 s: the answer is 2.5 s old
   scheduler->Tick();
   ASSERT_TRUE(deliveries_.WaitFor(4));
-  EXPECT_EQ(prom_->queries().size(), 2u);
-  EXPECT_EQ(scheduler->Stats().queries_reused, 2u);
-  scheduler->Remove("ns/too-late");
-  scheduler->Remove("ns/hourly");
+  EXPECT_EQ(deliveries_.received()[3].first, "ns/reuses");
+  EXPECT_EQ(deliveries_.received()[3].second.verdict, Verdict::kGo);
+  EXPECT_EQ(deliveries_.received()[3].second.at, clock_.Now());
+  EXPECT_EQ(deliveries_.received()[3].second.measured_from, sent);
+  EXPECT_EQ(prom_->queries().size(), 3u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 1u);
 
-  clock_.Advance(15s);  // the newest answer (ns/too-late's) is exactly max_answer_reuse old
-  scheduler->Upsert("ns/hourly-2", every_hour);
+  clock_.Advance(1ms);  // now too old for a 10 s interval
   scheduler->Tick();
   ASSERT_TRUE(deliveries_.WaitFor(5));
-  EXPECT_EQ(prom_->queries().size(), 2u);
-  EXPECT_EQ(scheduler->Stats().queries_reused, 3u);
-  clock_.Advance(1ms);
-  scheduler->Upsert("ns/hourly-3", every_hour);
+  EXPECT_EQ(deliveries_.received()[4].first, "ns/too-late");
+  EXPECT_EQ(deliveries_.received()[4].second.measured_from, clock_.Now());
+  EXPECT_EQ(prom_->queries().size(), 4u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 1u);
+}
+
+TEST_F(SchedulerTest, ReuseIsCappedAtMaxAnswerReuse) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = Make();
+  EvaluationInput hourly = Input("v2");
+  hourly.spec.interval = 1h;               // a quarter is 15 min: max_answer_reuse (15 s) caps it
+  scheduler->Upsert("ns/reuses", hourly);  // due at 0 and 1 h
   scheduler->Tick();
-  ASSERT_TRUE(deliveries_.WaitFor(6));
+  ASSERT_TRUE(deliveries_.WaitFor(1));
+  clock_.Advance(1ms);
+  scheduler->Upsert("ns/too-late", hourly);  // due at 1 ms and 1 h + 1 ms
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  clock_.Advance(1h - 15s - 1ms);
+  scheduler->Upsert("ns/sender", hourly);
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(3));
   EXPECT_EQ(prom_->queries().size(), 3u);
-  EXPECT_EQ(scheduler->Stats().queries_reused, 3u);
+
+  clock_.Advance(15s);  // exactly max_answer_reuse old
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(4));
+  EXPECT_EQ(deliveries_.received()[3].first, "ns/reuses");
+  EXPECT_EQ(prom_->queries().size(), 3u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 1u);
+  clock_.Advance(1ms);
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(5));
+  EXPECT_EQ(deliveries_.received()[4].first, "ns/too-late");
+  EXPECT_EQ(prom_->queries().size(), 4u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 1u);
 }
 
 TEST_F(SchedulerTest, FailedAnswersAreNotReused) {
@@ -344,25 +372,31 @@ TEST_F(SchedulerTest, FailedAnswersAreNotReused) {
 
 TEST_F(SchedulerTest, AQueryInFlightServesLaterEvaluationsWithinTheReuseBound) {
   prom_->SetValue(R"(errors{version="v2"})", 0.5);
-  prom_->Hold();
   auto scheduler = Make();
-  scheduler->Upsert("ns/a", Input("v2"));  // interval 10 s: reuse bound 2.5 s
+  // Interval 10 s: reuse bound 2.5 s. b is due again at 10 s, c at 11 s.
+  scheduler->Upsert("ns/b", Input("v2"));
+  scheduler->Tick();
+  clock_.Advance(1s);
+  scheduler->Upsert("ns/c", Input("v2"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  prom_->Hold();
+  clock_.Advance(7s);
+  scheduler->Upsert("ns/a", Input("v2"));  // at 8 s: its query hangs
   scheduler->Tick();
   ASSERT_TRUE(prom_->WaitForRunning(1, 5s));
   clock_.Advance(2s);
-  scheduler->Upsert("ns/b", Input("v2"));  // joins the query still running
-  scheduler->Tick();
+  scheduler->Tick();  // b joins the query still running, sent 2 s ago
   clock_.Advance(1s);
-  scheduler->Upsert("ns/c", Input("v2"));  // 3 s after it was sent: too old to join
-  scheduler->Tick();
+  scheduler->Tick();  // c: 3 s after it was sent, too old to join
   ASSERT_TRUE(prom_->WaitForRunning(2, 5s));
   SchedulerStats stats = scheduler->Stats();
-  EXPECT_EQ(stats.queries_sent, 2u);
+  EXPECT_EQ(stats.queries_sent, 4u);
   EXPECT_EQ(stats.queries_deduplicated, 1u);
-  EXPECT_EQ(deliveries_.size(), 0u);
+  EXPECT_EQ(deliveries_.size(), 2u);
   prom_->Release();
-  ASSERT_TRUE(deliveries_.WaitFor(3));
-  EXPECT_EQ(prom_->queries().size(), 2u);
+  ASSERT_TRUE(deliveries_.WaitFor(5));
+  EXPECT_EQ(prom_->queries().size(), 4u);
   for (const auto& [key, evaluation] : deliveries_.received()) {
     EXPECT_EQ(evaluation.verdict, Verdict::kGo) << key;
   }
@@ -385,6 +419,249 @@ TEST_F(SchedulerTest, RemovingTheLastRolloutOfAServerDropsItsClient) {
   ASSERT_TRUE(deliveries_.WaitFor(4));
   std::lock_guard lock(mu_);
   EXPECT_EQ(connects_, 2);
+}
+
+// ------------------------------------------------------------ evidence is fresh
+
+// The same query before and after a phase change (the phase is not in it): Prometheus
+// answers differently from the moment the new phase's traffic shift lands.
+EvaluationInput InPhase(const std::string& phase) {
+  EvaluationInput input = Input("v2");
+  input.vars["phase"] = phase;
+  return input;
+}
+
+TEST_F(SchedulerTest, ANewPhaseIsNotServedAnAnswerFromBeforeItStartedEvenWithinTheReuseBound) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = Make();
+  scheduler->Upsert("ns/other", Input("v2"));  // another rollout asking the same query
+  scheduler->Upsert("ns/a", InPhase("early"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  clock_.Advance(10s);
+  scheduler->Tick();  // both again: one query, answered Go
+  ASSERT_TRUE(deliveries_.WaitFor(4));
+  EXPECT_EQ(prom_->queries().size(), 2u);
+
+  clock_.Advance(1s);  // the answer is 1 s old, inside the 2.5 s reuse bound
+  prom_->SetValue(R"(errors{version="v2"})", 3);  // the shift makes the canary fail
+  const api::Timestamp shifted = clock_.Now();
+  scheduler->Upsert("ns/a", InPhase("half"));  // the reconciler, once the writes landed
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(5));
+  const auto [key, evaluation] = deliveries_.received()[4];
+  EXPECT_EQ(key, "ns/a");
+  EXPECT_EQ(evaluation.verdict, Verdict::kNoGo);
+  EXPECT_EQ(evaluation.metrics[0].value, "3");
+  EXPECT_GE(evaluation.measured_from, shifted);
+  EXPECT_EQ(prom_->queries().size(), 3u);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 0u);
+}
+
+TEST_F(SchedulerTest, ANewPhaseDoesNotJoinAQuerySentBeforeItStarted) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = Make();
+  scheduler->Upsert("ns/a", InPhase("early"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(1));
+  prom_->Hold();
+  clock_.Advance(1s);
+  scheduler->Upsert("ns/other", Input("v2"));  // its query is measured, then hangs
+  scheduler->Tick();
+  ASSERT_TRUE(prom_->WaitForRunning(1, 5s));
+
+  clock_.Advance(500ms);
+  prom_->SetValue(R"(errors{version="v2"})", 3);
+  const api::Timestamp shifted = clock_.Now();
+  scheduler->Upsert("ns/a", InPhase("half"));
+  scheduler->Tick();
+  ASSERT_TRUE(prom_->WaitForRunning(2, 5s));  // its own query, not the one in flight
+  prom_->Release();
+  ASSERT_TRUE(deliveries_.WaitFor(3));
+  EXPECT_EQ(scheduler->Stats().queries_deduplicated, 0u);
+  int new_phase = 0;
+  for (const auto& [key, evaluation] : deliveries_.received()) {
+    if (key == "ns/other") {
+      EXPECT_EQ(evaluation.metrics[0].value, "0.5");  // measured before the shift
+    }
+    if (key != "ns/a" || evaluation.at < shifted) continue;
+    ++new_phase;
+    EXPECT_EQ(evaluation.verdict, Verdict::kNoGo);
+    EXPECT_EQ(evaluation.metrics[0].value, "3");
+    EXPECT_GE(evaluation.measured_from, shifted);
+  }
+  EXPECT_EQ(new_phase, 1);
+}
+
+TEST_F(SchedulerTest, MeasuredFromIsWhenTheOldestUsedQueryWasSent) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  prom_->SetValue(R"(latency{version="v2"})", 100);
+  auto scheduler = Make();
+  EvaluationInput two_metrics = Input("v2");
+  api::MetricSpec latency = two_metrics.spec.metrics[0];
+  latency.name = "latency";
+  latency.query = R"(latency{version="{{canary}}"})";
+  latency.go = {CompareOp::kLess, 800};
+  latency.no_go = {CompareOp::kGreater, 1200};
+  two_metrics.spec.metrics.push_back(latency);
+  scheduler->Upsert("ns/a", two_metrics);  // due at 0 and 10 s
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(1));
+  EXPECT_EQ(deliveries_.received()[0].second.measured_from, clock_.Now());
+  clock_.Advance(8s);
+  scheduler->Upsert("ns/b", Input("v2"));  // the error-rate query alone, at 8 s
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  const api::Timestamp error_rate_sent = clock_.Now();
+  clock_.Advance(2s);
+  scheduler->Tick();  // a reuses b's answer and sends its latency query
+  ASSERT_TRUE(deliveries_.WaitFor(3));
+  const api::Evaluation evaluation = deliveries_.received()[2].second;
+  EXPECT_EQ(evaluation.verdict, Verdict::kGo);
+  EXPECT_EQ(evaluation.at, clock_.Now());
+  EXPECT_EQ(evaluation.measured_from, error_rate_sent);
+  EXPECT_EQ(scheduler->Stats().queries_reused, 1u);
+}
+
+// ------------------------------------------------------------ rollouts are isolated
+
+// Rollouts against servers that accept a query and never answer (each its own fake,
+// held until the test ends), and one healthy rollout against prom_.
+class IsolationTest : public SchedulerTest {
+ protected:
+  static constexpr std::size_t kConcurrency = 2;
+
+  std::unique_ptr<Scheduler> MakeIsolated() {
+    SchedulerOptions options;
+    options.concurrency = kConcurrency;
+    options.now = [this] { return clock_.Now(); };
+    options.connect = [this](const PrometheusTarget& target) -> Result<PrometheusClientPtr> {
+      std::lock_guard lock(mu_);
+      if (target.address == "http://prometheus:9090") return PrometheusClientPtr(prom_);
+      auto& hung = hung_[target.address];
+      if (hung == nullptr) {
+        hung = std::make_shared<FakePrometheusClient>();
+        hung->Hold();
+      }
+      return PrometheusClientPtr(hung);
+    };
+    return std::make_unique<Scheduler>(options,
+                                       [this](const std::string& key, api::Evaluation evaluation) {
+                                         deliveries_.Add(key, std::move(evaluation));
+                                       });
+  }
+
+  // Three metrics against `address`, with a timeout that does not end within the test.
+  static EvaluationInput HungInput(const std::string& address) {
+    EvaluationInput input = Input("v2");
+    input.spec.prometheus->address = address;
+    input.spec.prometheus->timeout = 10min;
+    for (const char* name : {"latency", "saturation"}) {
+      api::MetricSpec metric = input.spec.metrics[0];
+      metric.name = name;
+      metric.query = std::string(name) + R"({version="{{canary}}"})";
+      input.spec.metrics.push_back(metric);
+    }
+    return input;
+  }
+
+  int HungRunning() {
+    std::lock_guard lock(mu_);
+    int running = 0;
+    for (const auto& [address, hung] : hung_) running += hung->running();
+    return running;
+  }
+  bool WaitForHungRunning(int count) {
+    for (int i = 0; i < 500 && HungRunning() < count; ++i) std::this_thread::sleep_for(10ms);
+    return HungRunning() == count;
+  }
+
+  // Answers every hung query when it goes: declared after the scheduler, whose Stop()
+  // waits for running queries.
+  struct ReleaseHungAtExit {
+    IsolationTest* test;
+    ~ReleaseHungAtExit() {
+      std::lock_guard lock(test->mu_);
+      for (const auto& [address, hung] : test->hung_) hung->Release();
+    }
+  };
+
+  std::map<std::string, std::shared_ptr<FakePrometheusClient>> hung_;
+};
+
+TEST_F(IsolationTest, RolloutsAgainstHungServersNeverDelayAHealthyOne) {
+  constexpr int kHung = 6;  // three times the slots
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = MakeIsolated();
+  const ReleaseHungAtExit release{this};
+  scheduler->Upsert("ns/healthy", Input("v2"));  // due at 0 and every 10 s
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(1));
+
+  for (int i = 0; i < kHung; ++i) {
+    scheduler->Upsert("ns/hung-" + std::to_string(i),
+                      HungInput("http://hung-" + std::to_string(i) + ":9090"));
+  }
+  // New rollouts of unknown speed take at most one of the two slots at a time; each
+  // query that runs for stall_after frees its slot and marks its rollout slow, which
+  // then runs one query at a time outside the slots.
+  for (int second = 1; second <= kHung; ++second) {
+    scheduler->Tick();
+    ASSERT_TRUE(WaitForHungRunning(second));
+    clock_.Advance(1s);
+  }
+  scheduler->Tick();
+  ASSERT_TRUE(WaitForHungRunning(kHung));
+  EXPECT_EQ(scheduler->Stats().queries_stalled, static_cast<std::uint64_t>(kHung));
+
+  // The healthy rollout's next evaluations complete while every hung query still hangs.
+  for (int round = 1; round <= 3; ++round) {
+    clock_.Advance(10s - (round == 1 ? std::chrono::seconds(kHung) : 0s));
+    scheduler->Tick();
+    ASSERT_TRUE(deliveries_.WaitFor(1 + round)) << "round " << round;
+    EXPECT_EQ(deliveries_.received().back().first, "ns/healthy");
+    EXPECT_EQ(deliveries_.received().back().second.verdict, Verdict::kGo);
+  }
+  EXPECT_EQ(HungRunning(), kHung);  // one per hung rollout, never more
+  EXPECT_LE(scheduler->Stats().threads_started, 2 * kConcurrency + kHung);
+}
+
+TEST_F(IsolationTest, AHealthyRolloutIsServedFirstWhileNewRolloutsHang) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = MakeIsolated();
+  const ReleaseHungAtExit release{this};
+  scheduler->Upsert("ns/healthy", Input("v2"));
+  scheduler->Tick();
+  ASSERT_TRUE(deliveries_.WaitFor(1));
+  clock_.Advance(10s);  // the healthy rollout is due again together with 8 new hung ones
+  for (int i = 0; i < 8; ++i) {
+    scheduler->Upsert("ns/hung-" + std::to_string(i),
+                      HungInput("http://hung-" + std::to_string(i) + ":9090"));
+  }
+  scheduler->Tick();  // no time passes: nothing is known to be slow yet
+  ASSERT_TRUE(deliveries_.WaitFor(2));
+  EXPECT_EQ(deliveries_.received()[1].first, "ns/healthy");
+  EXPECT_EQ(HungRunning(), 1);  // the slot kept for fast rollouts stayed free
+}
+
+TEST_F(IsolationTest, ASlowServerGetsAtMostConcurrencyQueriesOfItsSlowRollouts) {
+  auto scheduler = MakeIsolated();
+  const ReleaseHungAtExit release{this};
+  for (int i = 0; i < 5; ++i) {  // all against one hung server, each its own queries
+    EvaluationInput input = HungInput("http://hung:9090");
+    input.vars["canary"] = "v" + std::to_string(i);
+    scheduler->Upsert("ns/hung-" + std::to_string(i), input);
+  }
+  for (int second = 0; second < 8; ++second) {
+    scheduler->Tick();
+    clock_.Advance(1s);
+  }
+  scheduler->Tick();
+  std::this_thread::sleep_for(50ms);
+  // concurrency slow ones, plus the one new rollout's query that holds a slot until it
+  // counts as stalled.
+  EXPECT_LE(HungRunning(), static_cast<int>(kConcurrency) + 1);
+  EXPECT_GE(HungRunning(), static_cast<int>(kConcurrency));
 }
 
 // Start() ticks on its own: whenever a rollout falls due or is added.

@@ -124,6 +124,10 @@ int Main(int argc, char** argv) {
   e2e_cmd->add_option("--exporter", e2e.exporter)->required();
   e2e_cmd->add_option("--exporter-version", e2e.exporter_version)->required();
   e2e_cmd->add_option("--trials", e2e.trials)->check(CLI::Range(1, 1000));
+  e2e_cmd
+      ->add_option("--hung-rollouts", e2e.hung_rollouts,
+                   "rollouts analysing servers that never answer, meanwhile")
+      ->check(CLI::Range(0, 10000));
   e2e_cmd->add_option("--log", e2e.log_file)->required();
 
   FanoutOptions fanout;

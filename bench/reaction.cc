@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -118,6 +119,19 @@ int AgentIndex(const std::string& text) {
   return std::stoi(match[1].str());
 }
 
+// Calls `on(i, enabled)` for each flag entry of rollout i in a flag ConfigMap (flag keys
+// are agent_<i>_v2, workload.cc); enabled = on at a percentage above 0.
+void ForEachFlag(const json& config_map, const std::function<void(int, bool)>& on) {
+  const std::string text = config_map.value("data", json::object()).value("flags.json", "{}");
+  const json flags = json::parse(text, nullptr, false);
+  if (!flags.is_object()) return;
+  for (const auto& [key, entry] : flags.items()) {
+    if (key.rfind("agent_", 0) != 0 || !entry.is_object()) continue;
+    on(std::atoi(key.c_str() + 6),
+       entry.value("enabled", false) && entry.value("percentage", 0) > 0);
+  }
+}
+
 json Vector(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%g", value);
@@ -196,20 +210,14 @@ Result<json> RunReaction(const ReactionOptions& o) {
     changed.notify_all();
   };
   auto on_config_map = [&](const json& config_map, Clock::time_point at) {
-    const std::string text = config_map.value("data", json::object()).value("flags.json", "{}");
-    const json flags = json::parse(text, nullptr, false);
-    if (!flags.is_object()) return;
     std::lock_guard lock(mu);
-    for (const auto& [key, entry] : flags.items()) {
-      // Flag keys are agent_<i>_v2 (workload.cc).
-      if (key.rfind("agent_", 0) != 0) continue;
-      const int i = std::atoi(key.c_str() + 6);
-      if (i < 0 || i >= o.n || !entry.is_object()) continue;
-      const int on = entry.value("enabled", false) && entry.value("percentage", 0) > 0 ? 1 : 0;
+    ForEachFlag(config_map, [&](int i, bool enabled) {
+      if (i < 0 || i >= o.n) return;
+      const int on = enabled ? 1 : 0;
       Transition& f = tracks[static_cast<std::size_t>(i)].flag;
       if (on == 0 && f.last == 1) f.became_target = at;
       f.last = on;
-    }
+    });
     changed.notify_all();
   };
   Watcher routes(*config, kHttpRoutes, o.namespace_, on_route);
@@ -367,6 +375,8 @@ Result<json> RunEndToEnd(const EndToEndOptions& o) {
   std::condition_variable changed;
   std::map<std::string, int> weights;  // route name -> canary weight
   std::map<std::string, Clock::time_point> zeroed;
+  std::map<int, bool> flag_on;                   // rollout index -> flag on
+  std::map<int, Clock::time_point> flag_zeroed;  // rollout index -> flag seen off after on
   Watcher routes(*config, kHttpRoutes, o.namespace_, [&](const json& route, Clock::time_point at) {
     const std::string name = route["metadata"].value("name", "");
     const int weight = CanaryWeight(route, o.exporter_version);
@@ -375,6 +385,15 @@ Result<json> RunEndToEnd(const EndToEndOptions& o) {
     weights[name] = weight;
     changed.notify_all();
   });
+  Watcher flags(*config, kube::kConfigMaps, o.namespace_,
+                [&](const json& config_map, Clock::time_point at) {
+                  std::lock_guard lock(mu);
+                  ForEachFlag(config_map, [&](int i, bool on) {
+                    if (!on && flag_on[i] && !flag_zeroed.count(i)) flag_zeroed[i] = at;
+                    flag_on[i] = on;
+                  });
+                  changed.notify_all();
+                });
 
   if (Status ns = EnsureNamespace(**client, o.namespace_); !ns.ok()) return ns.error();
   auto metrics_port = FreePort();
@@ -387,7 +406,58 @@ Result<json> RunEndToEnd(const EndToEndOptions& o) {
       o.log_file);
   if (!process.ok()) return process.error();
 
-  std::vector<double> to_route, to_prometheus;
+  // Servers that read a query and never answer, one per hung rollout; each rollout asks
+  // 20 queries with a 60 s timeout and tolerates its errors (errorLimit), so it stays
+  // analysed for the whole run.
+  std::vector<http::testing::TestServerPtr> hung_servers;
+  std::set<int> hung_asked;  // servers that have received a query
+  for (int j = 0; j < o.hung_rollouts; ++j) {
+    auto server = http::testing::StartTestServer([&, j](http::testing::Exchange& exchange) {
+      {
+        std::lock_guard lock(mu);
+        hung_asked.insert(j);
+      }
+      changed.notify_all();
+      while (exchange.Wait(std::chrono::hours(1))) {
+      }
+    });
+    if (!server.ok()) return server.error().WithContext("hung server");
+    Workload hung = w;
+    hung.prometheus = (*server)->url();
+    hung.interval = "10s";
+    hung.timeout = "60s";
+    hung.error_limit = 1000;   // the CRD's maximum: 1000 timeouts of 60 s
+    const int i = 200000 + j;  // names apart from the trials' rollouts
+    json rollout = AgentRolloutObject(hung, i);
+    json& metrics = rollout["spec"]["analysis"]["metrics"];
+    const json five = metrics;
+    for (int copy = 1; metrics.size() < 20; ++copy) {
+      for (json m : five) {
+        m["name"] = m["name"].get<std::string>() + "-" + std::to_string(copy);
+        m["query"] = m["query"].get<std::string>() + " + " + std::to_string(copy);
+        metrics.push_back(std::move(m));
+      }
+    }
+    hung_servers.push_back(std::move(*server));
+    if (Status s = CreateIfMissing(**client, kube::kConfigMaps, FlagConfigMapObject(hung, i));
+        !s.ok())
+      return s.error();
+    if (Status s = CreateIfMissing(**client, kHttpRoutes, HttpRouteObject(hung, i)); !s.ok())
+      return s.error();
+    if (Status s = CreateIfMissing(**client, kAgentRollouts, rollout); !s.ok()) return s.error();
+  }
+  if (o.hung_rollouts > 0) {
+    // Every hung rollout is being analysed (and its first queries hang) before the trials.
+    std::unique_lock lock(mu);
+    if (!changed.wait_for(lock, std::chrono::seconds(120),
+                          [&] { return static_cast<int>(hung_asked.size()) == o.hung_rollouts; })) {
+      return Error(ErrorCode::kDeadlineExceeded,
+                   std::to_string(hung_asked.size()) + " of " + std::to_string(o.hung_rollouts) +
+                       " hung rollouts were analysed within 120 s; see " + o.log_file.string());
+    }
+  }
+
+  std::vector<double> to_route, to_prometheus, to_flag_and_route;
   json trials = json::array();
   for (int k = 0; k < o.trials; ++k) {
     if (Status s = set_error_ratio("0"); !s.ok()) return s.error().WithContext("exporter");
@@ -434,7 +504,7 @@ Result<json> RunEndToEnd(const EndToEndOptions& o) {
       {
         std::unique_lock lock(mu);
         if (changed.wait_for(lock, std::chrono::milliseconds(100),
-                             [&] { return zeroed.count(name) > 0; }))
+                             [&] { return zeroed.count(name) > 0 && flag_zeroed.count(i) > 0; }))
           break;
       }
       if (!prom_seen) {
@@ -456,6 +526,11 @@ Result<json> RunEndToEnd(const EndToEndOptions& o) {
     if (zeroed.count(name)) {
       trial["to_route_weight_0_ms"] = MsBetween(t0, zeroed[name]);
       to_route.push_back(MsBetween(t0, zeroed[name]));
+      if (flag_zeroed.count(i)) {
+        const double both = MsBetween(t0, std::max(zeroed[name], flag_zeroed[i]));
+        trial["to_flag_and_route_0_ms"] = both;
+        to_flag_and_route.push_back(both);
+      }
     }
     if (prom_seen) {
       trial["to_prometheus_above_line_ms"] = MsBetween(t0, *prom_seen);
@@ -465,10 +540,13 @@ Result<json> RunEndToEnd(const EndToEndOptions& o) {
   }
   (void)set_error_ratio("0");
   process->Stop();
+  for (const auto& server : hung_servers) server->Stop();
   return json{{"trials", trials},
               {"scrape_interval_s", 1},
               {"analysis_interval_s", 1},
+              {"hung_rollouts", o.hung_rollouts},
               {"to_route_weight_0_ms", Percentiles(to_route)},
+              {"to_flag_and_route_0_ms", Percentiles(to_flag_and_route)},
               {"to_prometheus_above_line_ms", Percentiles(to_prometheus)}};
 }
 

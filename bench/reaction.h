@@ -12,7 +12,10 @@
 // RunEndToEnd: the real chain. One rollout at a time analyses the real test exporter
 // through a real Prometheus scraping every second, interval 1 s. t0 = the POST that raises
 // the exporter's error ratio; then the time Prometheus first answers a ratio above the
-// No-Go line, and t1 = the HTTPRoute's canary weight observed at 0.
+// No-Go line, t1 = the HTTPRoute's canary weight observed at 0, and the later of t1 and
+// the flag observed at 0 % / disabled. With hung_rollouts, that many other rollouts
+// (20 metrics, timeout 60 s) analyse servers that accept every query and never answer
+// (API.md §3.1: rollouts are isolated) while the trials run.
 #pragma once
 
 #include <chrono>
@@ -51,6 +54,7 @@ struct EndToEndOptions {
   std::string exporter;          // base URL of agentrollout-test-exporter (agent=voice)
   std::string exporter_version;  // its --version-label (the rollouts' canary backend)
   int trials = 10;
+  int hung_rollouts = 0;
   std::filesystem::path log_file;
 };
 Result<nlohmann::json> RunEndToEnd(const EndToEndOptions& options);

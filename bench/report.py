@@ -94,6 +94,20 @@ def plot(scale, png):
     return True
 
 
+def e2e_table(w, e2e):
+    w("| | count | min ms | p50 ms | max ms |")
+    w("|---|---|---|---|---|")
+    for key, label in (("to_prometheus_above_line_ms", "t0 → Prometheus answers above the line"),
+                       ("to_route_weight_0_ms", "t0 → route weight 0"),
+                       ("to_flag_and_route_0_ms", "t0 → flag 0 and route weight 0")):
+        p = e2e.get(key)
+        if p is None:
+            continue
+        w("| %s | %d | %s | %s | %s |" % (label, p["count"], mmm([p.get("min")], "{:.0f}"),
+                                          mmm([p.get("p50")], "{:.0f}"), mmm([p.get("max")], "{:.0f}")))
+    w("")
+
+
 def main():
     results, output = sys.argv[1], sys.argv[2]
     machine = load(os.path.join(results, "machine.json"))
@@ -192,6 +206,17 @@ def main():
         if worst is not None:
             verdicts.append(("end to end ≤ scrape + interval + 1 s (= %.0f s)" % (limit / 1000),
                              "max %.0f ms over %d trials" % (worst, e2e["to_route_weight_0_ms"]["count"]),
+                             "met" if worst <= limit else "missed by %.0f ms" % (worst - limit)))
+    hung_path = os.path.join(results, "e2e-hung.json")
+    if os.path.exists(hung_path):
+        hung = load(hung_path)
+        worst = hung["to_flag_and_route_0_ms"].get("max")
+        limit = 1000 * (hung["analysis_interval_s"] + 2)
+        if worst is not None:
+            verdicts.append(("with %d rollouts at hung servers: breach → flag 0 and weight 0 "
+                             "≤ interval + 2 s (= %.0f s)" % (hung["hung_rollouts"], limit / 1000),
+                             "max %.0f ms over %d trials"
+                             % (worst, hung["to_flag_and_route_0_ms"]["count"]),
                              "met" if worst <= limit else "missed by %.0f ms" % (worst - limit)))
     bucket_path = os.path.join(results, "bucket.json")
     if os.path.exists(bucket_path):
@@ -394,14 +419,19 @@ def main():
           "the HTTPRoute watch delivering canary weight 0."
           % (e2e["to_route_weight_0_ms"]["count"], e2e["scrape_interval_s"], e2e["analysis_interval_s"]))
         w("")
-        w("| | count | min ms | p50 ms | max ms |")
-        w("|---|---|---|---|---|")
-        for key, label in (("to_prometheus_above_line_ms", "t0 → Prometheus answers above the line"),
-                           ("to_route_weight_0_ms", "t0 → route weight 0")):
-            p = e2e[key]
-            w("| %s | %d | %s | %s | %s |" % (label, p["count"], mmm([p.get("min")], "{:.0f}"),
-                                              mmm([p.get("p50")], "{:.0f}"), mmm([p.get("max")], "{:.0f}")))
+        e2e_table(w, e2e)
+    if os.path.exists(hung_path):
+        hung = load(hung_path)
+        w("### End to end with %d rollouts at hung servers" % hung["hung_rollouts"])
         w("")
+        w("`agentrollout-bench e2e --hung-rollouts %d`: the same trials while %d other rollouts "
+          "(20 metrics each, timeout 60 s, interval 10 s) are analysed against servers of their "
+          "own that accept each query and never answer (API.md §3.1: rollouts are isolated). "
+          "t1 = the later of the HTTPRoute watch delivering canary weight 0 and the ConfigMap "
+          "watch delivering the flag at 0 %% / disabled."
+          % (hung["hung_rollouts"], hung["hung_rollouts"]))
+        w("")
+        e2e_table(w, hung)
 
     # ------------------------------------------------------------------ fan-out
     fan = [load(p) for p in sorted(glob.glob(os.path.join(results, "fanout-*.json")))]

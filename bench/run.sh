@@ -217,6 +217,13 @@ echo "==> end to end: exporter error ratio up -> route weight 0 ($e2e_trials tri
   --namespace e2e --prometheus "$prometheus" --exporter "http://127.0.0.1:$exporter_port" \
   --exporter-version agent-0-v2 --trials "$e2e_trials" --log "$results/e2e.log" | cut -c1-400
 
+echo "==> end to end with 100 rollouts at hung servers: breach -> flag 0 and route weight 0"
+settle
+"$bin" --out "$results/e2e-hung.json" e2e --kubeconfig "$KUBECONFIG" --binary "$operator" \
+  --namespace e2e-hung --prometheus "$prometheus" --exporter "http://127.0.0.1:$exporter_port" \
+  --exporter-version agent-0-v2 --trials "$e2e_trials" --hung-rollouts 100 \
+  --log "$results/e2e-hung.log" | cut -c1-400
+
 echo "==> analysis fan-out: Prometheus queries/s with and without deduplication"
 for n in $fanout_sizes; do
   for r in $(seq 1 "$repeats"); do

@@ -346,6 +346,72 @@ TEST_F(AnalysisIntegrationTest, SchedulerDeduplicatesAcrossRollouts) {
   EXPECT_EQ(stats.queries_failed, 0u);
 }
 
+// The reported failure (issue 19): rollouts whose Prometheus accepts each query and never
+// answers, with more queries than the scheduler has slots, froze every other rollout's
+// analysis until their timeouts. A healthy rollout against the real Prometheus must keep
+// being evaluated every interval while all of theirs hang.
+TEST_F(AnalysisIntegrationTest, RolloutsAgainstHungServersDoNotDelayAHealthyOne) {
+  ASSERT_TRUE(canary().Set(0, 100).ok());
+  std::vector<http::testing::TestServerPtr> hung;
+  std::atomic<int> hung_asked{0};
+  for (int i = 0; i < 4; ++i) {
+    auto server = http::testing::StartTestServer([&](http::testing::Exchange& exchange) {
+      ++hung_asked;
+      while (exchange.Wait(1h)) {
+      }
+    });
+    ASSERT_TRUE(server.ok()) << server.error().ToString();
+    hung.push_back(std::move(*server));
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::vector<api::Evaluation>> delivered;
+  SchedulerOptions options;
+  options.concurrency = 2;
+  Scheduler scheduler(options, [&](const std::string& key, api::Evaluation evaluation) {
+    std::lock_guard lock(mu);
+    delivered[key].push_back(std::move(evaluation));
+    cv.notify_all();
+  });
+  for (int i = 0; i < 8; ++i) {  // 8 rollouts of 2 queries each against 4 hung servers
+    EvaluationInput input = Input({ErrorRate(), LatencyP95()});
+    input.spec.prometheus->address = hung[static_cast<std::size_t>(i % 4)]->url();
+    input.spec.prometheus->timeout = 60s;
+    input.spec.interval = 1s;
+    input.vars["canary"] = "hung-" + std::to_string(i);
+    scheduler.Upsert("ns/hung-" + std::to_string(i), input);
+  }
+  EvaluationInput healthy = Input({ErrorRate(), LatencyP95()});
+  healthy.spec.interval = 1s;
+  scheduler.Upsert("ns/healthy", healthy);
+  scheduler.Start();
+
+  // Every hung rollout holds a query (8 of them, 2 slots), ...
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (hung_asked.load() < 8 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GE(hung_asked.load(), 8);
+  // ... and the healthy rollout is still evaluated every second (40 s allow for a loaded
+  // machine; the hung queries end only after 60 s).
+  std::unique_lock lock(mu);
+  const std::size_t before = delivered["ns/healthy"].size();
+  EXPECT_TRUE(cv.wait_for(lock, 40s, [&] { return delivered["ns/healthy"].size() >= before + 3; }))
+      << delivered["ns/healthy"].size() - before << " evaluations of the healthy rollout";
+  for (const api::Evaluation& evaluation : delivered["ns/healthy"]) {
+    // Answered by the real Prometheus (Go or not: earlier tests' errors may still be in
+    // the 5 s window).
+    EXPECT_NE(evaluation.verdict, Verdict::kError) << Describe(evaluation);
+  }
+  for (int i = 0; i < 8; ++i) {  // theirs all still hang
+    EXPECT_TRUE(delivered["ns/hung-" + std::to_string(i)].empty());
+  }
+  lock.unlock();
+  EXPECT_GE(scheduler.Stats().queries_stalled, 8u);
+  for (const auto& server : hung) server->Stop();  // the hung queries fail now
+  scheduler.Stop();
+}
+
 // ------------------------------------------------------------------ misbehaving servers
 
 // A TCP port that is listening (the kernel completes handshakes into the backlog) but whose
