@@ -180,7 +180,8 @@ Status CheckAnalysis(const AnalysisSpec& analysis) {
   for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
     const MetricSpec& metric = analysis.metrics[i];
     const std::string path = "spec.analysis.metrics[" + std::to_string(i) + "]";
-    if (Status s = CheckTemplateVariables(metric.query, analysis.args, path + ".query"); !s.ok()) {
+    if (Status s = CheckTemplate(metric.query, analysis.args, path + ".query", metric.name);
+        !s.ok()) {
       return s;
     }
     if (Status s = CheckZones(metric, path); !s.ok()) return s;

@@ -383,6 +383,22 @@ TEST(ValidateSpec, ChecksTemplateVariablesAgainstArgs) {
   EXPECT_TRUE(ValidateSpec(spec).ok());
 }
 
+TEST(ValidateSpec, BareTemplateValuesMustBeNumbersOrDurations) {
+  auto base = DecodeSpec(VoiceAgentManifest()["spec"]);
+  ASSERT_TRUE(base.ok());
+  AgentRolloutSpec spec = *base;
+  spec.analysis.args = {{"x", "z'} or vector(9) #"}, {"window", "5m"}};
+  spec.analysis.metrics[2].query = "sum(rate(m{arg='{{x}}'}[{{window}}]))";
+  EXPECT_TRUE(ValidateSpec(spec).ok());  // quoted: escaped when rendered
+  spec.analysis.metrics[2].query = "sum(rate(m[{{window}}])) > {{x}}";
+  Status status = ValidateSpec(spec);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().message(),
+            "spec.analysis.metrics[2].query: {{x}} of metric \"circuit-breaker-opens\" stands "
+            "outside a \"…\" or '…' string literal, so its value must be a number or a "
+            "duration; analysis.args.x is \"z'} or vector(9) #\"");
+}
+
 TEST(ValidateSpec, AcceptsTrafficOnlyAndFlagOnlyRollouts) {
   auto base = DecodeSpec(VoiceAgentManifest()["spec"]);
   ASSERT_TRUE(base.ok());
