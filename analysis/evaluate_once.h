@@ -12,12 +12,12 @@ namespace agentrollout::analysis::testing {
 
 // Answers are never reused across calls (max_answer_reuse 0 unless `options` says
 // otherwise), so every call asks Prometheus again.
-inline api::Evaluation EvaluateOnce(const EvaluationInput& input,
-                                    SchedulerOptions options = [] {
-                                      SchedulerOptions fresh;
-                                      fresh.max_answer_reuse = api::Duration::zero();
-                                      return fresh;
-                                    }()) {
+inline api::Evaluation EvaluateOnce(
+    const EvaluationInput& input, SchedulerOptions options = [] {
+      SchedulerOptions fresh;
+      fresh.max_answer_reuse = api::Duration::zero();
+      return fresh;
+    }()) {
   std::promise<api::Evaluation> delivered;
   std::future<api::Evaluation> evaluation = delivered.get_future();
   Scheduler scheduler(std::move(options), [&](const std::string&, api::Evaluation result) {

@@ -176,6 +176,12 @@ Status CheckAnalysis(const AnalysisSpec& analysis) {
     return InvalidArgument(
         "spec.analysis.prometheus.address: is required when spec.analysis.metrics is not empty");
   }
+  if (analysis.prometheus && analysis.prometheus->bearer_token_secret_ref &&
+      analysis.prometheus->basic_auth_secret_ref) {
+    return InvalidArgument(
+        "spec.analysis.prometheus: set at most one of bearerTokenSecretRef and "
+        "basicAuthSecretRef");
+  }
   if (Status s = CheckUniqueNames(analysis.metrics, "spec.analysis.metrics"); !s.ok()) return s;
   for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
     const MetricSpec& metric = analysis.metrics[i];

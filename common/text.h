@@ -40,4 +40,12 @@ std::string CleanServerText(std::string_view text, const std::vector<std::string
 // double quotes.
 std::string QuoteForMessage(std::string_view value);
 
+// An HTTP header name (RFC 7230 token): one or more of letters, digits and
+// !#$%&'*+-.^_`|~.
+bool IsHttpToken(std::string_view text);
+
+// An HTTP header value without control characters: no CR, LF, NUL or any other byte below
+// 0x20 but tab, no DEL. What a header carries can then never end it or start another one.
+bool IsHttpFieldValue(std::string_view text);
+
 }  // namespace agentrollout
