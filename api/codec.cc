@@ -1087,4 +1087,8 @@ json EncodeAgentRollout(const AgentRollout& rollout) {
   return out;
 }
 
+std::string ToWireJson(const json& document) {
+  return document.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace agentrollout::api

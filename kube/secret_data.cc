@@ -40,14 +40,34 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   return out;
 }
 
+namespace {
+
+const nlohmann::json* Metadata(const nlohmann::json& secret) {
+  if (!secret.is_object()) return nullptr;
+  const auto found = secret.find("metadata");
+  return found != secret.end() && found->is_object() ? &*found : nullptr;
+}
+
+// "secret NS/NAME" for messages.
+std::string Describe(const nlohmann::json& secret) {
+  std::string name = "secret";
+  if (const nlohmann::json* metadata = Metadata(secret)) {
+    const auto text = [&](const char* field) {
+      const auto found = metadata->find(field);
+      return found != metadata->end() && found->is_string() ? found->get<std::string>()
+                                                            : std::string();
+    };
+    const std::string ns = text("namespace");
+    name += " " + (ns.empty() ? "" : ns + "/") + text("name");
+  }
+  return name;
+}
+
+}  // namespace
+
 Result<std::string> SecretData(const nlohmann::json& secret, std::string_view key) {
   const std::string wanted(key);
-  std::string name = "secret";
-  if (secret.is_object() && secret.contains("metadata") && secret.at("metadata").is_object()) {
-    const nlohmann::json& metadata = secret.at("metadata");
-    const std::string ns = metadata.value("namespace", "");
-    name += " " + (ns.empty() ? "" : ns + "/") + metadata.value("name", "");
-  }
+  const std::string name = Describe(secret);
   const bool has_data = secret.is_object() && secret.contains("data") &&
                         secret.at("data").is_object() && secret.at("data").contains(wanted) &&
                         secret.at("data").at(wanted).is_string();
@@ -55,6 +75,19 @@ Result<std::string> SecretData(const nlohmann::json& secret, std::string_view ke
   auto decoded = DecodeBase64(secret.at("data").at(wanted).get<std::string>());
   if (!decoded) return InvalidArgument(name + ": data[" + wanted + "] is not valid base64");
   return *decoded;
+}
+
+Result<std::string> LabelledSecretData(const nlohmann::json& secret, std::string_view key) {
+  const nlohmann::json* metadata = Metadata(secret);
+  const auto labels = metadata != nullptr ? metadata->find("labels") : secret.end();
+  const bool opted_in = metadata != nullptr && labels != metadata->end() && labels->is_object() &&
+                        labels->value(std::string(kSecretUseLabel), nlohmann::json()) == "true";
+  if (!opted_in) {
+    return Error(ErrorCode::kPermissionDenied,
+                 Describe(secret) + " lacks the label " + std::string(kSecretUseLabel) +
+                     ": \"true\" (only Secrets with it may be read for AgentRollouts)");
+  }
+  return SecretData(secret, key);
 }
 
 }  // namespace agentrollout::kube
