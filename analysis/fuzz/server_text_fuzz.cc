@@ -54,10 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // An Event's message.
   const std::string event_message = agentrollout::kube::EventMessage(bytes);
   if (event_message.size() > agentrollout::kube::kMaxEventMessageBytes + 3) __builtin_trap();
-  const json event =
-      RoundTrip(agentrollout::kube::MakeEvent({"v1", "AgentRollout", "r", "ns", "uid", ""},
-                                              agentrollout::kube::EventType::kWarning,
-                                              "AnalysisError", event_message, {}, {}));
+  const json event = RoundTrip(agentrollout::kube::MakeEvent(
+      {"v1", "AgentRollout", "r", "ns", "uid", ""}, agentrollout::kube::EventType::kWarning,
+      "AnalysisError", event_message, {}, {}));
   if (event["message"] != event_message) __builtin_trap();
 
   // A notification's body.
