@@ -11,7 +11,8 @@ namespace {
 
 std::string Describe(const char* verb, double value, const api::Threshold& line,
                      const char* line_name) {
-  return api::FormatMeasurement(value) + verb + api::FormatThreshold(line) + " (" + line_name + ")";
+  return api::FormatMeasurement(value, line) + verb + api::FormatThreshold(line) + " (" +
+         line_name + ")";
 }
 
 std::string WithWarnings(std::string message, const std::vector<std::string>& warnings) {

@@ -1,7 +1,5 @@
 #include "analysis/evaluator.h"
 
-#include <future>
-#include <system_error>
 #include <utility>
 
 #include "analysis/classify.h"
@@ -49,45 +47,6 @@ api::Evaluation AssembleEvaluation(const api::AnalysisSpec& spec,
   }
   evaluation.verdict = TableVerdict(evaluation.metrics);
   return evaluation;
-}
-
-Evaluator::Evaluator(Connector connect, Clock now)
-    : connect_(std::move(connect)), now_(std::move(now)) {}
-
-api::Evaluation Evaluator::Evaluate(const EvaluationInput& input) const {
-  const api::AnalysisSpec& spec = input.spec;
-  const api::Timestamp started = now_();
-  std::vector<Result<std::string>> queries = RenderQueries(spec, input.vars);
-  std::vector<Result<QueryResult>> outcomes(spec.metrics.size(),
-                                            Result<QueryResult>(Internal("not evaluated")));
-  Result<PrometheusClientPtr> client = Internal("not connected");
-  if (!spec.metrics.empty()) {
-    Result<PrometheusTarget> target = TargetFor(input);
-    client = target.ok() ? connect_(*target) : Result<PrometheusClientPtr>(target.error());
-  }
-  const std::chrono::milliseconds timeout =
-      spec.prometheus ? spec.prometheus->timeout : api::PrometheusSpec().timeout;
-  std::vector<std::future<Result<QueryResult>>> running(spec.metrics.size());
-  for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
-    if (!queries[i].ok()) {
-      outcomes[i] = queries[i].error();
-    } else if (!client.ok()) {
-      outcomes[i] = client.error();
-    } else {
-      try {
-        running[i] = std::async(std::launch::async, [&client, &queries, i, timeout] {
-          return (*client)->Query(*queries[i], timeout);
-        });
-      } catch (const std::system_error& e) {  // no thread could be started
-        outcomes[i] = Error(ErrorCode::kResourceExhausted,
-                            std::string("cannot start a query thread: ") + e.what());
-      }
-    }
-  }
-  for (std::size_t i = 0; i < running.size(); ++i) {
-    if (running[i].valid()) outcomes[i] = running[i].get();
-  }
-  return AssembleEvaluation(spec, outcomes, started);
 }
 
 }  // namespace agentrollout::analysis

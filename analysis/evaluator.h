@@ -41,21 +41,4 @@ api::Evaluation AssembleEvaluation(const api::AnalysisSpec& spec,
                                    const std::vector<Result<QueryResult>>& outcomes,
                                    api::Timestamp at);
 
-// Evaluates one rollout's table at a time, on the caller's thread plus one short-lived
-// thread per metric query. The Scheduler does the same for many rollouts on a bounded pool.
-class Evaluator {
- public:
-  explicit Evaluator(
-      Connector connect = ConnectPrometheus,
-      Clock now = [] { return api::Timestamp::clock::now(); });
-
-  // Never fails as a whole: every problem becomes an Error metric with a message.
-  // Evaluation::at is the time the evaluation started (its data is at least that recent).
-  api::Evaluation Evaluate(const EvaluationInput& input) const;
-
- private:
-  Connector connect_;
-  Clock now_;
-};
-
 }  // namespace agentrollout::analysis

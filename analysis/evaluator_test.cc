@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include "analysis/evaluate_once.h"
 #include "analysis/fake_prometheus_client.h"
 
 namespace agentrollout::analysis {
@@ -9,7 +12,17 @@ namespace {
 
 using api::CompareOp;
 using api::Verdict;
+using testing::EvaluateOnce;
 using testing::FakePrometheusClient;
+
+// Scheduler options whose client is `connect`.
+SchedulerOptions Connecting(
+    Connector connect, Clock now = [] { return api::Timestamp::clock::now(); }) {
+  SchedulerOptions options;
+  options.connect = std::move(connect);
+  options.now = std::move(now);
+  return options;
+}
 
 api::MetricSpec Metric(std::string name, std::string query) {
   api::MetricSpec metric;
@@ -34,18 +47,18 @@ EvaluationInput Input() {
 
 const api::Timestamp kNow{std::chrono::seconds(1234)};
 
-TEST(Evaluator, RunsEveryQueryAndCombines) {
+TEST(EvaluateOnce, RunsEveryQueryAndCombines) {
   auto prom = std::make_shared<FakePrometheusClient>();
   prom->SetValue(R"(errors{version="v2"})", 0.5);
   prom->SetValue(R"(latency{version="v2"})", 1.5);
   PrometheusTarget seen;
-  Evaluator evaluator(
-      [&](const PrometheusTarget& target) -> Result<PrometheusClientPtr> {
-        seen = target;
-        return PrometheusClientPtr(prom);
-      },
-      [] { return kNow; });
-  const api::Evaluation evaluation = evaluator.Evaluate(Input());
+  const api::Evaluation evaluation =
+      EvaluateOnce(Input(), Connecting(
+                                [&](const PrometheusTarget& target) -> Result<PrometheusClientPtr> {
+                                  seen = target;
+                                  return PrometheusClientPtr(prom);
+                                },
+                                [] { return kNow; }));
   EXPECT_EQ(evaluation.at, kNow);
   EXPECT_EQ(evaluation.verdict, Verdict::kHold);
   ASSERT_EQ(evaluation.metrics.size(), 2u);
@@ -58,63 +71,64 @@ TEST(Evaluator, RunsEveryQueryAndCombines) {
   EXPECT_EQ(prom->queries().size(), 2u);
 }
 
-TEST(Evaluator, QueriesRunConcurrently) {
+TEST(EvaluateOnce, QueriesRunConcurrently) {
   auto prom = std::make_shared<FakePrometheusClient>();
   prom->SetValue(R"(errors{version="v2"})", 0.5);
   prom->SetValue(R"(latency{version="v2"})", 0.5);
   prom->Hold();
-  Evaluator evaluator([&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+  const auto connect = [&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
     return PrometheusClientPtr(prom);
-  });
+  };
   std::thread releaser([&] {
     // Both queries are in flight at once before either answers.
     EXPECT_TRUE(prom->WaitForRunning(2, std::chrono::seconds(5)));
     prom->Release();
   });
-  const api::Evaluation evaluation = evaluator.Evaluate(Input());
+  const api::Evaluation evaluation = EvaluateOnce(Input(), Connecting(connect));
   releaser.join();
   EXPECT_EQ(evaluation.verdict, Verdict::kGo);
 }
 
-TEST(Evaluator, TemplateErrorsAndConnectErrorsAreMetricErrors) {
+TEST(EvaluateOnce, TemplateErrorsAndConnectErrorsAreMetricErrors) {
   EvaluationInput input = Input();
   input.spec.metrics[1].query = R"(latency{region="{{region}}"})";
   auto prom = std::make_shared<FakePrometheusClient>();
   prom->SetValue(R"(errors{version="v2"})", 0.5);
-  Evaluator evaluator([&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+  const auto connect = [&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
     return PrometheusClientPtr(prom);
-  });
-  api::Evaluation evaluation = evaluator.Evaluate(input);
+  };
+  api::Evaluation evaluation = EvaluateOnce(input, Connecting(connect));
   EXPECT_EQ(evaluation.verdict, Verdict::kError);
   EXPECT_EQ(evaluation.metrics[0].verdict, Verdict::kGo);
   EXPECT_EQ(evaluation.metrics[1].verdict, Verdict::kError);
   EXPECT_EQ(evaluation.metrics[1].message, "query template: unknown template variable {{region}}");
 
-  Evaluator unreachable([](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
-    return InvalidArgument("analysis.prometheus.address: \"x\" is not an http:// or https:// URL");
-  });
-  evaluation = unreachable.Evaluate(Input());
+  evaluation =
+      EvaluateOnce(Input(), Connecting([](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+                     return InvalidArgument(
+                         "analysis.prometheus.address: \"x\" is not an http:// or https:// URL");
+                   }));
   EXPECT_EQ(evaluation.verdict, Verdict::kError);
   EXPECT_EQ(evaluation.metrics[0].message,
             "analysis.prometheus.address: \"x\" is not an http:// or https:// URL");
 
   input = Input();
   input.spec.prometheus.reset();
-  evaluation = evaluator.Evaluate(input);
+  evaluation = EvaluateOnce(input, Connecting(connect));
   EXPECT_EQ(evaluation.metrics[1].message,
             "analysis.prometheus.address is required when analysis.metrics are given");
 }
 
-TEST(Evaluator, EmptyTableIsGoWithoutConnecting) {
+TEST(EvaluateOnce, EmptyTableIsGoWithoutConnecting) {
   EvaluationInput input = Input();
   input.spec.metrics.clear();
   input.spec.prometheus.reset();
   bool connected = false;
-  Evaluator evaluator([&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
-    connected = true;
-    return Internal("unused");
-  });
-  const api::Evaluation evaluation = evaluator.Evaluate(input);
+  const api::Evaluation evaluation =
+      EvaluateOnce(input, Connecting([&](const PrometheusTarget&) -> Result<PrometheusClientPtr> {
+                     connected = true;
+                     return Internal("unused");
+                   }));
   EXPECT_EQ(evaluation.verdict, Verdict::kGo);
   EXPECT_TRUE(evaluation.metrics.empty());
   EXPECT_FALSE(connected);

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/text.h"
+
 namespace agentrollout::analysis {
 namespace {
 
@@ -20,16 +22,12 @@ using Json = nlohmann::json;
 // not end up in status.
 constexpr std::size_t kMaxExcerpt = 200;
 
-// Keeps a server-supplied text printable and short for a one-line message.
-std::string Excerpt(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, kMaxExcerpt)) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += (byte < 0x20 || byte == 0x7f) ? ' ' : c;
-  }
-  if (text.size() > kMaxExcerpt) out += "...";
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
+using Secrets = std::vector<std::string>;
+
+// Keeps a server-supplied text printable, valid UTF-8, free of `secrets` (removed before
+// the cut, so none straddles it) and short for a one-line message (API.md §3.1).
+std::string Excerpt(std::string_view text, const Secrets& secrets) {
+  return CleanServerText(text, secrets, kMaxExcerpt);
 }
 
 ErrorCode CodeForErrorType(std::string_view error_type) {
@@ -58,23 +56,24 @@ std::optional<double> ParseSampleValue(std::string_view text) {
 }
 
 // A `[<unix time>, "<value>"]` pair.
-Result<double> ParseValuePair(const Json& pair) {
+Result<double> ParseValuePair(const Json& pair, const Secrets& secrets) {
   if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number() || !pair[1].is_string()) {
     return Malformed("a sample value is not a [timestamp, \"value\"] pair");
   }
   const auto& text = pair[1].get_ref<const std::string&>();
   const std::optional<double> value = ParseSampleValue(text);
-  if (!value) return Malformed("sample value \"" + Excerpt(text) + "\" is not a number");
+  if (!value) return Malformed("sample value \"" + Excerpt(text, secrets) + "\" is not a number");
   return *value;
 }
 
-Result<Sample> ParseVectorSample(const Json& item) {
+Result<Sample> ParseVectorSample(const Json& item, const Secrets& secrets) {
   if (!item.is_object()) return Malformed("a vector element is not an object");
   Sample sample;
   if (const auto metric = item.find("metric"); metric != item.end()) {
     if (!metric->is_object()) return Malformed("a sample's \"metric\" is not an object");
     for (const auto& [name, value] : metric->items()) {
-      if (!value.is_string()) return Malformed("label \"" + Excerpt(name) + "\" is not a string");
+      if (!value.is_string())
+        return Malformed("label \"" + Excerpt(name, secrets) + "\" is not a string");
       sample.labels.emplace(name, value.get<std::string>());
     }
   }
@@ -87,18 +86,18 @@ Result<Sample> ParseVectorSample(const Json& item) {
     }
     return Malformed("a vector element has no \"value\"");
   }
-  auto number = ParseValuePair(*value);
+  auto number = ParseValuePair(*value, secrets);
   if (!number.ok()) return number.error();
   sample.value = *number;
   return sample;
 }
 
-std::vector<std::string> ParseWarnings(const Json& response) {
+std::vector<std::string> ParseWarnings(const Json& response, const Secrets& secrets) {
   std::vector<std::string> warnings;
   const auto found = response.find("warnings");
   if (found == response.end() || !found->is_array()) return warnings;
   for (const Json& warning : *found) {
-    if (warning.is_string()) warnings.push_back(Excerpt(warning.get<std::string>()));
+    if (warning.is_string()) warnings.push_back(Excerpt(warning.get<std::string>(), secrets));
   }
   return warnings;
 }
@@ -110,7 +109,8 @@ std::string StringField(const Json& object, const char* name) {
 
 }  // namespace
 
-Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body) {
+Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body,
+                                       const std::vector<std::string>& secrets) {
   const bool http_ok = http_status >= 200 && http_status < 300;
   const Json response = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (response.is_discarded() || !response.is_object() || !response.contains("status")) {
@@ -118,20 +118,22 @@ Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body) {
       return Error(http_status == 401 || http_status == 403 ? ErrorCode::kPermissionDenied
                                                             : ErrorCode::kUnavailable,
                    "Prometheus answered HTTP " + std::to_string(http_status) +
-                       (body.empty() ? std::string() : ": " + Excerpt(body)));
+                       (body.empty() ? std::string() : ": " + Excerpt(body, secrets)));
     }
-    if (response.is_discarded()) return Malformed("the body is not JSON: " + Excerpt(body));
+    if (response.is_discarded())
+      return Malformed("the body is not JSON: " + Excerpt(body, secrets));
     return Malformed("the body has no \"status\" field");
   }
   const std::string status = StringField(response, "status");
   if (status == "error") {
     const std::string error_type = StringField(response, "errorType");
-    return Error(CodeForErrorType(error_type),
-                 "Prometheus rejected the query (" +
-                     (error_type.empty() ? std::string("no errorType") : Excerpt(error_type)) +
-                     "): " + Excerpt(StringField(response, "error")));
+    return Error(
+        CodeForErrorType(error_type),
+        "Prometheus rejected the query (" +
+            (error_type.empty() ? std::string("no errorType") : Excerpt(error_type, secrets)) +
+            "): " + Excerpt(StringField(response, "error"), secrets));
   }
-  if (status != "success") return Malformed("\"status\" is \"" + Excerpt(status) + "\"");
+  if (status != "success") return Malformed("\"status\" is \"" + Excerpt(status, secrets) + "\"");
   if (!http_ok) {
     return Malformed("HTTP " + std::to_string(http_status) + " with \"status\":\"success\"");
   }
@@ -142,10 +144,10 @@ Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body) {
   if (result == data->end()) return Malformed("no \"data.result\"");
 
   QueryResult parsed;
-  parsed.warnings = ParseWarnings(response);
+  parsed.warnings = ParseWarnings(response, secrets);
   if (result_type == "scalar") {
     parsed.type = QueryResult::Type::kScalar;
-    auto value = ParseValuePair(*result);
+    auto value = ParseValuePair(*result, secrets);
     if (!value.ok()) return value.error();
     parsed.samples.push_back(Sample{{}, *value});
     return parsed;
@@ -153,7 +155,7 @@ Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body) {
   if (result_type == "vector") {
     if (!result->is_array()) return Malformed("a vector result is not an array");
     for (const Json& item : *result) {
-      auto sample = ParseVectorSample(item);
+      auto sample = ParseVectorSample(item, secrets);
       if (!sample.ok()) return sample.error();
       parsed.samples.push_back(std::move(*sample));
     }
@@ -167,7 +169,7 @@ Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body) {
   if (result_type == "string") {
     return InvalidArgument("query returned a string; it must return a scalar or an instant vector");
   }
-  return Malformed("unknown resultType \"" + Excerpt(result_type) + "\"");
+  return Malformed("unknown resultType \"" + Excerpt(result_type, secrets) + "\"");
 }
 
 namespace {
@@ -222,19 +224,6 @@ std::string FormatTimeout(std::chrono::milliseconds timeout) {
   return std::to_string(timeout.count()) + "ms";
 }
 
-// Replaces every occurrence of each secret in `text` with "<redacted>".
-std::string Redact(std::string text, const std::vector<std::string>& secrets) {
-  for (const std::string& secret : secrets) {
-    if (secret.empty()) continue;
-    for (std::size_t pos = text.find(secret); pos != std::string::npos;
-         pos = text.find(secret, pos)) {
-      text.replace(pos, secret.size(), "<redacted>");
-      pos += std::string_view("<redacted>").size();
-    }
-  }
-  return text;
-}
-
 class HttpPrometheusClient final : public PrometheusClient {
  public:
   HttpPrometheusClient(http::ClientPtr http, PrometheusTarget target)
@@ -274,7 +263,7 @@ class HttpPrometheusClient final : public PrometheusClient {
     }
     Result<http::Response> response = http_->Send(request);
     if (!response.ok()) return Scrub(TransportError(response.error(), timeout));
-    Result<QueryResult> parsed = ParseQueryResponse(response->status, response->body);
+    Result<QueryResult> parsed = ParseQueryResponse(response->status, response->body, secrets_);
     if (!parsed.ok()) return Scrub(parsed.error());
     return parsed;
   }
@@ -290,8 +279,8 @@ class HttpPrometheusClient final : public PrometheusClient {
                                        std::to_string(kMaxResponseBytes >> 20) +
                                        " MiB; the query must return a single value");
       default:
-        return Error(error.code(),
-                     "Prometheus at " + address_ + " is unreachable: " + Excerpt(error.message()));
+        return Error(error.code(), "Prometheus at " + address_ +
+                                       " is unreachable: " + Excerpt(error.message(), secrets_));
     }
   }
 
@@ -320,11 +309,11 @@ Result<std::string> CheckAddress(std::string_view address) {
   std::string scheme(address.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end));
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (scheme != "http" && scheme != "https") {
-    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address) +
+    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address, {}) +
                            "\" is not an http:// or https:// URL");
   }
   if (HasControlOrSpace(address)) {
-    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address) +
+    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address, {}) +
                            "\" contains spaces or control characters");
   }
   const std::string_view rest = address.substr(scheme_end + 3);
@@ -336,10 +325,10 @@ Result<std::string> CheckAddress(std::string_view address) {
                            "basicAuthSecretRef or bearerTokenSecretRef");
   }
   if (authority.empty()) {
-    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address) + "\" has no host");
+    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address, {}) + "\" has no host");
   }
   if (rest.find_first_of("?#") != std::string_view::npos) {
-    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address) +
+    return InvalidArgument(std::string(kField) + "\"" + Excerpt(address, {}) +
                            "\" must not have a query or fragment");
   }
   std::string normalized = scheme + "://" + std::string(rest);

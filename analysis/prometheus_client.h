@@ -42,8 +42,12 @@ struct QueryResult {
 // - a non-2xx status without a Prometheus error body: `Prometheus answered HTTP 502: <body>`;
 // - a body that is not the API's JSON: `malformed response from Prometheus: ...`;
 // - a matrix or string result: `query returned a range vector (matrix); ...`.
+// Server text in messages (excerpts of the body, error, warnings) is cleaned by
+// CleanServerText: every one of `secrets` (the request's credentials) redacted before the
+// excerpt is cut to 200 bytes on a character boundary, invalid UTF-8 replaced.
 // Pure: the fuzz target calls it with arbitrary bytes.
-Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body);
+Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body,
+                                       const std::vector<std::string>& secrets = {});
 
 struct BasicAuth {
   std::string username;

@@ -10,10 +10,13 @@
 // NoGo). dryRun metrics never trigger anything: TableVerdict and HitsAbort skip them.
 #include "analysis/table.h"
 
+#include <charconv>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "analysis/classify.h"
+#include "api/threshold.h"
 
 namespace agentrollout::analysis {
 namespace {
@@ -21,6 +24,15 @@ namespace {
 std::string Evaluations(std::int32_t count) {
   return std::to_string(count) +
          (count == 1 ? " consecutive evaluation" : " consecutive evaluations");
+}
+
+// status.value (exact) as a message shows it: at most 4 significant digits, never across
+// `line` (api::FormatMeasurement).
+std::string Shown(const std::string& value, const api::Threshold& line) {
+  double number = 0;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, number);
+  return ec == std::errc() && ptr == end ? api::FormatMeasurement(number, line) : value;
 }
 
 const api::MetricSpec* FindSpec(const api::AnalysisSpec& spec, const std::string& name) {
@@ -40,8 +52,8 @@ std::optional<api::RollbackTrigger> AbortTrigger(const api::AnalysisSpec& spec,
     trigger.metric = status.name;
     trigger.value = status.value;
     trigger.line = status.abort;
-    trigger.reason = status.name + " is " + status.value + ", past its abort line " + status.abort +
-                     ": rolling back fully now.";
+    trigger.reason = status.name + " is " + Shown(status.value, *metric->abort) +
+                     ", past its abort line " + status.abort + ": rolling back fully now.";
     return trigger;
   }
   return std::nullopt;
@@ -62,8 +74,10 @@ api::RollbackTrigger NoGoTrigger(const api::AnalysisSpec& spec, const api::Evalu
       trigger.reason = status.name + " returned no data (noData: noGo)" + tail;
     } else {
       trigger.line = status.no_go;
-      trigger.reason = status.name + " is " + status.value + ", past its No-Go line " +
-                       status.no_go + "," + tail;
+      const api::MetricSpec* metric = FindSpec(spec, status.name);
+      trigger.reason = status.name + " is " +
+                       (metric != nullptr ? Shown(status.value, metric->no_go) : status.value) +
+                       ", past its No-Go line " + status.no_go + "," + tail;
     }
     return trigger;
   }

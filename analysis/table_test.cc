@@ -83,6 +83,20 @@ TEST(Accumulate, FailureLimitZeroRollsBackAtTheFirstNoGo) {
             "(failureLimit 0).");
 }
 
+TEST(Accumulate, ReasonsShowAtMostFourSignificantDigits) {
+  const api::AnalysisSpec spec = Spec(0, 3);
+  TableOutcome outcome = Accumulate(spec, {}, Evaluate(spec, Value(0.0714285714285714)));
+  ASSERT_TRUE(outcome.trigger);
+  EXPECT_EQ(outcome.trigger->value, "0.0714285714285714") << "status keeps the exact value";
+  EXPECT_EQ(outcome.trigger->reason,
+            "error-rate is 0.07143, past its No-Go line > 0.05, for 1 consecutive evaluation "
+            "(failureLimit 0).");
+  outcome = Accumulate(spec, {}, Evaluate(spec, Value(0.6666666666666666)));
+  ASSERT_TRUE(outcome.trigger);
+  EXPECT_EQ(outcome.trigger->reason,
+            "error-rate is 0.6667, past its abort line > 0.5: rolling back fully now.");
+}
+
 TEST(Accumulate, FailureLimitToleratesThatManyNoGos) {
   const api::AnalysisSpec spec = Spec(2, 3);
   api::AnalysisStatus status;

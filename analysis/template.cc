@@ -1,42 +1,11 @@
 #include "analysis/template.h"
 
 #include "api/template.h"
+#include "common/text.h"
 
 namespace agentrollout::analysis {
-namespace {
 
-// Length of the valid UTF-8 sequence starting at text[pos], or 0 when the bytes there
-// are not one (truncated, overlong, surrogate, beyond U+10FFFF).
-std::size_t Utf8SequenceLength(std::string_view text, std::size_t pos) {
-  const auto at = [&](std::size_t i) { return static_cast<unsigned char>(text[pos + i]); };
-  const unsigned char lead = at(0);
-  std::size_t length = 0;
-  unsigned min_second = 0x80;
-  unsigned max_second = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) min_second = 0xa0;  // overlong
-    if (lead == 0xed) max_second = 0x9f;  // surrogates
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) min_second = 0x90;  // overlong
-    if (lead == 0xf4) max_second = 0x8f;  // > U+10FFFF
-  } else {
-    return 0;
-  }
-  if (pos + length > text.size()) return 0;
-  if (at(1) < min_second || at(1) > max_second) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (at(i) < 0x80 || at(i) > 0xbf) return 0;
-  }
-  return length;
-}
-
-}  // namespace
-
-std::string EscapePromQLString(std::string_view value) {
+std::string EscapePromQLString(std::string_view value, char quote) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(value.size());
@@ -44,7 +13,7 @@ std::string EscapePromQLString(std::string_view value) {
     const char c = value[pos];
     const auto byte = static_cast<unsigned char>(c);
     if (byte >= 0x80) {
-      if (const std::size_t length = Utf8SequenceLength(value, pos); length > 0) {
+      if (const std::size_t length = Utf8SequenceLength(value, pos); length > 1) {
         out.append(value.substr(pos, length));
         pos += length;
         continue;
@@ -55,7 +24,9 @@ std::string EscapePromQLString(std::string_view value) {
         out += "\\\\";
         break;
       case '"':
-        out += "\\\"";
+      case '\'':
+        if (c == quote) out += '\\';
+        out += c;
         break;
       case '\n':
         out += "\\n";
@@ -105,7 +76,24 @@ Result<std::string> Render(std::string_view query, const TemplateVars& vars) {
     if (value == vars.end()) {
       return InvalidArgument("unknown template variable {{" + part.text + "}}");
     }
-    rendered += EscapePromQLString(value->second);
+    switch (part.context) {
+      case api::TemplateContext::kDoubleQuoted:
+        rendered += EscapePromQLString(value->second, '"');
+        break;
+      case api::TemplateContext::kSingleQuoted:
+        rendered += EscapePromQLString(value->second, '\'');
+        break;
+      case api::TemplateContext::kBare:
+      case api::TemplateContext::kRaw:
+        if (!api::IsNumberOrDuration(value->second)) {
+          return InvalidArgument("{{" + part.text +
+                                 "}} stands outside a \"…\" or '…' string literal, so its "
+                                 "value must be a number or a duration, got " +
+                                 QuoteForMessage(value->second));
+        }
+        rendered += value->second;
+        break;
+    }
   }
   return rendered;
 }

@@ -29,6 +29,33 @@ TEST(EscapePromQLString, EscapesEverythingThatCouldEndTheLiteral) {
   }
 }
 
+TEST(EscapePromQLString, EscapesOnlyTheQuoteItSitsIn) {
+  EXPECT_EQ(EscapePromQLString(R"(a'b"c)", '"'), R"(a'b\"c)");
+  EXPECT_EQ(EscapePromQLString(R"(a'b"c)", '\''), R"(a\'b"c)");
+  EXPECT_EQ(EscapePromQLString("z'} or vector(9) #", '\''), R"(z\'} or vector(9) #)");
+  EXPECT_EQ(EscapePromQLString("\\'\n", '\''), R"(\\\'\n)");
+}
+
+TEST(Render, SingleQuotedValuesCannotBreakOut) {
+  // Reported: `z'} or vector(9) #` in '{{x}}' rendered m{arg='z'} or vector(9) #'}.
+  auto rendered = Render("m{arg='{{x}}'}", {{"x", "z'} or vector(9) #"}});
+  ASSERT_TRUE(rendered.ok()) << rendered.error().message();
+  EXPECT_EQ(*rendered, R"(m{arg='z\'} or vector(9) #'})");
+}
+
+TEST(Render, BareValuesMustBeNumbersOrDurations) {
+  auto rendered = Render("rate(m[{{w}}]) > {{limit}}", {{"w", "5m"}, {"limit", "0.5"}});
+  ASSERT_TRUE(rendered.ok()) << rendered.error().message();
+  EXPECT_EQ(*rendered, "rate(m[5m]) > 0.5");
+  for (const char* query : {"m > {{x}}", "m{a=`{{x}}`}", "m # {{x}}"}) {
+    rendered = Render(query, {{"x", "1 or vector(9)"}});
+    ASSERT_FALSE(rendered.ok()) << query;
+    EXPECT_EQ(rendered.error().message(),
+              "{{x}} stands outside a \"…\" or '…' string literal, so its value must be a "
+              "number or a duration, got \"1 or vector(9)\"");
+  }
+}
+
 TEST(Render, SubstitutesEscapedValues) {
   const TemplateVars vars = {{"canary", "voice-v2"}, {"evil", "x\"} or up{job=\"\\\nz"}};
   auto rendered = Render(R"(sum(rate(x{version="{{canary}}",v="{{ evil }}"}[5m])))", vars);

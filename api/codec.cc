@@ -13,6 +13,7 @@
 #include "api/template.h"
 #include "api/threshold.h"
 #include "api/time.h"
+#include "common/text.h"
 
 namespace agentrollout::api {
 namespace {
@@ -72,7 +73,8 @@ class Path {
 std::string Describe(const json& value) {
   constexpr std::size_t kMaxLength = 64;
   std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > kMaxLength) text = text.substr(0, kMaxLength - 3) + "...";
+  if (text.size() > kMaxLength)
+    text = std::string(CutOnCharacterBoundary(text, kMaxLength - 3)) + "...";
   return text;
 }
 
@@ -392,12 +394,28 @@ PrometheusSpec DecodePrometheus(Decoder& d, const json& value, const Path& path)
   if (const json* timeout = Find(value, "timeout")) {
     const Path at = path.Member("timeout");
     prometheus.timeout = d.DurationValue(*timeout, at);
-    if (d.ok() && prometheus.timeout <= Duration(0)) {
-      d.Fail(at, "must be at least 1ms, got " + Describe(*timeout));
+    if (d.ok() && (prometheus.timeout < std::chrono::seconds(1) ||
+                   prometheus.timeout > std::chrono::seconds(60))) {
+      d.Fail(at, "must be between 1s and 60s, got " + Describe(*timeout));
     }
   }
   if (const json* headers = Find(value, "headers")) {
-    prometheus.headers = d.StringMap(*headers, path.Member("headers"));
+    const Path at = path.Member("headers");
+    prometheus.headers = d.StringMap(*headers, at);
+    for (const auto& [name, header] : prometheus.headers) {
+      if (!d.ok()) break;
+      if (!IsHttpToken(name)) {
+        d.Fail(at,
+               "every header name must be an HTTP token (letters, digits and "
+               "!#$%&'*+-.^_`|~), got " +
+                   Quote(name));
+      } else if (!IsHttpFieldValue(header)) {
+        d.Fail(at.Key(name),
+               "a header value must not contain control characters (CR, LF, NUL, ...; a tab is "
+               "allowed), got " +
+                   Quote(header));
+      }
+    }
   }
   if (const json* ref = Find(value, "bearerTokenSecretRef")) {
     prometheus.bearer_token_secret_ref =
@@ -1067,6 +1085,10 @@ json EncodeAgentRollout(const AgentRollout& rollout) {
               {"spec", EncodeSpec(rollout.spec)}};
   if (rollout.status != AgentRolloutStatus{}) out["status"] = EncodeStatus(rollout.status);
   return out;
+}
+
+std::string ToWireJson(const json& document) {
+  return document.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace agentrollout::api

@@ -40,4 +40,9 @@ nlohmann::json EncodeObjectMeta(const ObjectMeta& metadata);
 nlohmann::json EncodeSpec(const AgentRolloutSpec& spec);
 nlohmann::json EncodeStatus(const AgentRolloutStatus& status);
 
+// The JSON text of `document` for the wire (requests to the apiserver, webhook bodies):
+// compact, and a string that is not valid UTF-8 - it may hold text from outside - has its
+// invalid bytes replaced by U+FFFD instead of making the serializer throw (API.md §3.1).
+std::string ToWireJson(const nlohmann::json& document);
+
 }  // namespace agentrollout::api

@@ -99,13 +99,21 @@ std::string FormatNumber(double value) {
   return std::string(buffer, end);
 }
 
-std::string FormatMeasurement(double value) {
+std::string FormatMeasurement(double value, const Threshold& line) {
   if (!std::isfinite(value) || value == 0) return FormatNumber(value);
+  const bool matches = Matches(line, value);
   char buffer[64];
-  const auto [end, ec] =
-      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
-  if (ec != std::errc()) return FormatNumber(value);  // unreachable: 64 bytes hold any double
-  return std::string(buffer, end);
+  for (int digits = 4; digits < 17; ++digits) {
+    const auto [end, ec] =
+        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, digits);
+    if (ec != std::errc()) break;  // unreachable: 64 bytes hold any double
+    double shown = 0;
+    const auto [parsed_end, parsed_ec] = std::from_chars(buffer, end, shown);
+    if (parsed_ec == std::errc() && parsed_end == end && Matches(line, shown) == matches) {
+      return std::string(buffer, end);
+    }
+  }
+  return FormatNumber(value);
 }
 
 }  // namespace agentrollout::api

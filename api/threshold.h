@@ -26,9 +26,12 @@ std::string FormatThreshold(const Threshold& threshold);
 // Prometheus' spelling: "NaN", "+Inf", "-Inf".
 std::string FormatNumber(double value);
 
-// A measured value for people (status.analysis.metrics[].value, messages): at most 6
-// significant digits, 1377.2727272727273 -> "1377.27", 0.0131 -> "0.0131". Verdicts are
-// computed on the exact value, never on this text.
-std::string FormatMeasurement(double value);
+// A measured value for messages, Events and notifications (status.analysis.metrics[].value
+// keeps FormatNumber's exact text): at most 4 significant digits, 1349.6666666666663 ->
+// "1350", 0.0131 -> "0.0131", 1234567 -> "1.235e+06" - more only where fewer would put the
+// shown number on the other side of `line` than the value (0.050004 against "> 0.05" is
+// "0.050004", never "0.05 is > 0.05"). Verdicts are computed on the exact value, never on
+// this text.
+std::string FormatMeasurement(double value, const Threshold& line);
 
 }  // namespace agentrollout::api

@@ -131,15 +131,21 @@ TEST(FormatNumber, IsShortestRoundTrip) {
   for (const auto& [value, text] : cases) EXPECT_EQ(FormatNumber(value), text);
 }
 
-TEST(FormatMeasurement, SixSignificantDigits) {
-  EXPECT_EQ(FormatMeasurement(1377.2727272727273), "1377.27");
-  EXPECT_EQ(FormatMeasurement(0.0131), "0.0131");
-  EXPECT_EQ(FormatMeasurement(912), "912");
-  EXPECT_EQ(FormatMeasurement(0.05000001), "0.05");
-  EXPECT_EQ(FormatMeasurement(1234567.0), "1.23457e+06");
-  EXPECT_EQ(FormatMeasurement(-0.0), "0");
-  EXPECT_EQ(FormatMeasurement(std::nan("")), "NaN");
-  EXPECT_EQ(FormatMeasurement(-std::numeric_limits<double>::infinity()), "-Inf");
+TEST(FormatMeasurement, FourSignificantDigitsNeverAcrossTheLine) {
+  const Threshold above{CompareOp::kGreater, 0.05};
+  EXPECT_EQ(FormatMeasurement(1349.6666666666663, above), "1350");
+  EXPECT_EQ(FormatMeasurement(1377.2727272727273, above), "1377");
+  EXPECT_EQ(FormatMeasurement(0.0131, above), "0.0131");
+  EXPECT_EQ(FormatMeasurement(0.071428571, above), "0.07143");
+  EXPECT_EQ(FormatMeasurement(912, above), "912");
+  EXPECT_EQ(FormatMeasurement(1234567.0, above), "1.235e+06");
+  // Rounded to 4 digits, 0.050004 would read "0.05 is > 0.05": more digits instead.
+  EXPECT_EQ(FormatMeasurement(0.050004, above), "0.050004");
+  EXPECT_EQ(FormatMeasurement(0.04999999, Threshold{CompareOp::kLess, 0.05}), "0.04999999");
+  EXPECT_EQ(FormatMeasurement(0.05000001, Threshold{CompareOp::kLess, 0.02}), "0.05");
+  EXPECT_EQ(FormatMeasurement(-0.0, above), "0");
+  EXPECT_EQ(FormatMeasurement(std::nan(""), above), "NaN");
+  EXPECT_EQ(FormatMeasurement(-std::numeric_limits<double>::infinity(), above), "-Inf");
 }
 
 }  // namespace

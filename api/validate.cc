@@ -176,11 +176,18 @@ Status CheckAnalysis(const AnalysisSpec& analysis) {
     return InvalidArgument(
         "spec.analysis.prometheus.address: is required when spec.analysis.metrics is not empty");
   }
+  if (analysis.prometheus && analysis.prometheus->bearer_token_secret_ref &&
+      analysis.prometheus->basic_auth_secret_ref) {
+    return InvalidArgument(
+        "spec.analysis.prometheus: set at most one of bearerTokenSecretRef and "
+        "basicAuthSecretRef");
+  }
   if (Status s = CheckUniqueNames(analysis.metrics, "spec.analysis.metrics"); !s.ok()) return s;
   for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
     const MetricSpec& metric = analysis.metrics[i];
     const std::string path = "spec.analysis.metrics[" + std::to_string(i) + "]";
-    if (Status s = CheckTemplateVariables(metric.query, analysis.args, path + ".query"); !s.ok()) {
+    if (Status s = CheckTemplate(metric.query, analysis.args, path + ".query", metric.name);
+        !s.ok()) {
       return s;
     }
     if (Status s = CheckZones(metric, path); !s.ok()) return s;

@@ -9,13 +9,15 @@
 //   decoded spec, so they are not re-checked here.
 // - ValidateSpec checks relations between fields, i.e. what the CRD needs CEL for plus what
 //   only the operator can check:
-//     at least one of flag / traffic; exactly one flag store; exactly one router when
+//     at least one of flag / traffic; exactly one flag store; at most one of
+//     prometheus.bearerTokenSecretRef / basicAuthSecretRef; exactly one router when
 //     traffic is given; unique phase and metric names; non-decreasing flagPercent and
 //     trafficWeight (after defaulting); metrics require prometheus.address; phases[].flags
 //     need a flag store and may not name the rollout's own flag; each notification has a
 //     url or a secretRef; no value is both Go and NoGo (go and noGo zones disjoint); every
 //     value hitting `abort` also hits `noGo`; every {{variable}} of every query is known
-//     (built-ins or analysis.args).
+//     (built-ins or analysis.args), and one outside a "…" or '…' string is a number or
+//     a duration.
 // The first error found is returned (InvalidArgument), its message naming the field:
 //   spec.analysis.metrics[0].noGo: "> 0.02" overlaps go "< 0.05": a value in (0.02, 0.05)
 //   would be both Go and NoGo

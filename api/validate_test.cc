@@ -116,7 +116,27 @@ TEST(DecodeAndValidate, RejectsMalformedManifestsNamingFieldAndValue) {
       {{Set("/spec/analysis/prometheus/address", "prometheus:9090")},
        R"(spec.analysis.prometheus.address: must be an http:// or https:// URL, got "prometheus:9090")"},
       {{Set("/spec/analysis/prometheus/timeout", "0s")},
-       R"(spec.analysis.prometheus.timeout: must be at least 1ms, got "0s")"},
+       R"(spec.analysis.prometheus.timeout: must be between 1s and 60s, got "0s")"},
+      {{Set("/spec/analysis/prometheus/timeout", "999ms")},
+       R"(spec.analysis.prometheus.timeout: must be between 1s and 60s, got "999ms")"},
+      {{Set("/spec/analysis/prometheus/timeout", "10m")},
+       R"(spec.analysis.prometheus.timeout: must be between 1s and 60s, got "10m")"},
+      {{Set("/spec/analysis/prometheus/headers", {{"X-Scope-OrgID", "t1\r\nX-Evil: 1"}})},
+       "spec.analysis.prometheus.headers[X-Scope-OrgID]: a header value must not contain "
+       "control characters (CR, LF, NUL, ...; a tab is allowed), got \"t1\\r\\nX-Evil: 1\""},
+      {{Set("/spec/analysis/prometheus/headers", {{"X-Scope-OrgID", std::string("a\0b", 3)}})},
+       "spec.analysis.prometheus.headers[X-Scope-OrgID]: a header value must not contain "
+       "control characters (CR, LF, NUL, ...; a tab is allowed), got \"a\\u0000b\""},
+      {{Set("/spec/analysis/prometheus/headers", {{"X-A\r\nX-B", "t1"}})},
+       "spec.analysis.prometheus.headers: every header name must be an HTTP token (letters, "
+       "digits and !#$%&'*+-.^_`|~), got \"X-A\\r\\nX-B\""},
+      {{Set("/spec/analysis/prometheus/headers", {{"X-Evil:", "t1"}})},
+       "spec.analysis.prometheus.headers: every header name must be an HTTP token (letters, "
+       "digits and !#$%&'*+-.^_`|~), got \"X-Evil:\""},
+      {{Set("/spec/analysis/prometheus/bearerTokenSecretRef", {{"name", "tok"}, {"key", "t"}}),
+        Set("/spec/analysis/prometheus/basicAuthSecretRef", {{"name", "basic"}})},
+       "spec.analysis.prometheus: set at most one of bearerTokenSecretRef and "
+       "basicAuthSecretRef"},
       {{Set("/spec/analysis/prometheus/headers", {{"X-Scope-OrgID", 5}})},
        "spec.analysis.prometheus.headers[X-Scope-OrgID]: must be a string, got 5"},
       {{Set("/spec/analysis/prometheus/bearerTokenSecretRef", {{"name", "tok"}})},
@@ -381,6 +401,22 @@ TEST(ValidateSpec, ChecksTemplateVariablesAgainstArgs) {
             "namespace, flag, phase, canary, stable)");
   spec.analysis.args = {{"agent", "voice"}};
   EXPECT_TRUE(ValidateSpec(spec).ok());
+}
+
+TEST(ValidateSpec, BareTemplateValuesMustBeNumbersOrDurations) {
+  auto base = DecodeSpec(VoiceAgentManifest()["spec"]);
+  ASSERT_TRUE(base.ok());
+  AgentRolloutSpec spec = *base;
+  spec.analysis.args = {{"x", "z'} or vector(9) #"}, {"window", "5m"}};
+  spec.analysis.metrics[2].query = "sum(rate(m{arg='{{x}}'}[{{window}}]))";
+  EXPECT_TRUE(ValidateSpec(spec).ok());  // quoted: escaped when rendered
+  spec.analysis.metrics[2].query = "sum(rate(m[{{window}}])) > {{x}}";
+  Status status = ValidateSpec(spec);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().message(),
+            "spec.analysis.metrics[2].query: {{x}} of metric \"circuit-breaker-opens\" stands "
+            "outside a \"…\" or '…' string literal, so its value must be a number or a "
+            "duration; analysis.args.x is \"z'} or vector(9) #\"");
 }
 
 TEST(ValidateSpec, AcceptsTrafficOnlyAndFlagOnlyRollouts) {

@@ -14,7 +14,7 @@ seconds="${1:-${FUZZ_SECONDS:-20}}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(threshold_fuzz duration_fuzz template_fuzz prometheus_response_fuzz)
+  targets=(threshold_fuzz duration_fuzz template_fuzz prometheus_response_fuzz server_text_fuzz)
 fi
 
 build=build/fuzz

@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/text.h"
 #include "http/transport.h"
 
 namespace agentrollout::http {
@@ -238,6 +239,24 @@ Error DeadlineError(const std::string& context, std::chrono::milliseconds timeou
                context + ": no response within " + std::to_string(timeout.count()) + "ms");
 }
 
+// Defence in depth: a header that could end itself or start another (CR, LF, ...) never
+// reaches the wire, whatever the caller validated. The value is not quoted: it may be a
+// credential.
+Status CheckHeaders(const Request& request, const std::string& context) {
+  for (const auto& [name, value] : request.headers) {
+    if (!IsHttpToken(name)) {
+      return InvalidArgument(context + ": header name " + QuoteForMessage(name) +
+                             " is not an HTTP token; the request was not sent");
+    }
+    if (!IsHttpFieldValue(value)) {
+      return InvalidArgument(context + ": header " + name +
+                             " has a control character (CR, LF, NUL, ...) in its value; the "
+                             "request was not sent");
+    }
+  }
+  return OkStatus();
+}
+
 Headers ConvertHeaders(const web::http::http_headers& headers) {
   Headers out;
   for (const auto& [name, value] : headers) out.emplace_back(name, value);
@@ -357,6 +376,7 @@ class CpprestClient final : public Client {
   Result<Response> Send(const Request& request) override {
     const std::chrono::milliseconds timeout = TimeoutOf(request);
     const std::string context = Describe(config_, request);
+    if (Status s = CheckHeaders(request, context); !s.ok()) return s.error();
     const SteadyClock::time_point started = SteadyClock::now();
     const SteadyClock::time_point deadline = started + timeout;
     auto rendezvous = std::make_shared<Rendezvous>();
@@ -398,6 +418,7 @@ class CpprestClient final : public Client {
   Result<StreamResponse> Stream(const Request& request) override {
     const std::chrono::milliseconds inactivity = TimeoutOf(request);
     const std::string context = Describe(config_, request);
+    if (Status s = CheckHeaders(request, context); !s.ok()) return s.error();
     const SteadyClock::time_point started = SteadyClock::now();
     auto rendezvous = std::make_shared<Rendezvous>();
     pplx::cancellation_token_source cts;

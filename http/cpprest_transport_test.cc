@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -76,6 +77,45 @@ TEST(CpprestTransport, PassesHeadersBothWays) {
   EXPECT_THAT(response->Header("retry-after"), Optional(std::string("7")));
   EXPECT_THAT(response->Header("X-CUSTOM"), Optional(std::string("yes")));
   EXPECT_EQ(response->Header("X-Missing"), std::nullopt);
+}
+
+TEST(CpprestTransport, RefusesHeadersThatCouldSmuggleARequest) {
+  std::atomic<int> requests{0};
+  auto server = Serve([&](Exchange& ex) {
+    ++requests;
+    ex.Respond(200, {}, "");
+  });
+  auto client = ClientFor(server->url());
+  const std::vector<std::pair<Headers, std::string>> cases = {
+      {{{"X-Scope-OrgID", "t1\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x"}},
+       "header X-Scope-OrgID has a control character (CR, LF, NUL, ...) in its value; the "
+       "request was not sent"},
+      {{{"Authorization", "Bearer s3cr3t\nX-Evil: 1"}},
+       "header Authorization has a control character (CR, LF, NUL, ...) in its value; the "
+       "request was not sent"},
+      {{{"X-A\r\nX-B", "v"}}, "header name \"X-A  X-B\" is not an HTTP token"},
+      {{{"X-Evil:", "v"}}, "header name \"X-Evil:\" is not an HTTP token"},
+  };
+  for (const auto& [headers, message] : cases) {
+    Request request;
+    request.target = "/api/v1/query";
+    request.headers = headers;
+    auto response = client->Send(request);
+    ASSERT_FALSE(response.ok()) << message;
+    EXPECT_EQ(response.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(response.error().message(), HasSubstr(message));
+    EXPECT_THAT(response.error().message(), ::testing::Not(HasSubstr("s3cr3t")));
+    auto stream = client->Stream(request);
+    ASSERT_FALSE(stream.ok()) << message;
+    EXPECT_THAT(stream.error().message(), HasSubstr(message));
+  }
+  EXPECT_EQ(requests.load(), 0);
+  // A tab and non-ASCII bytes are fine.
+  Request request;
+  request.headers = {{"X-Scope-OrgID", "a\tb caf\xc3\xa9"}};
+  auto response = client->Send(request);
+  ASSERT_TRUE(response.ok()) << response.error().ToString();
+  EXPECT_EQ(requests.load(), 1);
 }
 
 TEST(CpprestTransport, ReturnsErrorStatusesAsResponses) {

@@ -1,5 +1,7 @@
 #include "kube/api_error.h"
 
+#include "common/text.h"
+
 namespace agentrollout::kube {
 
 namespace {
@@ -81,7 +83,7 @@ ApiStatus StatusFromResponse(int http_code, const std::string& body) {
   }
   ApiStatus status;
   status.code = http_code;
-  std::string excerpt = body.substr(0, kMaxBodyInMessage);
+  const std::string excerpt = CleanServerText(body, {}, kMaxBodyInMessage);
   status.message = "the server responded with HTTP " + std::to_string(http_code) +
                    (excerpt.empty() ? std::string() : ": " + excerpt);
   return status;

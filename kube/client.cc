@@ -5,6 +5,8 @@
 #include <future>
 #include <thread>
 
+#include "api/codec.h"
+#include "common/text.h"
 #include "kube/exec_credential.h"
 
 namespace agentrollout::kube {
@@ -122,7 +124,8 @@ class RestWatchStream final : public WatchStream {
       if ((*line)->empty()) continue;
       json event = json::parse(**line, nullptr, /*allow_exceptions=*/false);
       if (event.is_discarded() || !event.is_object()) {
-        return Internal(what_ + ": invalid JSON in watch event: " + (*line)->substr(0, 200));
+        return Internal(what_ +
+                        ": invalid JSON in watch event: " + CleanServerText(**line, {}, 200));
       }
       const std::string type_name = StringAt(event, "type");
       std::optional<WatchEvent::Type> type = ParseWatchEventType(type_name);
@@ -178,7 +181,8 @@ class RestClient final : public Client {
                          const WriteOptions& options) override {
     auto path = CollectionPath(resource, ns, /*namespace_required=*/true);
     if (!path.ok()) return path.error();
-    return Do({"POST", *path + WriteQuery(options).str(), object.dump(), "application/json",
+    return Do({"POST", *path + WriteQuery(options).str(), api::ToWireJson(object),
+               "application/json",
                /*idempotent=*/false});
   }
 
@@ -208,7 +212,7 @@ class RestClient final : public Client {
                                : type == PatchType::kJson ? "application/json-patch+json"
                                                           : "application/apply-patch+yaml";
     // Merge and apply patches give the same object when applied twice; JSON patches need not.
-    return Do({"PATCH", *path + query.str(), patch.dump(), content_type,
+    return Do({"PATCH", *path + query.str(), api::ToWireJson(patch), content_type,
                /*idempotent=*/type != PatchType::kJson});
   }
 
@@ -226,7 +230,7 @@ class RestClient final : public Client {
     if (body.empty()) return Do({"DELETE", *path, "", "", true});
     body["kind"] = "DeleteOptions";
     body["apiVersion"] = "v1";
-    return Do({"DELETE", *path, body.dump(), "application/json", true});
+    return Do({"DELETE", *path, api::ToWireJson(body), "application/json", true});
   }
 
   ApiResult<WatchStreamPtr> Watch(const ResourceRef& resource, std::string_view ns,
@@ -286,7 +290,8 @@ class RestClient final : public Client {
     }
     auto path = ObjectPath(resource, ns, name, subresource);
     if (!path.ok()) return path.error();
-    return Do({"PUT", *path + WriteQuery(options).str(), object.dump(), "application/json",
+    return Do({"PUT", *path + WriteQuery(options).str(), api::ToWireJson(object),
+               "application/json",
                /*idempotent=*/HasResourceVersion(object)});
   }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "api/time.h"
+#include "common/text.h"
 
 namespace agentrollout::kube {
 
@@ -85,6 +86,10 @@ void EventCorrelator::Forget(const ObjectReference& object, EventType type,
   index_.erase(it);
 }
 
+std::string EventMessage(std::string_view message) {
+  return CleanServerText(message, {}, kMaxEventMessageBytes);
+}
+
 json MakeEvent(const ObjectReference& object, EventType type, const std::string& reason,
                const std::string& message, const EventCorrelator::Decision& decision,
                const EventRecorderOptions& options) {
@@ -126,7 +131,7 @@ void EventRecorder::Record(const ObjectReference& object, EventType type, std::s
     ++dropped_;
     return;
   }
-  queue_.push_back({object, type, std::move(reason), std::move(message)});
+  queue_.push_back({object, type, std::move(reason), EventMessage(message)});
   ++enqueued_;
   cv_.notify_all();
 }

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -83,6 +84,14 @@ class EventCorrelator {
   std::list<std::pair<std::string, Decision>> lru_;  // most recent first
   std::unordered_map<std::string, std::list<std::pair<std::string, Decision>>::iterator> index_;
 };
+
+// Event messages are at most this many bytes (events.k8s.io caps a note at 1 KiB).
+inline constexpr std::size_t kMaxEventMessageBytes = 1024;
+
+// `message` as the recorder writes it: text from outside may be in it, so it is cleaned
+// like server text (API.md §3.1: valid UTF-8, one line, cut to kMaxEventMessageBytes on a
+// character boundary).
+std::string EventMessage(std::string_view message);
 
 // The core/v1 Event object for a decision.
 nlohmann::json MakeEvent(const ObjectReference& object, EventType type, const std::string& reason,

@@ -42,46 +42,51 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 
 namespace {
 
-// A string member of `object`, "" when absent or not a string (the object is not trusted).
-std::string StringMember(const nlohmann::json& object, const char* member) {
-  if (!object.is_object()) return "";
-  const auto found = object.find(member);
-  return found != object.end() && found->is_string() ? found->get<std::string>() : "";
+const nlohmann::json* Metadata(const nlohmann::json& secret) {
+  if (!secret.is_object()) return nullptr;
+  const auto found = secret.find("metadata");
+  return found != secret.end() && found->is_object() ? &*found : nullptr;
 }
 
-// "secret NS/NAME", for errors.
-std::string SecretName(const nlohmann::json& secret) {
+// "secret NS/NAME" for messages.
+std::string Describe(const nlohmann::json& secret) {
   std::string name = "secret";
-  if (!secret.is_object()) return name;
-  const auto metadata = secret.find("metadata");
-  if (metadata == secret.end()) return name;
-  const std::string ns = StringMember(*metadata, "namespace");
-  return name + " " + (ns.empty() ? "" : ns + "/") + StringMember(*metadata, "name");
+  if (const nlohmann::json* metadata = Metadata(secret)) {
+    const auto text = [&](const char* field) {
+      const auto found = metadata->find(field);
+      return found != metadata->end() && found->is_string() ? found->get<std::string>()
+                                                            : std::string();
+    };
+    const std::string ns = text("namespace");
+    name += " " + (ns.empty() ? "" : ns + "/") + text("name");
+  }
+  return name;
 }
 
 }  // namespace
 
 Result<std::string> SecretData(const nlohmann::json& secret, std::string_view key) {
   const std::string wanted(key);
+  const std::string name = Describe(secret);
   const bool has_data = secret.is_object() && secret.contains("data") &&
                         secret.at("data").is_object() && secret.at("data").contains(wanted) &&
                         secret.at("data").at(wanted).is_string();
-  if (!has_data) return NotFound(SecretName(secret) + " has no key \"" + wanted + "\"");
+  if (!has_data) return NotFound(name + " has no key \"" + wanted + "\"");
   auto decoded = DecodeBase64(secret.at("data").at(wanted).get<std::string>());
-  if (!decoded) {
-    return InvalidArgument(SecretName(secret) + ": data[" + wanted + "] is not valid base64");
-  }
+  if (!decoded) return InvalidArgument(name + ": data[" + wanted + "] is not valid base64");
   return *decoded;
 }
 
-Status CheckSecretOptIn(const nlohmann::json& secret) {
-  const auto metadata = secret.is_object() ? secret.find("metadata") : secret.end();
-  const bool opted_in = metadata != secret.end() && metadata->is_object() &&
-                        StringMember(metadata->value("labels", nlohmann::json::object()),
-                                     kSecretOptInLabel) == "true";
-  if (opted_in) return OkStatus();
-  return PermissionDenied(SecretName(secret) + " is not labelled " + kSecretOptInLabel +
-                          "=\"true\"; only Secrets that opt in may be read for an AgentRollout");
+Result<std::string> LabelledSecretData(const nlohmann::json& secret, std::string_view key) {
+  const nlohmann::json* metadata = Metadata(secret);
+  const auto labels = metadata != nullptr ? metadata->find("labels") : secret.end();
+  const bool opted_in = metadata != nullptr && labels != metadata->end() && labels->is_object() &&
+                        labels->value(std::string(kSecretUseLabel), nlohmann::json()) == "true";
+  if (!opted_in) {
+    return PermissionDenied(Describe(secret) + " lacks the label " + std::string(kSecretUseLabel) +
+                            ": \"true\" (only Secrets with it may be read for AgentRollouts)");
+  }
+  return SecretData(secret, key);
 }
 
 }  // namespace agentrollout::kube

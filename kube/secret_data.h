@@ -19,12 +19,15 @@ std::optional<std::string> DecodeBase64(std::string_view text);
 // kInvalidArgument `secret NS/NAME: data[KEY] is not valid base64`.
 Result<std::string> SecretData(const nlohmann::json& secret, std::string_view key);
 
-// The label a Secret carries to let the operator read it on an AgentRollout's behalf.
-inline constexpr char kSecretOptInLabel[] = "rollouts.agentops.dev/use";
+// The label that opts a Secret in to being read on behalf of AgentRollouts (API.md §2):
+// whoever may create an AgentRollout could otherwise have the operator send any Secret of
+// the namespace to an address of their choosing.
+inline constexpr std::string_view kSecretUseLabel = "rollouts.agentops.dev/use";
 
-// OK when `secret` carries kSecretOptInLabel: "true" (API.md §2: without the opt-in,
-// whoever may create an AgentRollout could send any Secret of the namespace to an address
-// of their choosing). Else kPermissionDenied naming the Secret and the label.
-Status CheckSecretOptIn(const nlohmann::json& secret);
+// SecretData for a Secret an AgentRollout names (every secretRef): only if `secret`
+// carries the label kSecretUseLabel with the value "true". Error (kPermissionDenied):
+// `secret NS/NAME lacks the label rollouts.agentops.dev/use: "true" (only Secrets with it
+// may be read for AgentRollouts)`; otherwise SecretData's errors.
+Result<std::string> LabelledSecretData(const nlohmann::json& secret, std::string_view key);
 
 }  // namespace agentrollout::kube

@@ -47,5 +47,31 @@ TEST(SecretData, ErrorsNameSecretAndKeyButNeverTheValue) {
   EXPECT_EQ(no_data.error().message(), "secret prom has no key \"token\"");
 }
 
+TEST(LabelledSecretData, ReadsOnlySecretsThatOptIn) {
+  nlohmann::json secret = Secret({{"token", "czNjcjN0"}});
+  for (const nlohmann::json& labels :
+       {nlohmann::json(), nlohmann::json::object(),
+        nlohmann::json{{"rollouts.agentops.dev/use", "false"}},
+        nlohmann::json{{"rollouts.agentops.dev/use", true}}, nlohmann::json{{"other", "true"}}}) {
+    if (labels.is_null()) {
+      secret["metadata"].erase("labels");
+    } else {
+      secret["metadata"]["labels"] = labels;
+    }
+    auto token = LabelledSecretData(secret, "token");
+    ASSERT_FALSE(token.ok()) << labels.dump();
+    EXPECT_EQ(token.error().code(), ErrorCode::kPermissionDenied);
+    EXPECT_EQ(token.error().message(),
+              "secret voice/prom lacks the label rollouts.agentops.dev/use: \"true\" (only "
+              "Secrets with it may be read for AgentRollouts)");
+  }
+  secret["metadata"]["labels"] = {{"rollouts.agentops.dev/use", "true"}};
+  auto token = LabelledSecretData(secret, "token");
+  ASSERT_TRUE(token.ok()) << token.error().ToString();
+  EXPECT_EQ(*token, "s3cr3t");
+  EXPECT_FALSE(LabelledSecretData(secret, "password").ok());
+  EXPECT_FALSE(LabelledSecretData(nlohmann::json::array(), "token").ok());
+}
+
 }  // namespace
 }  // namespace agentrollout::kube

@@ -112,12 +112,22 @@ std::vector<api::AgentRollout> Sorted(const std::map<std::string, nlohmann::json
   return out;  // the map is keyed by namespace/name
 }
 
-std::string KeyOf(const nlohmann::json& object) {
-  const nlohmann::json& metadata = object.at("metadata");
-  return metadata.value("namespace", "") + "/" + metadata.value("name", "");
+// metadata[field] when it is a string, else "".
+std::string MetadataString(const nlohmann::json& object, const char* field) {
+  if (!object.is_object()) return "";
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return "";
+  const auto value = metadata->find(field);
+  return value != metadata->end() && value->is_string() ? value->get<std::string>() : "";
 }
 
 }  // namespace
+
+std::optional<std::string> ObjectKey(const nlohmann::json& object) {
+  const std::string name = MetadataString(object, "name");
+  if (name.empty()) return std::nullopt;
+  return MetadataString(object, "namespace") + "/" + name;
+}
 
 std::string HumanDuration(seconds duration) {
   const long long s = duration.count();
@@ -435,8 +445,8 @@ Result<std::vector<api::AgentRollout>> ListRollouts(kube::Client& client, std::s
   if (!list.ok()) return list.error();
   std::map<std::string, nlohmann::json> objects;
   for (nlohmann::json& item : list->items) {
-    std::string key = KeyOf(item);  // before the move: json's operator= takes its argument by value
-    objects[key] = std::move(item);
+    // The key before the move: json's operator= takes its argument by value.
+    if (std::optional<std::string> key = ObjectKey(item)) objects[*key] = std::move(item);
   }
   return Sorted(objects);
 }
@@ -577,9 +587,8 @@ Status WatchRollouts(kube::Client& client, std::string_view ns, std::string_view
     if (!list.ok()) return list.error();
     std::map<std::string, nlohmann::json> objects;
     for (nlohmann::json& item : list->items) {
-      std::string key =
-          KeyOf(item);  // before the move: json's operator= takes its argument by value
-      objects[key] = std::move(item);
+      // The key before the move: json's operator= takes its argument by value.
+      if (std::optional<std::string> key = ObjectKey(item)) objects[*key] = std::move(item);
     }
     on_change(Sorted(objects));
     std::string resource_version = list->resource_version;
@@ -614,14 +623,17 @@ Status WatchRollouts(kube::Client& client, std::string_view ns, std::string_view
           stop.Detach();
           return kube::ErrorFromStatus(status);
         }
-        if (event.object.contains("metadata")) {
-          resource_version = event.object["metadata"].value("resourceVersion", resource_version);
+        if (std::string version = MetadataString(event.object, "resourceVersion");
+            !version.empty()) {
+          resource_version = std::move(version);
         }
         if (event.type == Type::kBookmark) continue;
+        const std::optional<std::string> key = ObjectKey(event.object);
+        if (!key) continue;  // no metadata.name: nothing a table could show
         if (event.type == Type::kDeleted) {
-          objects.erase(KeyOf(event.object));
+          objects.erase(*key);
         } else {
-          objects[KeyOf(event.object)] = event.object;
+          objects[*key] = event.object;
         }
         on_change(Sorted(objects));
       }

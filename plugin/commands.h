@@ -89,6 +89,10 @@ Result<api::AgentRollout> DecodeForDisplay(const nlohmann::json& object);
 // Every AgentRollout of `ns` ("" = all namespaces), sorted by namespace and name.
 Result<std::vector<api::AgentRollout>> ListRollouts(kube::Client& client, std::string_view ns);
 
+// "namespace/name" of a listed or watched object; nullopt for one without a string
+// metadata.name (it is skipped: a broken item never stops a listing or a watch).
+std::optional<std::string> ObjectKey(const nlohmann::json& object);
+
 // One AgentRollout; NotFound reads `agentrollout "NAME" not found in namespace "NS"`.
 Result<api::AgentRollout> GetRollout(kube::Client& client, std::string_view ns,
                                      std::string_view name);

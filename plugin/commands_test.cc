@@ -487,6 +487,17 @@ TEST_F(PluginCommandsTest, WatchReportsChangesUntilStopped) {
   EXPECT_TRUE(seen[2].empty()) << "deleted";
 }
 
+TEST(ObjectKey, NamesObjectsAndSkipsThoseWithoutMetadata) {
+  EXPECT_EQ(ObjectKey({{"metadata", {{"namespace", "voice"}, {"name", "v2"}}}}), "voice/v2");
+  EXPECT_EQ(ObjectKey({{"metadata", {{"name", "cluster-wide"}}}}), "/cluster-wide");
+  EXPECT_EQ(ObjectKey({{"metadata", {{"name", "a"}, {"namespace", 3}}}}), "/a");
+  for (const json& broken : {json::object(), json::array(), json("x"), json{{"metadata", 5}},
+                             json{{"metadata", json::object()}}, json{{"metadata", {{"name", 7}}}},
+                             json{{"metadata", {{"name", ""}, {"namespace", "voice"}}}}}) {
+    EXPECT_EQ(ObjectKey(broken), std::nullopt) << broken.dump();
+  }
+}
+
 TEST(WatchStop, StopBeforeAnyWatchSaysSo) {
   WatchStop stop;
   EXPECT_FALSE(stop.Stop());

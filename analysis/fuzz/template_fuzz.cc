@@ -1,7 +1,8 @@
 // ParseTemplate and Render on arbitrary input. The input is split at the first NUL byte:
 // the template before it, the value of {{v}} after it. Checks that rendering never crashes
-// and that an escaped value can never end the string literal it is inserted into: outside
-// an escape sequence there is no '"', no newline and no other control byte.
+// and that an escaped value can never end the string literal it is inserted into, for
+// either quote: outside an escape sequence there is no such quote, no newline and no other
+// control byte.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -11,7 +12,7 @@
 
 namespace {
 
-bool StaysInsideTheLiteral(std::string_view escaped) {
+bool StaysInsideTheLiteral(std::string_view escaped, char quote) {
   for (std::size_t i = 0; i < escaped.size(); ++i) {
     const auto byte = static_cast<unsigned char>(escaped[i]);
     if (escaped[i] == '\\') {
@@ -19,7 +20,7 @@ bool StaysInsideTheLiteral(std::string_view escaped) {
       ++i;                                        // the escaped character
       continue;
     }
-    if (escaped[i] == '"' || byte < 0x20 || byte == 0x7f) return false;
+    if (escaped[i] == quote || byte < 0x20 || byte == 0x7f) return false;
   }
   return true;
 }
@@ -34,8 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       split == std::string_view::npos ? std::string_view() : input.substr(split + 1);
 
   (void)agentrollout::api::ParseTemplate(query);
-  const std::string escaped = agentrollout::analysis::EscapePromQLString(value);
-  if (!StaysInsideTheLiteral(escaped)) __builtin_trap();
+  for (const char quote : {'"', '\''}) {
+    const std::string escaped = agentrollout::analysis::EscapePromQLString(value, quote);
+    if (!StaysInsideTheLiteral(escaped, quote)) __builtin_trap();
+  }
   const auto rendered =
       agentrollout::analysis::Render(query, {{"v", std::string(value)}, {"canary", "c"}});
   (void)rendered;

@@ -7,12 +7,15 @@
 #include <charconv>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <random>
 #include <utility>
 
+#include "api/codec.h"
 #include "api/names.h"
+#include "kube/event_recorder.h"
 #include "kube/secret_data.h"
 
 namespace agentrollout::controllers {
@@ -141,7 +144,8 @@ nlohmann::json WebhookBody(const Notification& notification) {
   if (!rollout.contains("namespace")) rollout["namespace"] = notification.namespace_;
   if (!rollout.contains("name")) rollout["name"] = notification.name;
   if (!rollout.contains("reason")) rollout["reason"] = reason;
-  std::string text = notification.text;
+  // The text may quote a server (API.md §3.1): cleaned and bounded like an Event message.
+  std::string text = kube::EventMessage(notification.text);
   if (text.empty()) text = notification.namespace_ + "/" + notification.name + ": " + reason;
   return {{"text", std::move(text)}, {"rollout", std::move(rollout)}};
 }
@@ -157,7 +161,7 @@ milliseconds BackoffDelay(int attempt, milliseconds initial, milliseconds max, d
 }
 
 Result<std::string> WebhookUrlFromSecret(const nlohmann::json& secret, std::string_view key) {
-  Result<std::string> value = kube::SecretData(secret, key);
+  Result<std::string> value = kube::LabelledSecretData(secret, key);
   if (!value.ok()) return value.error();
   std::string url = Trim(*value);  // `echo url | base64` leaves a newline
   if (url.empty()) return InvalidArgument("data[" + std::string(key) + "] is empty");
@@ -178,7 +182,7 @@ struct WebhookNotifier::State {
   void Run();
   Outcome Attempt(const Delivery& delivery);
   Outcome Post(const Delivery& delivery, const std::string& url);
-  Result<http::Client*> ClientFor(const std::string& origin);
+  Result<std::shared_ptr<http::Client>> ClientFor(const std::string& origin);
   void Finish(Delivery delivery, const Outcome& outcome);  // with mu held
   void PushBounded(Delivery delivery);                     // with mu held
 
@@ -195,8 +199,13 @@ struct WebhookNotifier::State {
   int running = 0;
   std::mt19937_64 rng;
 
+  // The clients of the origins posted to last, most recent first, at most
+  // options.max_clients: targets come and go with the rollouts, so the map is bounded.
+  // A client evicted while a worker posts with it lives until that post ends.
+  using ClientList = std::list<std::pair<std::string, std::shared_ptr<http::Client>>>;
   std::mutex clients_mu;
-  std::map<std::string, http::ClientPtr> clients;  // by origin
+  ClientList clients;
+  std::map<std::string, ClientList::iterator> clients_by_origin;
 };
 
 namespace {
@@ -221,21 +230,24 @@ void WebhookNotifier::State::PushBounded(Delivery delivery) {
   }
 }
 
-Result<http::Client*> WebhookNotifier::State::ClientFor(const std::string& origin) {
+Result<std::shared_ptr<http::Client>> WebhookNotifier::State::ClientFor(const std::string& origin) {
   std::lock_guard<std::mutex> lock(clients_mu);
-  http::ClientPtr& slot = clients[origin];
-  if (!slot) {
-    http::ClientConfig config;
-    config.base_url = origin;
-    config.default_timeout = options.request_timeout;
-    Result<http::ClientPtr> made = options.new_http_client(config);
-    if (!made.ok()) {
-      clients.erase(origin);
-      return made.error();
-    }
-    slot = std::move(made).value();
+  if (const auto found = clients_by_origin.find(origin); found != clients_by_origin.end()) {
+    clients.splice(clients.begin(), clients, found->second);
+    return clients.front().second;
   }
-  return slot.get();
+  http::ClientConfig config;
+  config.base_url = origin;
+  config.default_timeout = options.request_timeout;
+  Result<http::ClientPtr> made = options.new_http_client(config);
+  if (!made.ok()) return made.error();
+  clients.emplace_front(origin, std::shared_ptr<http::Client>(std::move(made).value()));
+  clients_by_origin[origin] = clients.begin();
+  while (clients.size() > std::max<std::size_t>(options.max_clients, 1)) {
+    clients_by_origin.erase(clients.back().first);
+    clients.pop_back();
+  }
+  return clients.front().second;
 }
 
 Outcome WebhookNotifier::State::Attempt(const Delivery& delivery) {
@@ -275,7 +287,7 @@ Outcome WebhookNotifier::State::Attempt(const Delivery& delivery) {
 Outcome WebhookNotifier::State::Post(const Delivery& delivery, const std::string& url) {
   Result<WebhookUrl> parsed = ParseWebhookUrl(url);
   if (!parsed.ok()) return {Outcome::Kind::kFail, "", parsed.error().message(), {}};
-  Result<http::Client*> client = ClientFor(parsed->origin);
+  Result<std::shared_ptr<http::Client>> client = ClientFor(parsed->origin);
   if (!client.ok()) {
     return {
         Outcome::Kind::kFail, parsed->origin, Scrub(client.error().message(), url, *parsed), {}};
@@ -388,7 +400,7 @@ void WebhookNotifier::Notify(Notification notification) {
   payload->namespace_ = notification.namespace_;
   payload->name = notification.name;
   payload->reason = std::string(api::Name(notification.reason));
-  payload->body = WebhookBody(notification).dump();
+  payload->body = api::ToWireJson(WebhookBody(notification));
 
   std::lock_guard<std::mutex> lock(state_->mu);
   if (state_->stopping) {

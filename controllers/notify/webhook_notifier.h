@@ -50,6 +50,9 @@ struct WebhookNotifierOptions {
   std::chrono::milliseconds max_backoff{60000};
   std::chrono::milliseconds request_timeout{10000};  // per POST, connect to last byte
   std::chrono::milliseconds shutdown_grace{5000};
+  // Clients (connection pools) kept for the origins posted to last; the least recently
+  // used is dropped beyond this.
+  std::size_t max_clients = 32;
   // Makes the client of one webhook origin (scheme://host[:port]); tests may replace it.
   std::function<Result<http::ClientPtr>(const http::ClientConfig&)> new_http_client =
       http::NewClient;
@@ -102,7 +105,8 @@ Result<WebhookUrl> ParseWebhookUrl(std::string_view url);
 bool Subscribed(const api::NotificationSpec& target, api::EventReason reason);
 
 // The POST body: {"text": ..., "rollout": {...}}. `rollout` gets namespace, name and
-// reason from the notification when the caller left them out.
+// reason from the notification when the caller left them out. The text is cleaned like
+// an Event message (kube::EventMessage: valid UTF-8, one line, at most 1 KiB).
 nlohmann::json WebhookBody(const Notification& notification);
 
 // The wait before attempt `attempt + 1` (attempt >= 1 failed): initial * 2^(attempt-1),
@@ -111,7 +115,8 @@ std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds in
                                        std::chrono::milliseconds max, double jitter);
 
 // The webhook URL held by a Secret's data value (base64), or an error naming the Secret
-// and key (never the value).
+// and key (never the value). The Secret must carry the label rollouts.agentops.dev/use:
+// "true" (kube::LabelledSecretData); without it the error names the Secret and the label.
 Result<std::string> WebhookUrlFromSecret(const nlohmann::json& secret, std::string_view key);
 
 }  // namespace agentrollout::controllers

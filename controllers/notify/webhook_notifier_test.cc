@@ -238,7 +238,7 @@ TEST_F(WebhookNotifierTest, ServerErrorsNeverLogTheUrlPath) {
 json Secret(const std::string& name, const std::string& key, const std::string& base64) {
   return {{"apiVersion", "v1"},
           {"kind", "Secret"},
-          {"metadata", {{"name", name}}},
+          {"metadata", {{"name", name}, {"labels", {{"rollouts.agentops.dev/use", "true"}}}}},
           {"data", {{key, base64}}}};
 }
 
@@ -309,6 +309,60 @@ TEST_F(WebhookNotifierTest, MissingSecretFailsWithoutRetryAndNamesIt) {
   EXPECT_THAT(log, HasSubstr("webhook Secret voice/bad key other"));
   EXPECT_THAT(log, HasSubstr("secret voice/bad has no key \"other\""));
   EXPECT_THAT(log, HasSubstr("secret voice/bad: data[url] is not valid base64"));
+}
+
+TEST_F(WebhookNotifierTest, UnlabelledSecretIsNotReadAndNothingIsSent) {
+  RecordingServer server(Ok);
+  auto kube = std::make_shared<kube::FakeClient>();
+  json secret = Secret("slack-webhook", "url", Base64(server.url() + "/from-secret"));
+  secret["metadata"].erase("labels");
+  ASSERT_TRUE(kube->Create(kube::kSecrets, "voice", secret).ok());
+  api::NotificationSpec target;
+  target.secret_ref = api::SecretKeyRef{"slack-webhook", "url"};
+
+  WebhookNotifier notifier(kube, FastOptions());
+  notifier.Notify(RolledBack({target}));
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().failed == 1; }));
+  EXPECT_EQ(notifier.Stats(), (WebhookStats{.failed = 1}));
+  EXPECT_EQ(server.Count(), 0u);
+  EXPECT_THAT(sink_->Text(),
+              HasSubstr("secret voice/slack-webhook lacks the label rollouts.agentops.dev/use: "
+                        "\"true\""));
+}
+
+TEST_F(WebhookNotifierTest, KeepsClientsOfTheOriginsUsedLastOnly) {
+  std::vector<std::unique_ptr<RecordingServer>> servers;
+  for (int i = 0; i < 3; ++i) servers.push_back(std::make_unique<RecordingServer>(Ok));
+  std::atomic<int> made{0};
+  WebhookNotifierOptions options = FastOptions();
+  options.max_clients = 2;
+  options.new_http_client = [&](const http::ClientConfig& config) {
+    ++made;
+    return http::NewClient(config);
+  };
+  WebhookNotifier notifier(nullptr, options);
+  std::uint64_t sent = 0;
+  const auto post = [&](int server) {
+    notifier.Notify(RolledBack({Target(servers[server]->url() + "/hook")}));
+    ++sent;
+    return Eventually([&] { return notifier.Stats().sent == sent; });
+  };
+  // a, b, a (kept: used last), c (drops b, the least recently used), a (still kept).
+  for (int server : {0, 1, 0, 2, 0}) ASSERT_TRUE(post(server)) << server;
+  EXPECT_EQ(made.load(), 3);
+  ASSERT_TRUE(post(1));  // b again: made anew
+  EXPECT_EQ(made.load(), 4);
+}
+
+TEST(WebhookUrlFromSecret, RefusesASecretWithoutTheLabel) {
+  json secret = Secret("slack", "url", Base64("https://hooks.slack.com/services/X"));
+  secret["metadata"]["namespace"] = "voice";
+  secret["metadata"]["labels"] = {{"rollouts.agentops.dev/use", "yes"}};
+  auto url = WebhookUrlFromSecret(secret, "url");
+  ASSERT_FALSE(url.ok());
+  EXPECT_EQ(url.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_THAT(url.error().message(), HasSubstr("secret voice/slack lacks the label"));
+  EXPECT_THAT(url.error().message(), Not(HasSubstr("hooks.slack.com")));
 }
 
 TEST_F(WebhookNotifierTest, SendsOnlyToTargetsSubscribedToTheReason) {

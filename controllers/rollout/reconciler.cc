@@ -413,12 +413,9 @@ Result<analysis::PrometheusCredentials> Reconciler::ReadCredentials(
     if (cached == secrets.end()) {
       auto object = client_->Get(kube::kSecrets, ns, secret);
       if (!object.ok()) return object.error().WithContext("analysis.prometheus." + field);
-      if (Status usable = kube::CheckSecretOptIn(*object); !usable.ok()) {
-        return usable.error().WithContext("analysis.prometheus." + field);
-      }
       cached = secrets.emplace(secret, std::move(*object)).first;
     }
-    auto value = kube::SecretData(cached->second, key);
+    auto value = kube::LabelledSecretData(cached->second, key);
     if (!value.ok()) return value.error().WithContext("analysis.prometheus." + field);
     return value;
   };

@@ -309,7 +309,7 @@ TEST_F(ReconcilerTest, CredentialsAreReadFromTheRolloutsSecrets) {
   prometheus_->SetValue(kQuery, 0.01);
   json spec = SpecJson();
   spec["analysis"]["prometheus"]["bearerTokenSecretRef"] = {{"name", "prom"}, {"key", "token"}};
-  CreateSecret("prom", {{kube::kSecretOptInLabel, "true"}}, {{"token", "czNjcjN0"}});
+  CreateSecret("prom", {{std::string(kube::kSecretUseLabel), "true"}}, {{"token", "czNjcjN0"}});
   Create(spec);
   Start();
   ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));

@@ -16,9 +16,10 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
-#include "analysis/evaluator.h"
+#include "analysis/evaluate_once.h"
 #include "analysis/prometheus_client.h"
 #include "analysis/scheduler.h"
 #include "analysis/table.h"
@@ -37,6 +38,7 @@ using namespace std::chrono_literals;
 using api::Verdict;
 using PrometheusFixture = ::agentrollout::testing::PrometheusFixture;
 using ::agentrollout::testing::TestExporter;
+using testing::EvaluateOnce;
 
 // A version label that tries every way out of a label matcher: a quote and brace to close
 // it, PromQL after it, a backslash to eat the closing quote, a newline and a tab.
@@ -139,7 +141,7 @@ class AnalysisIntegrationTest : public ::testing::Test {
     const auto deadline = std::chrono::steady_clock::now() + 45s;
     api::Evaluation evaluation;
     while (true) {
-      evaluation = Evaluator().Evaluate(input);
+      evaluation = EvaluateOnce(input);
       if (done(evaluation) || std::chrono::steady_clock::now() > deadline) return evaluation;
       std::this_thread::sleep_for(500ms);
     }
@@ -228,13 +230,13 @@ TEST_F(AnalysisIntegrationTest, NoDataHoldsOrIsNoGo) {
   EvaluationInput input = Input(
       {Metric("missing", "sum(rate(agent_requests_total{version=\"{{canary}}-not-deployed\"}[5s]))",
               "< 1", "> 2")});
-  api::Evaluation evaluation = Evaluator().Evaluate(input);
+  api::Evaluation evaluation = EvaluateOnce(input);
   EXPECT_EQ(evaluation.verdict, Verdict::kHold) << Describe(evaluation);
   EXPECT_EQ(evaluation.metrics[0].message, "no data");
   EXPECT_FALSE(Accumulate(input.spec, {}, evaluation).trigger);
 
   input.spec.no_data = api::NoDataPolicy::kNoGo;
-  evaluation = Evaluator().Evaluate(input);
+  evaluation = EvaluateOnce(input);
   EXPECT_EQ(evaluation.verdict, Verdict::kNoGo) << Describe(evaluation);
   const TableOutcome outcome = Accumulate(input.spec, {}, evaluation);
   ASSERT_TRUE(outcome.trigger);
@@ -279,10 +281,79 @@ TEST_F(AnalysisIntegrationTest, ArgsCannotEscapeTheirLabelMatcher) {
                     "== 0", "> 0"),
              Metric("evil", "count(agent_requests_total{version=\"{{evil}}\"})", "== 2", "!= 2")});
   input.vars.insert(vars.begin(), vars.end());
-  const api::Evaluation evaluation = Evaluator().Evaluate(input);
+  const api::Evaluation evaluation = EvaluateOnce(input);
   EXPECT_EQ(evaluation.verdict, Verdict::kGo) << Describe(evaluation);
   EXPECT_EQ(evaluation.metrics[0].value, "0");
   EXPECT_EQ(evaluation.metrics[1].value, "2");
+}
+
+// A random label value built from every character that could end or bend a PromQL string
+// literal (both quotes, backtick, backslash, braces, comment, control characters) and
+// multi-byte UTF-8, in random order and with random repetitions.
+std::string RandomHostileValue(std::mt19937& random) {
+  static const std::vector<std::string> kPieces = {"\"",
+                                                   "'",
+                                                   "`",
+                                                   "\\",
+                                                   "{",
+                                                   "}",
+                                                   "#",
+                                                   "\n",
+                                                   "\r",
+                                                   "\t",
+                                                   std::string(1, '\0'),
+                                                   "\x01",
+                                                   "\x7f",
+                                                   " ",
+                                                   "=",
+                                                   ",",
+                                                   "a",
+                                                   "Z",
+                                                   "9",
+                                                   "\xc3\xa9",
+                                                   "\xe2\x82\xac",
+                                                   "\xf0\x9f\x98\x80",
+                                                   "} or vector(9) #",
+                                                   "\\'",
+                                                   "\\\"",
+                                                   "{{x}}"};
+  std::vector<std::string> pieces(kPieces.begin(), kPieces.begin() + 13);  // each special once
+  const int extra = std::uniform_int_distribution<int>(0, 12)(random);
+  for (int i = 0; i < extra; ++i) {
+    pieces.push_back(
+        kPieces[std::uniform_int_distribution<std::size_t>(0, kPieces.size() - 1)(random)]);
+  }
+  std::shuffle(pieces.begin(), pieces.end(), random);
+  std::string value;
+  for (const std::string& piece : pieces) value += piece;
+  return value;
+}
+
+// API.md §3.2 against the real PromQL parser: whatever an arg holds, the query Prometheus
+// parses has exactly that label value. absent() answers with the labels of its selector's
+// equality matchers, so the value Prometheus parsed comes back in the answer; a value that
+// broke out of its literal fails to parse or adds series (`or vector(9)`).
+TEST_F(AnalysisIntegrationTest, EveryArgIsExactlyTheLabelValuePrometheusParses) {
+  PrometheusTarget target;
+  target.address = prometheus_->base_url();
+  auto client = ConnectPrometheus(target);
+  ASSERT_TRUE(client.ok()) << client.error().ToString();
+  std::mt19937 random(19);
+  std::vector<std::string> values = {"z'} or vector(9) #", kEvilVersion, "\\", "'", "\""};
+  while (values.size() < 200) values.push_back(RandomHostileValue(random));
+  for (const char* query : {"absent(agentrollout_no_such_metric{l=\"{{x}}\"})",
+                            "absent(agentrollout_no_such_metric{l='{{x}}'})"}) {
+    for (const std::string& value : values) {
+      auto rendered = Render(query, {{"x", value}});
+      ASSERT_TRUE(rendered.ok()) << rendered.error().ToString();
+      auto result = (*client)->Query(*rendered, 5s);
+      ASSERT_TRUE(result.ok()) << result.error().ToString() << "\nquery: " << *rendered;
+      ASSERT_EQ(result->samples.size(), 1u) << *rendered;
+      const auto& labels = result->samples[0].labels;
+      ASSERT_EQ(labels.size(), 1u) << *rendered;
+      EXPECT_EQ(labels.at("l"), value) << *rendered;
+    }
+  }
 }
 
 TEST_F(AnalysisIntegrationTest, WrongShapesAndPromQLErrorsAreErrors) {
@@ -293,7 +364,7 @@ TEST_F(AnalysisIntegrationTest, WrongShapesAndPromQLErrorsAreErrors) {
       Metric("syntax", "sum(rate(agent_requests_total[5m]", "< 1", "> 2"),
       Metric("unknown-var", "up{job=\"{{region}}\"}", "< 1", "> 2"),
   });
-  const api::Evaluation evaluation = Evaluator().Evaluate(input);
+  const api::Evaluation evaluation = EvaluateOnce(input);
   EXPECT_EQ(evaluation.verdict, Verdict::kError);
   for (const auto& metric : evaluation.metrics) EXPECT_EQ(metric.verdict, Verdict::kError);
   EXPECT_TRUE(evaluation.metrics[0].message.starts_with("query returned a range vector (matrix)"))
@@ -310,8 +381,7 @@ TEST_F(AnalysisIntegrationTest, WrongShapesAndPromQLErrorsAreErrors) {
 TEST_F(AnalysisIntegrationTest, LongQueriesArePostedAndAnswered) {
   std::string query = "vector(1)";
   while (query.size() < 3 * kMaxGetQueryBytes) query += " + 0 * vector(1)";
-  const api::Evaluation evaluation =
-      Evaluator().Evaluate(Input({Metric("long", query, "== 1", "!= 1")}));
+  const api::Evaluation evaluation = EvaluateOnce(Input({Metric("long", query, "== 1", "!= 1")}));
   EXPECT_EQ(evaluation.verdict, Verdict::kGo) << Describe(evaluation);
 }
 
@@ -473,7 +543,7 @@ class MisbehavingServerTest : public ::testing::Test {
 
   // The single metric's message after one evaluation, which must be an Error.
   static std::string ErrorMessage(const EvaluationInput& input) {
-    const api::Evaluation evaluation = Evaluator().Evaluate(input);
+    const api::Evaluation evaluation = EvaluateOnce(input);
     EXPECT_EQ(evaluation.verdict, Verdict::kError) << Describe(evaluation);
     return evaluation.metrics.at(0).message;
   }
@@ -536,7 +606,7 @@ TEST_F(MisbehavingServerTest, NoThreadOrSocketLeaks) {
                                                Input(huge->url()),         Input(ok->url()),
                                                Input(silent.url(), 300ms), Input(down)};
   // Warm up: the HTTP library starts its thread pool on first use.
-  for (const auto& input : inputs) (void)Evaluator().Evaluate(input);
+  for (const auto& input : inputs) (void)EvaluateOnce(input);
 
   const auto settle = [](int baseline, const char* dir) {
     int now = CountEntries(dir);
@@ -551,7 +621,7 @@ TEST_F(MisbehavingServerTest, NoThreadOrSocketLeaks) {
   const int fds_before = CountEntries("/proc/self/fd");
   for (int round = 0; round < 10; ++round) {
     for (const auto& input : inputs) {
-      const api::Evaluation evaluation = Evaluator().Evaluate(input);
+      const api::Evaluation evaluation = EvaluateOnce(input);
       EXPECT_EQ(evaluation.verdict,
                 input.spec.prometheus->address == ok->url() ? Verdict::kGo : Verdict::kError)
           << Describe(evaluation);
@@ -603,10 +673,10 @@ TEST_F(MisbehavingServerTest, CredentialsHeadersAndPathPrefixReachTheServer) {
   EvaluationInput input = Input(server->url() + "/prometheus");
   input.spec.prometheus->headers = {{"X-Scope-OrgID", "tenant-a"}};
   input.credentials.bearer_token = "tok-abc";
-  EXPECT_EQ(Evaluator().Evaluate(input).verdict, Verdict::kGo);
+  EXPECT_EQ(EvaluateOnce(input).verdict, Verdict::kGo);
   input.credentials.bearer_token.clear();
   input.credentials.basic_auth = BasicAuth{"alice", "open sesame"};
-  EXPECT_EQ(Evaluator().Evaluate(input).verdict, Verdict::kGo);
+  EXPECT_EQ(EvaluateOnce(input).verdict, Verdict::kGo);
   std::lock_guard lock(mu);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_TRUE(seen[0].target.starts_with("/prometheus/api/v1/query?query=sum%28rate"))
@@ -642,15 +712,15 @@ TEST_F(MisbehavingServerTest, TlsWithCaOrSkipVerify) {
       http::testing::TlsServerOptions{pki->server_cert_pem, pki->server_key_pem, ""});
   ASSERT_TRUE(server.ok()) << server.error().ToString();
   EvaluationInput input = Input((*server)->url());
-  const api::Evaluation untrusted = Evaluator().Evaluate(input);
+  const api::Evaluation untrusted = EvaluateOnce(input);
   EXPECT_EQ(untrusted.verdict, Verdict::kError) << Describe(untrusted);
   input.credentials.ca_pem = pki->ca_cert_pem;
-  EXPECT_EQ(Evaluator().Evaluate(input).verdict, Verdict::kGo);
+  EXPECT_EQ(EvaluateOnce(input).verdict, Verdict::kGo);
   input.credentials.ca_pem = pki->other_ca_cert_pem;
-  EXPECT_EQ(Evaluator().Evaluate(input).verdict, Verdict::kError);
+  EXPECT_EQ(EvaluateOnce(input).verdict, Verdict::kError);
   input.credentials.ca_pem.clear();
   input.spec.prometheus->insecure_skip_verify = true;
-  EXPECT_EQ(Evaluator().Evaluate(input).verdict, Verdict::kGo);
+  EXPECT_EQ(EvaluateOnce(input).verdict, Verdict::kGo);
 }
 
 }  // namespace

@@ -32,7 +32,6 @@ api::AgentRolloutSpec FullSpec() {
   prometheus.timeout = seconds(7);
   prometheus.headers = {{"X-Scope-OrgID", "tenant-1"}};
   prometheus.bearer_token_secret_ref = api::SecretKeyRef{"prom-token", "token"};
-  prometheus.basic_auth_secret_ref = api::SecretRef{"prom-basic"};
   prometheus.insecure_skip_verify = false;
   prometheus.ca_secret_ref = api::SecretKeyRef{"prom-ca", "ca.crt"};
   spec.analysis.prometheus = prometheus;
@@ -77,6 +76,8 @@ api::AgentRolloutSpec WithIstio(api::AgentRolloutSpec spec) {
                        .replicas = std::nullopt};
   spec.flag->config_map.reset();
   spec.flag->feature_flag = api::FeatureFlagStore{"voice-flags"};
+  spec.analysis.prometheus->bearer_token_secret_ref.reset();
+  spec.analysis.prometheus->basic_auth_secret_ref = api::SecretRef{"prom-basic"};
   return spec;
 }
 

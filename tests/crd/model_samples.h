@@ -10,7 +10,8 @@ namespace agentrollout::testing {
 // non-empty. Only one flag store and one traffic router may be set at a time, so the others
 // are covered by the variants below.
 api::AgentRolloutSpec FullSpec();
-// FullSpec with the Istio router and the OpenFeature flag store.
+// FullSpec with the Istio router, the OpenFeature flag store and basic auth (instead of a
+// bearer token: at most one of the two).
 api::AgentRolloutSpec WithIstio(api::AgentRolloutSpec spec);
 // FullSpec with the replicas router.
 api::AgentRolloutSpec WithReplicas(api::AgentRolloutSpec spec);
