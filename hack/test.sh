@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 
 bash hack/install-deps.sh
 
+# Compiler cache (outside the repo, ~/.cache/ccache): a second run, or a fresh clone on the
+# same machine, recompiles only what changed. Paths are taken relative to the checkout so
+# clones in other directories share the cache.
+if [ -z "${CMAKE_CXX_COMPILER_LAUNCHER:-}" ] && command -v ccache >/dev/null 2>&1; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
+fi
+
 echo "==> build (preset default)"
 cmake --preset default >/dev/null
 cmake --build --preset default
