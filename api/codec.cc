@@ -561,8 +561,8 @@ AgentRolloutSpec DecodeSpecAt(Decoder& d, const json& value, const Path& path) {
     spec.paused = d.Bool(*paused, path.Member("paused"));
   }
   if (const json* on_delete = Find(value, "onDelete")) {
-    spec.on_delete = d.EnumValue(*on_delete, path.Member("onDelete"), ParseDeletePolicy,
-                                 DeletePolicy::kKeep);
+    spec.on_delete =
+        d.EnumValue(*on_delete, path.Member("onDelete"), ParseDeletePolicy, DeletePolicy::kKeep);
   }
   if (const json* flag = Find(value, "flag")) spec.flag = DecodeFlag(d, *flag, path.Member("flag"));
   if (const json* traffic = Find(value, "traffic")) {

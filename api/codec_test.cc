@@ -301,8 +301,8 @@ TEST(DecodeObjectMeta, ReadsDeletionAndFinalizers) {
       "finalizers": ["example.com/other", "rollouts.agentops.dev/rollback-on-delete"]})"));
   ASSERT_TRUE(meta.ok()) << meta.error().message();
   EXPECT_EQ(meta->deletion_timestamp, At("2026-11-22T10:00:00Z"));
-  EXPECT_EQ(meta->finalizers, (std::vector<std::string>{"example.com/other",
-                                                        kRollbackOnDeleteFinalizer}));
+  EXPECT_EQ(meta->finalizers,
+            (std::vector<std::string>{"example.com/other", kRollbackOnDeleteFinalizer}));
   EXPECT_EQ(EncodeObjectMeta(*meta), json::parse(R"({"name": "a", "namespace": "n",
       "deletionTimestamp": "2026-11-22T10:00:00Z",
       "finalizers": ["example.com/other", "rollouts.agentops.dev/rollback-on-delete"]})"));

@@ -153,8 +153,7 @@ class ConfigMapFlagStore final : public FlagStore {
       return InvalidArgument("flag.configMap: not set (this store writes ConfigMaps only)");
     }
     const std::string where = Where(desired);
-    return RetryOnConflict(retry_, where,
-                           [&] { return EditOnce(desired, create, change, where); });
+    return RetryOnConflict(retry_, where, [&] { return EditOnce(desired, create, change, where); });
   }
 
   Status EditOnce(const DesiredFlags& desired, bool create, const Change& change,

@@ -118,8 +118,9 @@ class FeatureFlagStore final : public FlagStore {
       : client_(client), retry_(std::move(retry)) {}
 
   Status Apply(const DesiredFlags& desired) override {
-    return Edit(desired, /*create=*/true,
-                [&](json& flags, const std::string& where) { return Merge(flags, desired, where); });
+    return Edit(desired, /*create=*/true, [&](json& flags, const std::string& where) {
+      return Merge(flags, desired, where);
+    });
   }
 
   Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
@@ -141,8 +142,7 @@ class FeatureFlagStore final : public FlagStore {
     }
     const std::string where =
         "featureflag " + desired.namespace_ + "/" + desired.feature_flag->name;
-    return RetryOnConflict(retry_, where,
-                           [&] { return EditOnce(desired, create, change, where); });
+    return RetryOnConflict(retry_, where, [&] { return EditOnce(desired, create, change, where); });
   }
 
   Status EditOnce(const DesiredFlags& desired, bool create, const Change& change,

@@ -43,10 +43,10 @@ TEST(NewFlagStore, WritesWhicheverStoreTheFlagsName) {
   object = client.Get(kFeatureFlags, "voice", "agent-flags");
   EXPECT_FALSE((*object)["spec"]["flagSpec"]["flags"]["voice_agent_v2"].contains("metadata"));
   auto flags = client.Get(kube::kConfigMaps, "voice", "feature-flags");
-  EXPECT_EQ(nlohmann::json::parse((*flags)["data"]["flags.json"].get<std::string>())
-                ["voice_agent_v2"]
-                    .count("rollout"),
-            0u);
+  EXPECT_EQ(
+      nlohmann::json::parse((*flags)["data"]["flags.json"].get<std::string>())["voice_agent_v2"]
+          .count("rollout"),
+      0u);
   EXPECT_EQ(store->Release(DesiredFlags{}, ReleaseMode::kOwnerOnly).error().code(),
             ErrorCode::kInvalidArgument);
 }

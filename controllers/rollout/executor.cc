@@ -159,9 +159,9 @@ std::optional<Executor::WriteError> Executor::ReleaseWrites(const Decision& deci
     if (!first) {
       first = WriteError{stage, error};
     } else {
-      first->error = Error(first->error.code(), first->error.message() +
-                                                    "; the traffic router write failed too: " +
-                                                    error.message());
+      first->error = Error(
+          first->error.code(),
+          first->error.message() + "; the traffic router write failed too: " + error.message());
     }
   };
   if (decision.flags) {
@@ -193,9 +193,9 @@ Result<std::string> Executor::ChangeFinalizer(const api::ObjectMeta& metadata,
   auto patched = client_->Patch(kAgentRollouts, metadata.namespace_, metadata.name,
                                 kube::PatchType::kMerge, patch, options);
   if (!patched.ok()) {
-    return patched.error().WithContext(std::string(change == FinalizerChange::kAdd ? "adding"
-                                                                                   : "removing") +
-                                       " finalizer " + api::kRollbackOnDeleteFinalizer);
+    return patched.error().WithContext(
+        std::string(change == FinalizerChange::kAdd ? "adding" : "removing") + " finalizer " +
+        api::kRollbackOnDeleteFinalizer);
   }
   return ResourceVersionOf(*patched);
 }
@@ -211,9 +211,9 @@ Result<Input> Executor::Reread(const Input& input) {
 Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid_spec) {
   Execution out;
   // The object's state after a failed write of it: nothing more to do when it is gone.
-  auto stop = [&](Input input, Decision decision, const Error& error, const char* context) {
+  auto stop = [&](Decision& decided, const Error& error, const char* context) {
     out.input = std::move(input);
-    out.decision = std::move(decision);
+    out.decision = std::move(decided);
     out.status = out.input.status;
     out.resource_version = out.input.metadata.resource_version;
     out.deleted = kube::IsNotFound(error);
@@ -242,7 +242,7 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
       if (!changed.ok()) {
         const std::optional<Error> error = reread(changed.error());
         if (!error) continue;
-        return stop(std::move(input), std::move(decision), *error, "metadata update");
+        return stop(decision, *error, "metadata update");
       }
       out.superseded.push_back(input.metadata.resource_version);
       input.metadata.resource_version = *changed;
@@ -292,7 +292,7 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
       if (!updated.ok()) {
         const std::optional<Error> error = reread(updated.error());
         if (!error) continue;
-        return stop(std::move(input), std::move(decision), *error, "status update");
+        return stop(decision, *error, "status update");
       }
       out.superseded.push_back(resource_version);
       resource_version = ResourceVersionOf(*updated);

@@ -657,10 +657,10 @@ class OnDeleteTest : public ExecutorTest {
   }
   // What `kubectl delete` does to an object with finalizers.
   void MarkDeleted(api::Timestamp at) {
-    auto patched = client_->Patch(
-        kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
-        {{"metadata", {{"deletionTimestamp", api::FormatTime(at)}}}});
+    auto patched = client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
+                                  {{"metadata", {{"deletionTimestamp", api::FormatTime(at)}}}});
     ASSERT_TRUE(patched.ok()) << patched.error().ToString();
+    TakeLog();
   }
   std::vector<std::string> Finalizers() {
     return Object()["metadata"].value("finalizers", std::vector<std::string>{});
@@ -674,6 +674,7 @@ TEST_F(OnDeleteTest, TheFinalizerIsAddedBeforeAnyWriteKeepingOthers) {
   auto patched = client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
                                 {{"metadata", {{"finalizers", {"example.com/other"}}}}});
   ASSERT_TRUE(patched.ok());
+  TakeLog();
   const std::string before = Object()["metadata"]["resourceVersion"];
   Execution execution = Run(At());
   ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
@@ -720,7 +721,8 @@ TEST_F(OnDeleteTest, ARouteThatIsGoneDoesNotHoldTheDeletion) {
 
 TEST_F(OnDeleteTest, ARefusingFlagStoreHoldsTheDeletionUntilTheTimeoutThenAWarning) {
   CreateExposed();
-  flags_.FailAlways(Error(ErrorCode::kFailedPrecondition, "configmap voice/feature-flags: not JSON"));
+  flags_.FailAlways(
+      Error(ErrorCode::kFailedPrecondition, "configmap voice/feature-flags: not JSON"));
   router_.FailAlways(FakeTrafficRouter::Call::kSetWeight, Unavailable("connection refused"));
   MarkDeleted(At() + minutes(1));
 
@@ -765,8 +767,7 @@ TEST_F(OnDeleteTest, AFinalizerAddedMeanwhileIsKeptOnRemoval) {
   bool raced = false;
   client_->AddReactor(
       [&](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
-        if (action.verb != "patch" || !action.object["metadata"].contains("finalizers") ||
-            raced) {
+        if (action.verb != "patch" || !action.object["metadata"].contains("finalizers") || raced) {
           return std::nullopt;
         }
         raced = true;

@@ -109,14 +109,13 @@ Reconciler::Reconciler(kube::ClientPtr client, Executor& executor, operator_::Me
   auto enqueue = [this](const std::shared_ptr<const ObservedRollout>& rollout) {
     Enqueue(kube::ObjectKey(rollout->metadata.namespace_, rollout->metadata.name));
   };
-  informer_.AddEventHandlers({enqueue,
-                              [this](const std::shared_ptr<const ObservedRollout>& old_rollout,
-                                     const std::shared_ptr<const ObservedRollout>& rollout) {
-                                OnUpdate(*old_rollout, *rollout);
-                              },
-                              [this](const std::shared_ptr<const ObservedRollout>& last_known) {
-                                OnDelete(last_known);
-                              }});
+  informer_.AddEventHandlers(
+      {enqueue,
+       [this](const std::shared_ptr<const ObservedRollout>& old_rollout,
+              const std::shared_ptr<const ObservedRollout>& rollout) {
+         OnUpdate(*old_rollout, *rollout);
+       },
+       [this](const std::shared_ptr<const ObservedRollout>& last_known) { OnDelete(last_known); }});
 }
 
 Reconciler::~Reconciler() { Stop(); }

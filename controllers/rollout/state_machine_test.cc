@@ -1255,10 +1255,9 @@ TEST(StateMachineTest, DeletionUnderTheFinalizerTakesEverythingDownThenLetsGo) {
   EXPECT_EQ(d.release, ReleaseMode::kWithState);
   ASSERT_TRUE(d.flags);
   EXPECT_EQ(d.flags->rollout, "voice/voice-agent-v2");
-  EXPECT_EQ(d.flags->flags,
-            (std::vector<flag::FlagState>{
-                {"voice_agent_v2", false, 0, {"t-internal-1"}, {"t-vip-bank"}},
-                {"voucher_creation", false, 0, {}, {}}}))
+  EXPECT_EQ(d.flags->flags, (std::vector<flag::FlagState>{
+                                {"voice_agent_v2", false, 0, {"t-internal-1"}, {"t-vip-bank"}},
+                                {"voucher_creation", false, 0, {}, {}}}))
       << "every flag the rollout set, off (as a total rollback)";
   ASSERT_TRUE(d.traffic);
   EXPECT_EQ(d.traffic->weight, 0);
