@@ -339,9 +339,9 @@ void ValuePaths(const YAML::Node& values, const YAML::Node& schema, const std::s
   for (const auto& entry : values) {
     const std::string key = entry.first.as<std::string>();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
-    const YAML::Node properties = schema["properties"][key]["properties"];
-    if (entry.second.IsMap() && properties.IsDefined()) {
-      ValuePaths(entry.second, schema["properties"][key], path, out);
+    const YAML::Node property = schema["properties"][key];
+    if (entry.second.IsMap() && property.IsDefined() && property["properties"].IsDefined()) {
+      ValuePaths(entry.second, property, path, out);
     } else {
       out.insert(path);
     }
