@@ -183,13 +183,22 @@ class Decider {
 
   void Delete() {
     d_.release = ReleaseMode::kOwnerOnly;  // what the decisions below that write nothing say
-    if (!HasRollbackFinalizer(in_.metadata)) return ReleaseFlags(ReleaseMode::kOwnerOnly);
+    // Releasing the owner is best effort: when it failed (Input::blocked) it is not
+    // written again by this decision, and it holds nothing.
+    const bool release_owner = !in_.blocked;
+    if (!HasRollbackFinalizer(in_.metadata)) {
+      if (release_owner) ReleaseFlags(ReleaseMode::kOwnerOnly);
+      return;
+    }
     d_.finalizer = FinalizerChange::kRemove;
     if (in_.spec_error) {
       return GiveUp("the spec does not decode, so the flag and route it names are unknown: " +
                     Clause(in_.spec_error->message()));
     }
-    if (spec_.on_delete == api::DeletePolicy::kKeep) return ReleaseFlags(ReleaseMode::kOwnerOnly);
+    if (spec_.on_delete == api::DeletePolicy::kKeep) {
+      if (release_owner) ReleaseFlags(ReleaseMode::kOwnerOnly);
+      return;
+    }
     if (in_.blocked) {
       const api::Timestamp give_up_at =
           WholeSeconds(*in_.metadata.deletion_timestamp + in_.rollback_on_delete_timeout);
