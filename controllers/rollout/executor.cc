@@ -236,16 +236,24 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
       return std::nullopt;
     };
     // The onDelete finalizer before any write (an exposure is never left uncovered); on a
-    // deletion it is removed last.
+    // deletion it is removed last. A finalizer that cannot be added holds the decision's
+    // writes as a failed write would -- unless they only take exposure away -- so the
+    // safety net goes on without it; a failed removal is retried with the next decision.
+    std::optional<WriteError> unfinalized;
+    std::optional<Error> finalizer_error;
     if (decision.finalizer != FinalizerChange::kNone && !decision.release) {
       auto changed = ChangeFinalizer(input.metadata, decision.finalizer);
-      if (!changed.ok()) {
-        const std::optional<Error> error = reread(changed.error());
-        if (!error) continue;
-        return stop(decision, *error, "metadata update");
+      if (changed.ok()) {
+        out.superseded.push_back(input.metadata.resource_version);
+        input.metadata.resource_version = *changed;
+      } else if (std::optional<Error> error = reread(changed.error()); !error) {
+        continue;
+      } else if (decision.finalizer == FinalizerChange::kAdd && !decision.rolls_back &&
+                 !decision.steps_back) {
+        unfinalized = WriteError{WriteStage::kFinalizer, *error};
+      } else {
+        finalizer_error = *error;
       }
-      out.superseded.push_back(input.metadata.resource_version);
-      input.metadata.resource_version = *changed;
     }
     std::optional<WriteError> failed;
     std::optional<WriteError> blocked;
@@ -258,6 +266,8 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
         without_writes.blocked = BlockedWrite{blocked->stage, blocked->error};
         decision = Decide(without_writes);
       }
+    } else if (unfinalized) {
+      failed = std::move(unfinalized);
     } else {
       failed = WriteOnce(uid, decision, input.now);
     }
@@ -301,7 +311,10 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
 
     Announce(input, status, events, resource_version);
 
-    Status result = failed ? Status(failed->error) : blocked ? Status(blocked->error) : OkStatus();
+    Status result = failed            ? Status(failed->error)
+                    : blocked         ? Status(blocked->error)
+                    : finalizer_error ? Status(*finalizer_error)
+                                      : OkStatus();
     if (!failed && decision.remove_action_annotation) {
       auto removed = RemoveActionAnnotation(input.metadata, resource_version);
       if (removed.ok()) {

@@ -781,5 +781,41 @@ TEST_F(OnDeleteTest, AFinalizerAddedMeanwhileIsKeptOnRemoval) {
   EXPECT_THAT(Finalizers(), ElementsAre("example.com/other", "example.com/late"));
 }
 
+TEST_F(OnDeleteTest, AFinalizerThatCannotBeAddedHoldsTheWritesButNotTheSafetyNet) {
+  client_->AddReactor(
+      [](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+        if (action.verb != "patch" || !action.object["metadata"].contains("finalizers")) {
+          return std::nullopt;
+        }
+        return kube::StatusError(403, "Forbidden", "cannot patch agentrollouts");
+      });
+  json spec = VoiceSpecJson();
+  spec["onDelete"] = "rollback";
+  Create(spec);
+  Execution held = Run(At());
+  EXPECT_FALSE(held.result.ok());
+  EXPECT_EQ(held.failed_stage, WriteStage::kFinalizer);
+  EXPECT_TRUE(flags_.calls().empty()) << "nothing exposed without the finalizer";
+  EXPECT_FALSE(router_.weight().has_value());
+  api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kPending);
+  EXPECT_THAT(stored.message,
+              HasSubstr("adding the finalizer " + std::string(api::kRollbackOnDeleteFinalizer)));
+
+  // An exposed rollout switched to rollback still rolls back on an abort line.
+  json object = Object();
+  object["spec"]["onDelete"] = "keep";
+  ASSERT_TRUE(client_->Update(kAgentRollouts, kNamespace, object).ok());
+  ASSERT_TRUE(Run(At() + seconds(1)).result.ok());
+  ASSERT_EQ(router_.weight(), 5);
+  object = Object();
+  object["spec"]["onDelete"] = "rollback";
+  ASSERT_TRUE(client_->Update(kAgentRollouts, kNamespace, object).ok());
+  Run(At() + minutes(2), Abort(At() + minutes(1)));
+  EXPECT_EQ(Stored().phase, RolloutPhase::kRolledBack);
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(router_.weight(), 0);
+}
+
 }  // namespace
 }  // namespace agentrollout::controllers

@@ -125,9 +125,16 @@ std::string BlockedText(const BlockedWrite& blocked) {
   if (BlockedReason(blocked) != "WriteFailed") {
     return "traffic target not found: " + blocked.error.message();
   }
-  return std::string("the ") +
-         (blocked.stage == WriteStage::kFlag ? "flag store" : "traffic router") +
-         " write failed and is retried: " + blocked.error.message();
+  switch (blocked.stage) {
+    case WriteStage::kFlag:
+      return "the flag store write failed and is retried: " + blocked.error.message();
+    case WriteStage::kTraffic:
+      return "the traffic router write failed and is retried: " + blocked.error.message();
+    case WriteStage::kFinalizer:
+      return std::string("adding the finalizer ") + api::kRollbackOnDeleteFinalizer +
+             " (onDelete rollback) failed and is retried: " + blocked.error.message();
+  }
+  return blocked.error.message();
 }
 
 class Decider {

@@ -56,8 +56,9 @@ namespace agentrollout::controllers {
 inline constexpr char kPauseAction[] = "PauseAction";
 inline constexpr char kSteppedBack[] = "SteppedBack";
 
-// Which write of a decision failed.
-enum class WriteStage { kFlag, kTraffic };
+// Which write of a decision failed. kFinalizer: adding the onDelete `rollback` finalizer,
+// without which nothing is exposed (Decision::finalizer).
+enum class WriteStage { kFlag, kTraffic, kFinalizer };
 
 // The write of a decision that could not be carried out, and why.
 struct BlockedWrite {
