@@ -210,17 +210,6 @@ Result<Input> Executor::Reread(const Input& input) {
 
 Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid_spec) {
   Execution out;
-  // The object's state after a failed write of it: nothing more to do when it is gone.
-  auto stop = [&](Decision& decided, const Error& error, const char* context) {
-    out.input = std::move(input);
-    out.decision = std::move(decided);
-    out.status = out.input.status;
-    out.resource_version = out.input.metadata.resource_version;
-    out.deleted = kube::IsNotFound(error);
-    if (out.deleted) recent_writes_.Forget(out.input.metadata.uid);
-    out.result = error.WithContext(context);
-    return out;
-  };
   for (int attempt = 1;; ++attempt) {
     input.rollback_on_delete_timeout = options_.rollback_on_delete_timeout;
     if (last_valid_spec) UseLastValidSpec(input, *last_valid_spec);
@@ -302,7 +291,14 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
       if (!updated.ok()) {
         const std::optional<Error> error = reread(updated.error());
         if (!error) continue;
-        return stop(decision, *error, "status update");
+        out.input = std::move(input);
+        out.decision = std::move(decision);
+        out.status = out.input.status;
+        out.resource_version = resource_version;
+        out.deleted = kube::IsNotFound(*error);
+        if (out.deleted) recent_writes_.Forget(out.input.metadata.uid);
+        out.result = error->WithContext("status update");
+        return out;
       }
       out.superseded.push_back(resource_version);
       resource_version = ResourceVersionOf(*updated);
