@@ -578,6 +578,10 @@ AgentRolloutSpec DecodeSpecAt(Decoder& d, const json& value, const Path& path) {
   if (const json* paused = Find(value, "paused")) {
     spec.paused = d.Bool(*paused, path.Member("paused"));
   }
+  if (const json* on_delete = Find(value, "onDelete")) {
+    spec.on_delete =
+        d.EnumValue(*on_delete, path.Member("onDelete"), ParseDeletePolicy, DeletePolicy::kKeep);
+  }
   if (const json* flag = Find(value, "flag")) spec.flag = DecodeFlag(d, *flag, path.Member("flag"));
   if (const json* traffic = Find(value, "traffic")) {
     spec.traffic = DecodeTraffic(d, *traffic, path.Member("traffic"));
@@ -797,6 +801,12 @@ ObjectMeta DecodeObjectMetaAt(Decoder& d, const json& value, const Path& path) {
   if (const json* v = Find(value, "creationTimestamp")) {
     meta.creation_timestamp = d.Time(*v, path.Member("creationTimestamp"));
   }
+  if (const json* v = Find(value, "deletionTimestamp")) {
+    meta.deletion_timestamp = d.Time(*v, path.Member("deletionTimestamp"));
+  }
+  if (const json* v = Find(value, "finalizers")) {
+    meta.finalizers = d.StringList(*v, path.Member("finalizers"));
+  }
   if (const json* v = Find(value, "annotations")) {
     meta.annotations = d.StringMap(*v, path.Member("annotations"));
   }
@@ -1006,12 +1016,17 @@ json EncodeObjectMeta(const ObjectMeta& metadata) {
   if (metadata.creation_timestamp) {
     out["creationTimestamp"] = FormatTime(*metadata.creation_timestamp);
   }
+  if (metadata.deletion_timestamp) {
+    out["deletionTimestamp"] = FormatTime(*metadata.deletion_timestamp);
+  }
+  if (!metadata.finalizers.empty()) out["finalizers"] = metadata.finalizers;
   if (!metadata.annotations.empty()) out["annotations"] = EncodeStringMap(metadata.annotations);
   return out;
 }
 
 json EncodeSpec(const AgentRolloutSpec& spec) {
   json out = {{"paused", spec.paused},
+              {"onDelete", Name(spec.on_delete)},
               {"analysis", EncodeAnalysis(spec.analysis)},
               {"rollback", {{"mode", Name(spec.rollback_mode)}}}};
   PutString(out, "revision", spec.revision);

@@ -99,6 +99,7 @@ TEST(DecodeAgentRollout, ReadsTheExampleSpec) {
 TEST(DecodeSpec, ReadsEveryOptionalField) {
   json spec = VoiceAgentManifest()["spec"];
   spec["paused"] = true;
+  spec["onDelete"] = "rollback";
   spec["flag"].erase("configMap");
   spec["flag"]["featureFlag"] = {{"name", "voice-flags"}};
   spec["analysis"]["prometheus"] = {
@@ -128,6 +129,7 @@ TEST(DecodeSpec, ReadsEveryOptionalField) {
   auto decoded = DecodeSpec(spec);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
   EXPECT_TRUE(decoded->paused);
+  EXPECT_EQ(decoded->on_delete, DeletePolicy::kRollback);
   EXPECT_EQ(decoded->flag->config_map, std::nullopt);
   EXPECT_EQ(decoded->flag->feature_flag, FeatureFlagStore{"voice-flags"});
   const PrometheusSpec& prometheus = *decoded->analysis.prometheus;
@@ -188,6 +190,7 @@ TEST(DecodeSpec, AppliesEveryDefault) {
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
   EXPECT_EQ(decoded->revision, "");
   EXPECT_FALSE(decoded->paused);
+  EXPECT_EQ(decoded->on_delete, DeletePolicy::kKeep);
   EXPECT_EQ(decoded->flag->config_map->key, "flags.json");
   EXPECT_TRUE(decoded->flag->enabled_tenants.empty());
   EXPECT_TRUE(decoded->flag->disabled_tenants.empty());
@@ -279,6 +282,35 @@ TEST(DecodeStatus, ReadsEveryField) {
   EXPECT_EQ(status.conditions, conditions);
 }
 
+TEST(DecodeSpec, OnDeleteNamesTheFieldWhenWrong) {
+  json spec = VoiceAgentManifest()["spec"];
+  spec["onDelete"] = "delete";
+  auto decoded = DecodeSpec(spec);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().message(),
+            R"(spec.onDelete: must be one of keep, rollback, got "delete")");
+  spec["onDelete"] = true;
+  decoded = DecodeSpec(spec);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().message(), "spec.onDelete: must be a string, got true");
+}
+
+TEST(DecodeObjectMeta, ReadsDeletionAndFinalizers) {
+  auto meta = DecodeObjectMeta(json::parse(R"({"name": "a", "namespace": "n",
+      "deletionTimestamp": "2026-11-22T10:00:00Z",
+      "finalizers": ["example.com/other", "rollouts.agentops.dev/rollback-on-delete"]})"));
+  ASSERT_TRUE(meta.ok()) << meta.error().message();
+  EXPECT_EQ(meta->deletion_timestamp, At("2026-11-22T10:00:00Z"));
+  EXPECT_EQ(meta->finalizers,
+            (std::vector<std::string>{"example.com/other", kRollbackOnDeleteFinalizer}));
+  EXPECT_EQ(EncodeObjectMeta(*meta), json::parse(R"({"name": "a", "namespace": "n",
+      "deletionTimestamp": "2026-11-22T10:00:00Z",
+      "finalizers": ["example.com/other", "rollouts.agentops.dev/rollback-on-delete"]})"));
+  auto bad = DecodeObjectMeta(json::parse(R"({"finalizers": "x"})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), R"(metadata.finalizers: must be a list, got "x")");
+}
+
 TEST(DecodeStatus, ReadsTheControllersMemoryFields) {
   auto status = DecodeStatus(json::parse(R"({
       "phase": "Failed", "currentPhase": {"index": 1, "name": "b", "promoted": true},
@@ -358,6 +390,7 @@ TEST(SpecRoundTrip, DecodeOfEncodeIsIdentity) {
   ASSERT_TRUE(minimal.ok());
   AgentRolloutSpec odd = example;
   odd.paused = true;
+  odd.on_delete = DeletePolicy::kRollback;
   odd.flag->feature_flag = FeatureFlagStore{"ff"};
   odd.analysis.metrics[0].go = Threshold{CompareOp::kLessEqual, 0.1 + 0.2};
   odd.analysis.metrics[0].abort = Threshold{CompareOp::kNotEqual, -1e-300};
@@ -387,6 +420,7 @@ TEST(EncodeSpec, WritesDefaultsExplicitly) {
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(EncodeSpec(*spec), json::parse(R"({
       "paused": false,
+      "onDelete": "keep",
       "flag": {"key": "k", "configMap": {"name": "ff", "key": "flags.json"}},
       "analysis": {"interval": "1m0s", "failureLimit": 0, "errorLimit": 3, "noData": "hold"},
       "rollback": {"mode": "total"},

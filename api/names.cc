@@ -48,6 +48,11 @@ constexpr NameTable<RollbackMode> kRollbackModes[] = {
     {RollbackMode::kStepBack, "stepBack"},
 };
 
+constexpr NameTable<DeletePolicy> kDeletePolicies[] = {
+    {DeletePolicy::kKeep, "keep"},
+    {DeletePolicy::kRollback, "rollback"},
+};
+
 constexpr NameTable<NoDataPolicy> kNoDataPolicies[] = {
     {NoDataPolicy::kHold, "hold"},
     {NoDataPolicy::kNoGo, "noGo"},
@@ -90,6 +95,7 @@ std::string_view Name(RolloutPhase phase) { return Lookup(kRolloutPhases, phase)
 std::string_view Name(Verdict verdict) { return Lookup(kVerdicts, verdict); }
 std::string_view Name(EventReason reason) { return Lookup(kEventReasons, reason); }
 std::string_view Name(RollbackMode mode) { return Lookup(kRollbackModes, mode); }
+std::string_view Name(DeletePolicy policy) { return Lookup(kDeletePolicies, policy); }
 std::string_view Name(NoDataPolicy policy) { return Lookup(kNoDataPolicies, policy); }
 std::string_view Name(ConditionStatus status) { return Lookup(kConditionStatuses, status); }
 std::string_view Name(CompareOp op) { return Lookup(kCompareOps, op); }
@@ -101,6 +107,9 @@ Result<Verdict> ParseVerdict(std::string_view text) { return Parse(kVerdicts, te
 Result<EventReason> ParseEventReason(std::string_view text) { return Parse(kEventReasons, text); }
 Result<RollbackMode> ParseRollbackMode(std::string_view text) {
   return Parse(kRollbackModes, text);
+}
+Result<DeletePolicy> ParseDeletePolicy(std::string_view text) {
+  return Parse(kDeletePolicies, text);
 }
 Result<NoDataPolicy> ParseNoDataPolicy(std::string_view text) {
   return Parse(kNoDataPolicies, text);

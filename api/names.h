@@ -20,6 +20,8 @@ std::string_view Name(Verdict verdict);
 std::string_view Name(EventReason reason);
 // "total", "stepBack".
 std::string_view Name(RollbackMode mode);
+// "keep", "rollback".
+std::string_view Name(DeletePolicy policy);
 // "hold", "noGo".
 std::string_view Name(NoDataPolicy policy);
 // "True", "False", "Unknown".
@@ -32,6 +34,7 @@ Result<RolloutPhase> ParseRolloutPhase(std::string_view text);
 Result<Verdict> ParseVerdict(std::string_view text);
 Result<EventReason> ParseEventReason(std::string_view text);
 Result<RollbackMode> ParseRollbackMode(std::string_view text);
+Result<DeletePolicy> ParseDeletePolicy(std::string_view text);
 Result<NoDataPolicy> ParseNoDataPolicy(std::string_view text);
 Result<ConditionStatus> ParseConditionStatus(std::string_view text);
 Result<CompareOp> ParseCompareOp(std::string_view text);

@@ -59,6 +59,8 @@ TEST(Names, EventReason) {
 TEST(Names, SmallEnums) {
   ExpectRoundTrip<RollbackMode>(
       {{RollbackMode::kTotal, "total"}, {RollbackMode::kStepBack, "stepBack"}}, ParseRollbackMode);
+  ExpectRoundTrip<DeletePolicy>(
+      {{DeletePolicy::kKeep, "keep"}, {DeletePolicy::kRollback, "rollback"}}, ParseDeletePolicy);
   ExpectRoundTrip<NoDataPolicy>({{NoDataPolicy::kHold, "hold"}, {NoDataPolicy::kNoGo, "noGo"}},
                                 ParseNoDataPolicy);
   ExpectRoundTrip<ConditionStatus>({{ConditionStatus::kTrue, "True"},

@@ -23,6 +23,9 @@ inline constexpr char kKind[] = "AgentRollout";
 inline constexpr char kPlural[] = "agentrollouts";
 // Annotation carrying a manual action (API.md §7).
 inline constexpr char kActionAnnotation[] = "rollouts.agentops.dev/action";
+// The finalizer of a rollout with spec.onDelete `rollback` (API.md §2): the operator takes
+// flag and canary traffic down before the object goes.
+inline constexpr char kRollbackOnDeleteFinalizer[] = "rollouts.agentops.dev/rollback-on-delete";
 
 using Duration = std::chrono::milliseconds;
 using Timestamp = std::chrono::system_clock::time_point;
@@ -136,6 +139,9 @@ struct AnalysisSpec {  // analysis
 
 enum class RollbackMode { kTotal, kStepBack };
 
+// What deleting the AgentRollout does to the flag and traffic it wrote (spec.onDelete).
+enum class DeletePolicy { kKeep, kRollback };
+
 struct PhaseSpec {  // phases[]
   std::string name;
   // Defaulted: an omitted value is the previous phase's (0 for the first phase).
@@ -174,6 +180,7 @@ struct NotificationSpec {  // notifications[]
 struct AgentRolloutSpec {
   std::string revision;
   bool paused = false;
+  DeletePolicy on_delete = DeletePolicy::kKeep;  // onDelete
   std::optional<FlagSpec> flag;
   std::optional<TrafficSpec> traffic;
   AnalysisSpec analysis;
@@ -328,6 +335,8 @@ struct ObjectMeta {
   std::string resource_version;
   std::int64_t generation = 0;
   std::optional<Timestamp> creation_timestamp;
+  std::optional<Timestamp> deletion_timestamp;  // set: the object is being deleted
+  std::vector<std::string> finalizers;
   std::map<std::string, std::string> annotations;
   friend bool operator==(const ObjectMeta&, const ObjectMeta&) = default;
 };

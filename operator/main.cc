@@ -155,7 +155,9 @@ int Run(const Options& options, const sigset_t& signals) {
   controllers::WebhookNotifierOptions notifier_options;
   notifier_options.logger = NamedLogger("notifier");
   controllers::WebhookNotifier notifier(*client, notifier_options);
-  controllers::Executor executor(*client, *flags, *router, recorder, notifier);
+  controllers::ExecutorOptions executor_options;
+  executor_options.rollback_on_delete_timeout = options.rollback_on_delete_timeout;
+  controllers::Executor executor(*client, *flags, *router, recorder, notifier, executor_options);
 
   controllers::ReconcilerOptions reconciler_options;
   reconciler_options.namespace_ = options.namespace_;

@@ -31,6 +31,7 @@ struct FlagValues {
   std::string retry_period = "2s";
   int concurrency = 4;
   bool cache_target_reads = true;
+  std::string rollback_on_delete_timeout = "2m";
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
   std::string log_format = "json";
@@ -77,6 +78,11 @@ void DefineFlags(CLI::App& app, FlagValues& v) {
                  "on them); false = GET them on every evaluation")
       ->envname("AGENTROLLOUT_CACHE_TARGET_READS")
       ->default_str("true");
+  app.add_option("--rollback-on-delete-timeout", v.rollback_on_delete_timeout,
+                 "How long the deletion of an AgentRollout with onDelete: rollback retries "
+                 "failed flag and traffic writes before it lets the object go with a Warning "
+                 "Event")
+      ->envname("AGENTROLLOUT_ROLLBACK_ON_DELETE_TIMEOUT");
   app.add_option("--metrics-addr", v.metrics_addr,
                  "Address of the Prometheus /metrics endpoint (HOST:PORT or :PORT); \"0\" = off")
       ->envname("AGENTROLLOUT_METRICS_ADDR");
@@ -167,6 +173,9 @@ Result<Options> Convert(const FlagValues& v) {
 
   o.concurrency = v.concurrency;
   o.cache_target_reads = v.cache_target_reads;
+  auto on_delete = ParseDuration("--rollback-on-delete-timeout", v.rollback_on_delete_timeout);
+  if (!on_delete.ok()) return on_delete.error();
+  o.rollback_on_delete_timeout = *on_delete;
 
   if (v.metrics_addr == "0") {
     o.metrics_address.reset();

@@ -82,6 +82,7 @@ TEST_F(OptionsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(options->retry_period, 2s);
   EXPECT_EQ(options->concurrency, 4);
   EXPECT_TRUE(options->cache_target_reads);
+  EXPECT_EQ(options->rollback_on_delete_timeout, 2min);
   EXPECT_EQ(options->metrics_address, (ListenAddress{"0.0.0.0", 8080}));
   EXPECT_EQ(options->health_address, (ListenAddress{"0.0.0.0", 8081}));
   EXPECT_EQ(options->log_format, LogFormat::kJson);
@@ -95,6 +96,7 @@ TEST_F(OptionsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(defaults.retry_period, options->retry_period);
   EXPECT_EQ(defaults.concurrency, options->concurrency);
   EXPECT_EQ(defaults.cache_target_reads, options->cache_target_reads);
+  EXPECT_EQ(defaults.rollback_on_delete_timeout, options->rollback_on_delete_timeout);
   EXPECT_EQ(defaults.metrics_address, options->metrics_address);
   EXPECT_EQ(defaults.health_address, options->health_address);
   EXPECT_EQ(defaults.leader_election_id, options->leader_election_id);
@@ -118,6 +120,7 @@ TEST_F(OptionsTest, HelpListsEveryFlagWithDefaultAndEnvironmentVariable) {
       {"--retry-period", "2s", "AGENTROLLOUT_RETRY_PERIOD"},
       {"--concurrency", "4", "AGENTROLLOUT_CONCURRENCY"},
       {"--cache-target-reads", "true", "AGENTROLLOUT_CACHE_TARGET_READS"},
+      {"--rollback-on-delete-timeout", "2m", "AGENTROLLOUT_ROLLBACK_ON_DELETE_TIMEOUT"},
       {"--metrics-addr", ":8080", "AGENTROLLOUT_METRICS_ADDR"},
       {"--health-addr", ":8081", "AGENTROLLOUT_HEALTH_ADDR"},
       {"--log-format", "json", "AGENTROLLOUT_LOG_FORMAT"},

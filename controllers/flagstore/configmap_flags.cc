@@ -1,5 +1,6 @@
 #include "controllers/flagstore/configmap_flags.h"
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -55,6 +56,32 @@ Status CheckOwnership(const Document& document, const DesiredFlags& desired,
   return OkStatus();
 }
 
+// The fields of an entry that `desired` determines for `state` (`rollout` included when
+// given).
+Document Wanted(const flag::FlagState& state, const DesiredFlags& desired, bool with_owner) {
+  Document want = {{"enabled", state.enabled},
+                   {"percentage", state.percentage},
+                   {"enabledTenants", state.enabled_tenants},
+                   {"disabledTenants", state.disabled_tenants}};
+  if (with_owner) want["rollout"] = desired.rollout;
+  want["phase"] = desired.phase;
+  return want;
+}
+
+// Sets the fields of `want` in `entry` (and updatedAt) unless all are there already;
+// whether anything changed.
+bool Assign(Document& entry, const Document& want, const std::string& updated_at) {
+  bool same = true;
+  for (const auto& [field, value] : want.items()) {
+    const Document* have = Member(entry, field);
+    same = same && have && *have == value;
+  }
+  if (same) return false;
+  for (const auto& [field, value] : want.items()) entry[field] = value;
+  entry["updatedAt"] = updated_at;
+  return true;
+}
+
 // Brings the rollout's entries of `document` to `desired`; whether anything changed.
 bool Merge(Document& document, const DesiredFlags& desired) {
   const std::string updated_at = api::FormatTime(desired.updated_at);
@@ -62,20 +89,24 @@ bool Merge(Document& document, const DesiredFlags& desired) {
   for (const flag::FlagState& state : desired.flags) {
     Document& entry = document[state.key];
     if (entry.is_null()) entry = Document::object();
-    const Document want = {{"enabled", state.enabled},
-                           {"percentage", state.percentage},
-                           {"enabledTenants", state.enabled_tenants},
-                           {"disabledTenants", state.disabled_tenants},
-                           {"rollout", desired.rollout},
-                           {"phase", desired.phase}};
-    bool same = true;
-    for (const auto& [field, value] : want.items()) {
-      const Document* have = Member(entry, field);
-      same = same && have && *have == value;
+    changed = Assign(entry, Wanted(state, desired, /*with_owner=*/true), updated_at) || changed;
+  }
+  return changed;
+}
+
+// The entries of `document` that `desired.rollout` owns lose their owner (and, with
+// kWithState, take their desired state); whether anything changed.
+bool Unown(Document& document, const DesiredFlags& desired, ReleaseMode mode) {
+  const std::string updated_at = api::FormatTime(desired.updated_at);
+  bool changed = false;
+  for (const flag::FlagState& state : desired.flags) {
+    Document* entry = Member(document, state.key);
+    const Document* owner = entry ? Member(*entry, "rollout") : nullptr;
+    if (!owner || *owner != desired.rollout) continue;
+    if (mode == ReleaseMode::kWithState) {
+      Assign(*entry, Wanted(state, desired, /*with_owner=*/false), updated_at);
     }
-    if (same) continue;
-    for (const auto& [field, value] : want.items()) entry[field] = value;
-    entry["updatedAt"] = updated_at;
+    entry->erase("rollout");
     changed = true;
   }
   return changed;
@@ -92,37 +123,65 @@ class ConfigMapFlagStore final : public FlagStore {
       : client_(client), retry_(std::move(retry)) {}
 
   Status Apply(const DesiredFlags& desired) override {
+    return Edit(desired, /*create=*/true, [&](Document& document) -> Result<bool> {
+      if (Status owned = CheckOwnership(document, desired, Where(desired)); !owned.ok()) {
+        return owned.error();
+      }
+      return Merge(document, desired);
+    });
+  }
+
+  Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
+    return Edit(desired, /*create=*/false,
+                [&](Document& document) -> Result<bool> { return Unown(document, desired, mode); });
+  }
+
+ private:
+  // Changes the document in place; whether anything changed.
+  using Change = std::function<Result<bool>(Document&)>;
+
+  static std::string Where(const DesiredFlags& desired) {
+    return "configmap " + desired.namespace_ + "/" + desired.config_map->name + " key " +
+           desired.config_map->key;
+  }
+
+  // Reads the document, changes it and writes it back when changed, retrying on 409. A
+  // missing ConfigMap or data key is an empty document when `create`, else left missing.
+  Status Edit(const DesiredFlags& desired, bool create, const Change& change) {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
     if (!desired.config_map) {
       return InvalidArgument("flag.configMap: not set (this store writes ConfigMaps only)");
     }
-    const std::string where = "configmap " + desired.namespace_ + "/" + desired.config_map->name +
-                              " key " + desired.config_map->key;
-    return RetryOnConflict(retry_, where, [&] { return ApplyOnce(desired, where); });
+    const std::string where = Where(desired);
+    return RetryOnConflict(retry_, where, [&] { return EditOnce(desired, create, change, where); });
   }
 
- private:
-  Status ApplyOnce(const DesiredFlags& desired, const std::string& where) {
+  Status EditOnce(const DesiredFlags& desired, bool create, const Change& change,
+                  const std::string& where) {
     const api::ConfigMapFlagStore& store = *desired.config_map;
     auto current = client_.Get(kube::kConfigMaps, desired.namespace_, store.name);
     if (!current.ok() && !kube::IsNotFound(current.error())) {
       return current.error().WithContext(where);
     }
+    if (!current.ok() && !create) return OkStatus();
     nlohmann::json object = current.ok() ? std::move(*current)
                                          : nlohmann::json{{"apiVersion", "v1"},
                                                           {"kind", "ConfigMap"},
                                                           {"metadata", {{"name", store.name}}}};
     std::string text;
-    if (const nlohmann::json* data = Member(object, "data")) {
-      if (const nlohmann::json* value = Member(*data, store.key)) {
-        if (!value->is_string()) return Refuse(where, "is not a string");
-        text = value->get<std::string>();
-      }
+    const nlohmann::json* data = Member(object, "data");
+    const nlohmann::json* value = data ? Member(*data, store.key) : nullptr;
+    if (value) {
+      if (!value->is_string()) return Refuse(where, "is not a string");
+      text = value->get<std::string>();
+    } else if (!create) {
+      return OkStatus();
     }
     Result<Document> document = ParseDocument(text, where);
     if (!document.ok()) return document.error();
-    if (Status owned = CheckOwnership(*document, desired, where); !owned.ok()) return owned;
-    if (!Merge(*document, desired)) return OkStatus();
+    Result<bool> changed = change(*document);
+    if (!changed.ok()) return changed.error();
+    if (!*changed) return OkStatus();
     object["data"][store.key] = Serialize(*document);
     // The object read carries its resourceVersion: a concurrent write makes this a 409.
     const auto written = current.ok()

@@ -17,6 +17,10 @@
 // refuses with kFailedPrecondition, writing nothing, when any of its keys belongs to
 // another rollout, an entry is not a JSON object, or the document is not a JSON object --
 // it never overwrites what it does not understand. An empty data value counts as `{}`.
+//
+// Release (the rollout's deletion) removes `rollout` from the entries the rollout owns
+// (with ReleaseMode::kWithState also writing their state, `phase` and updatedAt) and
+// never creates the ConfigMap or data key: a namespace being deleted refuses creations.
 #pragma once
 
 #include "controllers/conflict_retry.h"

@@ -171,6 +171,74 @@ TEST_F(ConfigMapFlagsTest, TotalRollbackTurnsItsFlagsOff) {
   EXPECT_EQ(Document()["voucher_creation"]["enabled"], false);
 }
 
+DesiredFlags Off(api::Timestamp at) {
+  DesiredFlags off = Voice(0, at);
+  for (flag::FlagState& state : off.flags) {
+    state.enabled = false;
+    state.percentage = 0;
+  }
+  return off;
+}
+
+TEST_F(ConfigMapFlagsTest, ReleaseClearsTheOwnerOfItsOwnEntriesOnly) {
+  Seed({{"flags.json", R"({"alpha": {"enabled": true, "rollout": "voice/other"},
+      "voucher_creation": {"enabled": true, "percentage": 5, "rollout": "shop/checkout"}})"}});
+  DesiredFlags voice = Voice(50);
+  voice.flags.pop_back();  // voucher_creation is shop/checkout's
+  ASSERT_TRUE(store_->Apply(voice).ok());
+  ASSERT_TRUE(store_->Release(Voice(), ReleaseMode::kOwnerOnly).ok());
+  const ordered_json document = Document();
+  EXPECT_FALSE(document["voice_agent_v2"].contains("rollout"));
+  EXPECT_EQ(document["voice_agent_v2"]["percentage"], 50);  // the state is kept
+  EXPECT_EQ(document["voice_agent_v2"]["enabled"], true);
+  EXPECT_EQ(document["voice_agent_v2"]["phase"], "early-adopters");
+  EXPECT_EQ(document["voucher_creation"]["rollout"], "shop/checkout");
+  EXPECT_EQ(document["alpha"]["rollout"], "voice/other");
+  // Released: another rollout takes the entry over.
+  DesiredFlags other = Voice(5);
+  other.rollout = "voice/voice-agent-v3";
+  other.flags.pop_back();
+  EXPECT_TRUE(store_->Apply(other).ok());
+  EXPECT_EQ(Document()["voice_agent_v2"]["rollout"], "voice/voice-agent-v3");
+}
+
+TEST_F(ConfigMapFlagsTest, ReleaseWithStateTurnsItsFlagsOffInTheSameWrite) {
+  ASSERT_TRUE(store_->Apply(Voice(50)).ok());
+  client_.ClearActions();
+  ASSERT_TRUE(store_->Release(Off(kT0 + std::chrono::hours(1)), ReleaseMode::kWithState).ok());
+  EXPECT_EQ(Writes(), 1);
+  const ordered_json document = Document();
+  for (const char* key : {"voice_agent_v2", "voucher_creation"}) {
+    EXPECT_EQ(document[key]["enabled"], false) << key;
+    EXPECT_EQ(document[key]["percentage"], 0) << key;
+    EXPECT_FALSE(document[key].contains("rollout")) << key;
+    EXPECT_EQ(document[key]["updatedAt"], "2026-11-22T11:00:00Z") << key;
+  }
+  EXPECT_EQ(document["voice_agent_v2"]["disabledTenants"], ordered_json({"t-vip-bank"}));
+  // Released once: a repeat (a retried deletion) writes nothing.
+  client_.ClearActions();
+  ASSERT_TRUE(store_->Release(Off(kT0 + std::chrono::hours(2)), ReleaseMode::kWithState).ok());
+  EXPECT_EQ(Writes(), 0);
+}
+
+TEST_F(ConfigMapFlagsTest, ReleaseNeverCreatesTheConfigMapOrKey) {
+  ASSERT_TRUE(store_->Release(Off(kT0), ReleaseMode::kWithState).ok());
+  EXPECT_FALSE(client_.Get(kube::kConfigMaps, "voice", "feature-flags").ok());
+  Seed({{"other.json", "{}"}});
+  ASSERT_TRUE(store_->Release(Off(kT0), ReleaseMode::kWithState).ok());
+  const auto object = client_.Get(kube::kConfigMaps, "voice", "feature-flags");
+  ASSERT_TRUE(object.ok());
+  EXPECT_FALSE((*object)["data"].contains("flags.json"));
+}
+
+TEST_F(ConfigMapFlagsTest, ReleaseRefusesADocumentItCannotRead) {
+  Seed({{"flags.json", "[1, 2]"}});
+  const Status status = store_->Release(Voice(), ReleaseMode::kOwnerOnly);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(RawValue(), "[1, 2]");
+}
+
 TEST_F(ConfigMapFlagsTest, RereadsAndRetriesWhenAnotherWriterGotInFirst) {
   Seed({{"flags.json", R"({"alpha": {"enabled": true}})"}});
   bool raced = false;

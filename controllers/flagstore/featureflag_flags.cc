@@ -1,5 +1,6 @@
 #include "controllers/flagstore/featureflag_flags.h"
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -92,28 +93,66 @@ Result<bool> Merge(json& flags, const DesiredFlags& desired, const std::string& 
   return changed;
 }
 
+// The rollout's flags in `flags` lose their owner (and, with kWithState, take their
+// desired state); whether anything changed.
+bool Unown(json& flags, const DesiredFlags& desired, ReleaseMode mode) {
+  bool changed = false;
+  for (const flag::FlagState& state : desired.flags) {
+    json* entry = Member(flags, state.key);
+    if (!entry || Owner(*entry) != desired.rollout) continue;
+    if (mode == ReleaseMode::kWithState) {
+      json wanted = Wanted(state);
+      for (auto& [field, value] : wanted.items()) (*entry)[field] = std::move(value);
+    }
+    json& metadata = (*entry)["metadata"];
+    metadata.erase("rollout");
+    if (metadata.empty()) entry->erase("metadata");
+    changed = true;
+  }
+  return changed;
+}
+
 class FeatureFlagStore final : public FlagStore {
  public:
   FeatureFlagStore(kube::Client& client, ConflictRetry retry)
       : client_(client), retry_(std::move(retry)) {}
 
   Status Apply(const DesiredFlags& desired) override {
+    return Edit(desired, /*create=*/true, [&](json& flags, const std::string& where) {
+      return Merge(flags, desired, where);
+    });
+  }
+
+  Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
+    return Edit(desired, /*create=*/false, [&](json& flags, const std::string&) -> Result<bool> {
+      return Unown(flags, desired, mode);
+    });
+  }
+
+ private:
+  // Changes spec.flagSpec.flags in place; whether anything changed.
+  using Change = std::function<Result<bool>(json&, const std::string& where)>;
+
+  // Reads the object, changes its flags and writes it back when changed, retrying on 409.
+  // A missing object is created when `create`, else left missing.
+  Status Edit(const DesiredFlags& desired, bool create, const Change& change) {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
     if (!desired.feature_flag) {
       return InvalidArgument("flag.featureFlag: not set (this store writes FeatureFlags only)");
     }
     const std::string where =
         "featureflag " + desired.namespace_ + "/" + desired.feature_flag->name;
-    return RetryOnConflict(retry_, where, [&] { return ApplyOnce(desired, where); });
+    return RetryOnConflict(retry_, where, [&] { return EditOnce(desired, create, change, where); });
   }
 
- private:
-  Status ApplyOnce(const DesiredFlags& desired, const std::string& where) {
+  Status EditOnce(const DesiredFlags& desired, bool create, const Change& change,
+                  const std::string& where) {
     const std::string& name = desired.feature_flag->name;
     auto current = client_.Get(kFeatureFlags, desired.namespace_, name);
     if (!current.ok() && !kube::IsNotFound(current.error())) {
       return current.error().WithContext(where);
     }
+    if (!current.ok() && !create) return OkStatus();
     json object = current.ok() ? std::move(*current)
                                : json{{"apiVersion", kFeatureFlags.ApiVersion()},
                                       {"kind", "FeatureFlag"},
@@ -131,7 +170,7 @@ class FeatureFlagStore final : public FlagStore {
       }
       flags = &next;
     }
-    Result<bool> changed = Merge(*flags, desired, where);
+    Result<bool> changed = change(*flags, where);
     if (!changed.ok()) return changed.error();
     if (!*changed) return OkStatus();
     const auto written = current.ok() ? client_.Update(kFeatureFlags, desired.namespace_, object)

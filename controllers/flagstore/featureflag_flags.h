@@ -18,7 +18,9 @@
 // nothing when every flag is already in state, and retries on 409 with a fresh read.
 // metadata.rollout records the owner: a flag owned by another rollout, or an object whose
 // spec.flagSpec.flags is not an object, is refused with kFailedPrecondition, nothing
-// written; a flag without metadata.rollout (written by hand) is taken over.
+// written; a flag without metadata.rollout (written by hand) is taken over. Release (the
+// rollout's deletion) removes metadata.rollout from the rollout's own flags (with
+// ReleaseMode::kWithState also writing their state) and never creates the object.
 #pragma once
 
 #include "controllers/conflict_retry.h"

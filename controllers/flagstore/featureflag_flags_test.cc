@@ -99,6 +99,42 @@ TEST_F(FeatureFlagsTest, TotalRollbackDisablesTheFlags) {
             json::parse(R"({"fractional": [["on", 0], ["off", 100]]})"));
 }
 
+TEST_F(FeatureFlagsTest, ReleaseClearsTheOwnerAndKeepsTheState) {
+  ASSERT_TRUE(store_->Apply(Voice(25)).ok());
+  json flags = Flags();
+  flags["other"] = {{"state", "ENABLED"}, {"metadata", {{"rollout", "shop/checkout"}}}};
+  json object = Object();
+  object["spec"]["flagSpec"]["flags"] = flags;
+  ASSERT_TRUE(client_.Update(kFeatureFlags, "voice", object).ok());
+  DesiredFlags with_other = Voice();
+  with_other.flags.push_back({"other", false, 0, {}, {}});
+  ASSERT_TRUE(store_->Release(with_other, ReleaseMode::kOwnerOnly).ok());
+  const json released = Flags();
+  EXPECT_FALSE(released["voice_agent_v2"].contains("metadata"));
+  EXPECT_EQ(released["voice_agent_v2"]["state"], "ENABLED");
+  EXPECT_EQ(released["voice_agent_v2"]["targeting"], flags["voice_agent_v2"]["targeting"]);
+  EXPECT_EQ(released["other"], flags["other"]);  // another rollout's
+}
+
+TEST_F(FeatureFlagsTest, ReleaseWithStateDisablesTheFlags) {
+  ASSERT_TRUE(store_->Apply(Voice(25)).ok());
+  DesiredFlags off = Voice(0);
+  for (flag::FlagState& state : off.flags) state.enabled = false;
+  client_.ClearActions();
+  ASSERT_TRUE(store_->Release(off, ReleaseMode::kWithState).ok());
+  EXPECT_EQ(Writes(), 1);
+  for (const char* key : {"voice_agent_v2", "voucher_creation"}) {
+    EXPECT_EQ(Flags()[key]["state"], "DISABLED") << key;
+    EXPECT_FALSE(Flags()[key].contains("metadata")) << key;
+  }
+}
+
+TEST_F(FeatureFlagsTest, ReleaseNeverCreatesTheObject) {
+  ASSERT_TRUE(store_->Release(Voice(), ReleaseMode::kWithState).ok());
+  EXPECT_FALSE(client_.Get(kFeatureFlags, "voice", "agent-flags").ok());
+  EXPECT_EQ(Writes(), 0);
+}
+
 TEST_F(FeatureFlagsTest, KeepsOtherFlagsEvaluatorsAndMetadata) {
   const json other = json::parse(R"({"state": "ENABLED", "variants": {"a": "x", "b": "y"},
     "defaultVariant": "a", "targeting": {"$ref": "staff"}})");

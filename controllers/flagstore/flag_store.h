@@ -28,6 +28,12 @@ struct DesiredFlags {
   friend bool operator==(const DesiredFlags&, const DesiredFlags&) = default;
 };
 
+// What Release does besides clearing the owner.
+enum class ReleaseMode {
+  kOwnerOnly,  // the entries keep their state (spec.onDelete keep)
+  kWithState,  // each entry is also brought to its state in the DesiredFlags (rollback)
+};
+
 class FlagStore {
  public:
   virtual ~FlagStore() = default;
@@ -35,6 +41,13 @@ class FlagStore {
   // retry, kFailedPrecondition when a key belongs to another rollout or the stored
   // document is not a JSON object (it is never overwritten), else the API's error.
   virtual Status Apply(const DesiredFlags& desired) = 0;
+  // The rollout lets go of its entries: it is being deleted (API.md §2 onDelete). Every
+  // entry of `desired.flags` whose owner is `desired.rollout` loses its owner (the
+  // ConfigMap entry's `rollout`, the FeatureFlag's metadata.rollout), so that another
+  // rollout may take it over; with kWithState it is also set to its state in `desired`.
+  // An object or entry that is gone, and an entry another rollout or nobody owns, is left
+  // alone; nothing is ever created. Errors as for Apply.
+  virtual Status Release(const DesiredFlags& desired, ReleaseMode mode) = 0;
 };
 using FlagStorePtr = std::unique_ptr<FlagStore>;
 

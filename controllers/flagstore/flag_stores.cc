@@ -20,6 +20,12 @@ class AnyFlagStore final : public FlagStore {
     return desired.config_map ? config_map_->Apply(desired) : feature_flag_->Apply(desired);
   }
 
+  Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
+    if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
+    return desired.config_map ? config_map_->Release(desired, mode)
+                              : feature_flag_->Release(desired, mode);
+  }
+
  private:
   const FlagStorePtr config_map_;
   const FlagStorePtr feature_flag_;

@@ -37,6 +37,18 @@ TEST(NewFlagStore, WritesWhicheverStoreTheFlagsName) {
   auto object = client.Get(kFeatureFlags, "voice", "agent-flags");
   ASSERT_TRUE(object.ok());
   EXPECT_EQ((*object)["spec"]["flagSpec"]["flags"]["voice_agent_v2"]["state"], "ENABLED");
+
+  ASSERT_TRUE(store->Release(config_map, ReleaseMode::kOwnerOnly).ok());
+  ASSERT_TRUE(store->Release(feature_flag, ReleaseMode::kOwnerOnly).ok());
+  object = client.Get(kFeatureFlags, "voice", "agent-flags");
+  EXPECT_FALSE((*object)["spec"]["flagSpec"]["flags"]["voice_agent_v2"].contains("metadata"));
+  auto flags = client.Get(kube::kConfigMaps, "voice", "feature-flags");
+  EXPECT_EQ(
+      nlohmann::json::parse((*flags)["data"]["flags.json"].get<std::string>())["voice_agent_v2"]
+          .count("rollout"),
+      0u);
+  EXPECT_EQ(store->Release(DesiredFlags{}, ReleaseMode::kOwnerOnly).error().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 struct BadCase {
@@ -101,6 +113,19 @@ TEST(FakeFlagStore, RecordsCallsKeepsStateAndFailsOnDemand) {
   EXPECT_TRUE(store.Apply(desired).ok());
   EXPECT_EQ(hooked, 1);
   EXPECT_EQ(store.calls().size(), 5u);
+
+  store.FailNext(Error(ErrorCode::kUnavailable, "down"));
+  EXPECT_FALSE(store.Release(desired, ReleaseMode::kOwnerOnly).ok());
+  EXPECT_TRUE(store.released().empty());
+  DesiredFlags off = desired;
+  off.flags[0].enabled = false;
+  ASSERT_TRUE(store.Release(off, ReleaseMode::kWithState).ok());
+  EXPECT_EQ(store.released(), std::set<std::string>{"voice_agent_v2"});
+  EXPECT_FALSE(store.flags().at("voice_agent_v2").enabled);
+  ASSERT_EQ(store.releases().size(), 2u);
+  EXPECT_EQ(store.releases()[1].mode, ReleaseMode::kWithState);
+  ASSERT_TRUE(store.Apply(desired).ok());
+  EXPECT_TRUE(store.released().empty());
 }
 
 }  // namespace

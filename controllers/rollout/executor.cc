@@ -150,17 +150,119 @@ std::optional<Executor::WriteError> Executor::WriteOnce(const std::string& uid,
   return failed;
 }
 
+std::optional<Executor::WriteError> Executor::ReleaseWrites(const Decision& decision) {
+  // Each only takes exposure away or lets go of ownership: carried out even when the
+  // other failed, and a target that is gone counts as done (API.md §2 onDelete).
+  std::optional<WriteError> first;
+  auto fail = [&first](WriteStage stage, const Error& error) {
+    if (error.code() == ErrorCode::kNotFound) return;
+    if (!first) {
+      first = WriteError{stage, error};
+    } else {
+      first->error = Error(
+          first->error.code(),
+          first->error.message() + "; the traffic router write failed too: " + error.message());
+    }
+  };
+  if (decision.flags) {
+    if (Status released = flags_.Release(*decision.flags, *decision.release); !released.ok()) {
+      fail(WriteStage::kFlag, released.error());
+    }
+  }
+  if (decision.traffic) {
+    if (Status set = traffic_.SetWeight(*decision.traffic); !set.ok()) {
+      fail(WriteStage::kTraffic, set.error());
+    }
+  }
+  return first;
+}
+
+Result<std::string> Executor::ChangeFinalizer(const api::ObjectMeta& metadata,
+                                              FinalizerChange change) {
+  // A merge patch replaces the whole list: guarded by the resourceVersion the list was
+  // read at, so another controller's finalizer added meanwhile is a 409, never lost.
+  std::vector<std::string> finalizers;
+  for (const std::string& finalizer : metadata.finalizers) {
+    if (finalizer != api::kRollbackOnDeleteFinalizer) finalizers.push_back(finalizer);
+  }
+  if (change == FinalizerChange::kAdd) finalizers.push_back(api::kRollbackOnDeleteFinalizer);
+  const json patch = {
+      {"metadata", {{"resourceVersion", metadata.resource_version}, {"finalizers", finalizers}}}};
+  kube::PatchOptions options;
+  options.field_manager = options_.field_manager;
+  auto patched = client_->Patch(kAgentRollouts, metadata.namespace_, metadata.name,
+                                kube::PatchType::kMerge, patch, options);
+  if (!patched.ok()) {
+    return patched.error().WithContext(
+        std::string(change == FinalizerChange::kAdd ? "adding" : "removing") + " finalizer " +
+        api::kRollbackOnDeleteFinalizer);
+  }
+  return ResourceVersionOf(*patched);
+}
+
+Result<Input> Executor::Reread(const Input& input) {
+  auto current = client_->Get(kAgentRollouts, input.metadata.namespace_, input.metadata.name);
+  if (!current.ok()) return current.error();
+  auto observed = DecodeObservedRollout(*current);
+  if (!observed.ok()) return observed.error();
+  return MakeInput(*observed, input.evaluation, input.now);
+}
+
 Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid_spec) {
   Execution out;
   for (int attempt = 1;; ++attempt) {
+    input.rollback_on_delete_timeout = options_.rollback_on_delete_timeout;
     if (last_valid_spec) UseLastValidSpec(input, *last_valid_spec);
     Decision decision = Decide(input);
     const std::string& uid = input.metadata.uid;
-    std::optional<WriteError> failed = WriteOnce(uid, decision, input.now);
+    // A 409 on a write of the object: read it again and decide again (same evaluation,
+    // same time), a bounded number of times. nullopt: re-read; else the error to stop on.
+    auto reread = [&](const Error& error) -> std::optional<Error> {
+      if (!kube::IsConflict(error) || attempt >= options_.max_attempts) return error;
+      auto current = Reread(input);
+      if (!current.ok()) return current.error();
+      input = std::move(*current);
+      return std::nullopt;
+    };
+    // The onDelete finalizer before any write (an exposure is never left uncovered); on a
+    // deletion it is removed last. A finalizer that cannot be added holds the decision's
+    // writes as a failed write would -- unless they only take exposure away -- so the
+    // safety net goes on without it; a failed removal is retried with the next decision.
+    std::optional<WriteError> unfinalized;
+    std::optional<Error> finalizer_error;
+    if (decision.finalizer != FinalizerChange::kNone && !decision.release) {
+      auto changed = ChangeFinalizer(input.metadata, decision.finalizer);
+      if (changed.ok()) {
+        out.superseded.push_back(input.metadata.resource_version);
+        input.metadata.resource_version = *changed;
+      } else if (std::optional<Error> error = reread(changed.error()); !error) {
+        continue;
+      } else if (decision.finalizer == FinalizerChange::kAdd && !decision.rolls_back &&
+                 !decision.steps_back) {
+        unfinalized = WriteError{WriteStage::kFinalizer, *error};
+      } else {
+        finalizer_error = *error;
+      }
+    }
+    std::optional<WriteError> failed;
+    std::optional<WriteError> blocked;
+    if (decision.release) {
+      // Deletion: when its writes fail, decide again knowing it (hold, or give up).
+      recent_writes_.Forget(uid);
+      blocked = ReleaseWrites(decision);
+      if (blocked) {
+        Input without_writes = input;
+        without_writes.blocked = BlockedWrite{blocked->stage, blocked->error};
+        decision = Decide(without_writes);
+      }
+    } else if (unfinalized) {
+      failed = std::move(unfinalized);
+    } else {
+      failed = WriteOnce(uid, decision, input.now);
+    }
     // The safety net is never suspended (API.md §4.8): when the writes of a decision that
     // holds or moves forward fail, decide again knowing it. That decision writes nothing
     // forward, but folds the evaluation and rolls back (or steps back) when it says so.
-    std::optional<WriteError> blocked;
     if (failed && !decision.rolls_back && !decision.steps_back) {
       blocked = std::move(failed);
       failed.reset();
@@ -186,24 +288,16 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
       options.field_manager = options_.field_manager;
       auto updated = client_->UpdateStatus(kAgentRollouts, input.metadata.namespace_,
                                            StatusUpdate(input.metadata, status), options);
-      if (!updated.ok() && kube::IsConflict(updated.error()) && attempt < options_.max_attempts) {
-        auto current = client_->Get(kAgentRollouts, input.metadata.namespace_, input.metadata.name);
-        auto observed = current.ok() ? DecodeObservedRollout(*current)
-                                     : Result<ObservedRollout>(current.error());
-        if (observed.ok()) {
-          input = MakeInput(*observed, std::move(input.evaluation), input.now);
-          continue;
-        }
-        updated = kube::ApiResult<json>(observed.error());
-      }
       if (!updated.ok()) {
+        const std::optional<Error> error = reread(updated.error());
+        if (!error) continue;
         out.input = std::move(input);
         out.decision = std::move(decision);
         out.status = out.input.status;
         out.resource_version = resource_version;
-        out.deleted = kube::IsNotFound(updated.error());
+        out.deleted = kube::IsNotFound(*error);
         if (out.deleted) recent_writes_.Forget(out.input.metadata.uid);
-        out.result = updated.error().WithContext("status update");
+        out.result = error->WithContext("status update");
         return out;
       }
       out.superseded.push_back(resource_version);
@@ -213,7 +307,10 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
 
     Announce(input, status, events, resource_version);
 
-    Status result = failed ? Status(failed->error) : blocked ? Status(blocked->error) : OkStatus();
+    Status result = failed            ? Status(failed->error)
+                    : blocked         ? Status(blocked->error)
+                    : finalizer_error ? Status(*finalizer_error)
+                                      : OkStatus();
     if (!failed && decision.remove_action_annotation) {
       auto removed = RemoveActionAnnotation(input.metadata, resource_version);
       if (removed.ok()) {
@@ -222,6 +319,23 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
       } else {
         result = removed.error().WithContext("removing annotation " +
                                              std::string(api::kActionAnnotation));
+      }
+    }
+    if (decision.release && decision.finalizer == FinalizerChange::kRemove) {
+      api::ObjectMeta metadata = input.metadata;
+      metadata.resource_version = resource_version;
+      auto removed = ChangeFinalizer(metadata, FinalizerChange::kRemove);
+      if (removed.ok()) {
+        out.superseded.push_back(resource_version);
+        resource_version = *removed;
+        result = OkStatus();  // the deletion is done with, rolled back or given up
+      } else if (kube::IsNotFound(removed.error())) {
+        out.deleted = true;
+        result = OkStatus();
+      } else {
+        const std::optional<Error> error = reread(removed.error());
+        if (!error) continue;  // the Events were said; the decision made again may repeat them
+        result = *error;
       }
     }
     out.input = std::move(input);

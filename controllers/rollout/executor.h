@@ -18,6 +18,13 @@
 //      the resourceVersion after the status write, so an action set meanwhile survives).
 // Every write is idempotent: re-executing the same decision changes nothing. Steps 1-3 are
 // skipped when this rollout carried out the same writes moments ago (recent_writes.h).
+//
+// The onDelete finalizer (API.md §2) is added or removed (Decision::finalizer) before step
+// 1, so a rollout that chose `rollback` is never exposed without it. A decision on an
+// object being deleted (Decision::release) replaces steps 1-3 with ReleaseWrites (flags
+// released, canary weight 0, each on its own); when they fail it is decided again with
+// Input::blocked (hold, or give up after the timeout). Steps 4 and 5 follow, and last the
+// finalizer is removed, letting the object go.
 #pragma once
 
 #include <chrono>
@@ -46,6 +53,9 @@ struct ExecutorOptions {
   // A decision whose flag and traffic writes this rollout carried out less than this long
   // ago skips them (recent_writes.h); 0 re-asserts them on every decision.
   api::Duration skip_repeated_writes_for = std::chrono::seconds(30);
+  // How long a deletion under the onDelete `rollback` finalizer retries failed writes
+  // before it lets the object go (Input::rollback_on_delete_timeout).
+  api::Duration rollback_on_delete_timeout = std::chrono::minutes(2);
 };
 
 // What one Execute did.
@@ -89,6 +99,15 @@ class Executor {
   };
   // Steps 1-3; the first failure.
   std::optional<WriteError> ApplyWrites(const Decision& decision);
+  // A deletion's writes (Decision::release): the flags released, the weight set; each
+  // carried out even when the other failed, a target that is gone counting as done. The
+  // first failure, with the other's error added to its message.
+  std::optional<WriteError> ReleaseWrites(const Decision& decision);
+  // Adds or removes the onDelete finalizer, keeping every other one (guarded by
+  // metadata.resource_version); the object's new resourceVersion.
+  Result<std::string> ChangeFinalizer(const api::ObjectMeta& metadata, FinalizerChange change);
+  // The object read again after a 409, as the state machine's input.
+  Result<Input> Reread(const Input& input);
   // ApplyWrites unless this rollout carried out the same writes moments ago.
   std::optional<WriteError> WriteOnce(const std::string& uid, const Decision& decision,
                                       api::Timestamp now);

@@ -7,10 +7,12 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "api/names.h"
+#include "api/time.h"
 #include "controllers/flagstore/fake_flag_store.h"
 #include "controllers/notify/fake_notifier.h"
 #include "controllers/rollout/conditions.h"
@@ -65,7 +67,9 @@ class ExecutorTest : public ::testing::Test {
     client_->AddReactor(
         [this](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
           if (action.resource == kAgentRollouts && action.verb == "update-status") Log("status");
-          if (action.resource == kAgentRollouts && action.verb == "patch") Log("annotation");
+          if (action.resource == kAgentRollouts && action.verb == "patch") {
+            Log(action.object["metadata"].contains("finalizers") ? "finalizer" : "annotation");
+          }
           return std::nullopt;
         });
   }
@@ -633,6 +637,184 @@ TEST_F(ExecutorTest, OnlySubscribedApiReasonsAreNotified) {
   EXPECT_THAT(notified, ElementsAre(api::EventReason::kPhaseStarted));
   EXPECT_EQ(notifier_.sent().front().rollout["phase"], "Progressing");
   EXPECT_EQ(notifier_.sent().front().namespace_, kNamespace);
+}
+
+// ------------------------------------------------------------------ onDelete (API.md §2)
+
+class OnDeleteTest : public ExecutorTest {
+ protected:
+  // A rollout with onDelete rollback (and another controller's finalizer), at phase 0.
+  void CreateExposed(const std::string& on_delete = "rollback") {
+    json spec = VoiceSpecJson();
+    spec["onDelete"] = on_delete;
+    Create(spec);
+    auto patched = client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
+                                  {{"metadata", {{"finalizers", {"example.com/other"}}}}});
+    ASSERT_TRUE(patched.ok()) << patched.error().ToString();
+    ASSERT_TRUE(Run(At()).result.ok());
+    ASSERT_EQ(router_.weight(), 5);
+    TakeLog();
+  }
+  // What `kubectl delete` does to an object with finalizers.
+  void MarkDeleted(api::Timestamp at) {
+    auto patched = client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
+                                  {{"metadata", {{"deletionTimestamp", api::FormatTime(at)}}}});
+    ASSERT_TRUE(patched.ok()) << patched.error().ToString();
+    TakeLog();
+  }
+  std::vector<std::string> Finalizers() {
+    return Object()["metadata"].value("finalizers", std::vector<std::string>{});
+  }
+};
+
+TEST_F(OnDeleteTest, TheFinalizerIsAddedBeforeAnyWriteKeepingOthers) {
+  json spec = VoiceSpecJson();
+  spec["onDelete"] = "rollback";
+  Create(spec);
+  auto patched = client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
+                                {{"metadata", {{"finalizers", {"example.com/other"}}}}});
+  ASSERT_TRUE(patched.ok());
+  TakeLog();
+  const std::string before = Object()["metadata"]["resourceVersion"];
+  Execution execution = Run(At());
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_THAT(TakeLog(), ElementsAre("finalizer", "check", "flag", "weight", "status"));
+  EXPECT_THAT(Finalizers(), ElementsAre("example.com/other", api::kRollbackOnDeleteFinalizer));
+  EXPECT_EQ(execution.superseded.front(), before);
+  EXPECT_EQ(Stored().phase, RolloutPhase::kProgressing);
+
+  // Back to keep: the finalizer goes, the other stays.
+  json object = Object();
+  object["spec"]["onDelete"] = "keep";
+  ASSERT_TRUE(client_->Update(kAgentRollouts, kNamespace, object).ok());
+  ASSERT_TRUE(Run(At() + seconds(1)).result.ok());
+  EXPECT_THAT(Finalizers(), ElementsAre("example.com/other"));
+}
+
+TEST_F(OnDeleteTest, DeletionTurnsTheFlagOffAndTheWeightToZeroThenLetsGo) {
+  CreateExposed();
+  MarkDeleted(At() + minutes(1));
+  const api::AgentRolloutStatus before = Stored();
+  Execution execution = Run(At() + minutes(1));
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_THAT(TakeLog(), ElementsAre("flag", "weight", "finalizer"));
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(flags_.flags().at("voice_agent_v2").percentage, 0);
+  EXPECT_EQ(flags_.released(), std::set<std::string>{"voice_agent_v2"});
+  EXPECT_EQ(flags_.releases().back().mode, ReleaseMode::kWithState);
+  EXPECT_EQ(router_.weight(), 0);
+  EXPECT_THAT(Finalizers(), ElementsAre("example.com/other"));
+  EXPECT_EQ(Stored(), before);
+  EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted", "RolledBack"));
+}
+
+TEST_F(OnDeleteTest, ARouteThatIsGoneDoesNotHoldTheDeletion) {
+  CreateExposed();
+  router_.FailAlways(FakeTrafficRouter::Call::kSetWeight,
+                     NotFound("httproutes \"voice-agent\" not found"));
+  MarkDeleted(At() + minutes(1));
+  Execution execution = Run(At() + minutes(1));
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_THAT(Finalizers(), ElementsAre("example.com/other"));
+}
+
+TEST_F(OnDeleteTest, ARefusingFlagStoreHoldsTheDeletionUntilTheTimeoutThenAWarning) {
+  CreateExposed();
+  flags_.FailAlways(
+      Error(ErrorCode::kFailedPrecondition, "configmap voice/feature-flags: not JSON"));
+  router_.FailAlways(FakeTrafficRouter::Call::kSetWeight, Unavailable("connection refused"));
+  MarkDeleted(At() + minutes(1));
+
+  Execution held = Run(At() + minutes(1) + seconds(10));
+  EXPECT_FALSE(held.result.ok()) << "retried with backoff";
+  EXPECT_THAT(Finalizers(), Contains(api::kRollbackOnDeleteFinalizer));
+  EXPECT_EQ(Stored().message,
+            "deleting with onDelete rollback: the flag store write failed and is retried: "
+            "configmap voice/feature-flags: not JSON; the traffic router write failed too: "
+            "connection refused; gives up and lets the object go at 2026-11-22T10:03:00Z");
+  EXPECT_EQ(held.decision.requeue_after, minutes(1) + seconds(50));
+
+  Execution gave_up = Run(At() + minutes(3));
+  ASSERT_TRUE(gave_up.result.ok()) << gave_up.result.error().ToString();
+  EXPECT_THAT(Finalizers(), ElementsAre("example.com/other"));
+  EXPECT_THAT(EventReasons(), ElementsAre("PhaseStarted", "WriteFailed", "WriteFailed"));
+  ASSERT_EQ(gave_up.decision.events.size(), 1u);
+  EXPECT_THAT(gave_up.decision.events[0].message,
+              HasSubstr("gave up and let the object go, leaving what it could not write as it "
+                        "was: the flag store write failed"));
+  EXPECT_TRUE(flags_.flags().at("voice_agent_v2").enabled) << "left as it was";
+}
+
+TEST_F(OnDeleteTest, KeepReleasesTheOwnerAndTouchesNothingElse) {
+  CreateExposed("keep");
+  MarkDeleted(At() + minutes(1));
+  client_->ClearActions();
+  Execution execution = Run(At() + minutes(1));
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_THAT(TakeLog(), ElementsAre("flag"));
+  EXPECT_EQ(flags_.releases().back().mode, ReleaseMode::kOwnerOnly);
+  EXPECT_EQ(flags_.released(), std::set<std::string>{"voice_agent_v2"});
+  EXPECT_TRUE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(router_.weight(), 5);
+  EXPECT_EQ(Count("update-status"), 0);
+  EXPECT_THAT(Finalizers(), ElementsAre("example.com/other"));
+}
+
+TEST_F(OnDeleteTest, AFinalizerAddedMeanwhileIsKeptOnRemoval) {
+  CreateExposed();
+  MarkDeleted(At() + minutes(1));
+  bool raced = false;
+  client_->AddReactor(
+      [&](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+        if (action.verb != "patch" || !action.object["metadata"].contains("finalizers") || raced) {
+          return std::nullopt;
+        }
+        raced = true;
+        json object = Object();
+        object["metadata"]["finalizers"].push_back("example.com/late");
+        EXPECT_TRUE(client_->Update(kAgentRollouts, kNamespace, object).ok());
+        return std::nullopt;  // the patch now carries a stale resourceVersion: 409
+      });
+  Execution execution = Run(At() + minutes(1));
+  ASSERT_TRUE(execution.result.ok()) << execution.result.error().ToString();
+  EXPECT_THAT(Finalizers(), ElementsAre("example.com/other", "example.com/late"));
+}
+
+TEST_F(OnDeleteTest, AFinalizerThatCannotBeAddedHoldsTheWritesButNotTheSafetyNet) {
+  client_->AddReactor(
+      [](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+        if (action.verb != "patch" || !action.object["metadata"].contains("finalizers")) {
+          return std::nullopt;
+        }
+        return kube::StatusError(403, "Forbidden", "cannot patch agentrollouts");
+      });
+  json spec = VoiceSpecJson();
+  spec["onDelete"] = "rollback";
+  Create(spec);
+  Execution held = Run(At());
+  EXPECT_FALSE(held.result.ok());
+  EXPECT_EQ(held.failed_stage, WriteStage::kFinalizer);
+  EXPECT_TRUE(flags_.calls().empty()) << "nothing exposed without the finalizer";
+  EXPECT_FALSE(router_.weight().has_value());
+  api::AgentRolloutStatus stored = Stored();
+  EXPECT_EQ(stored.phase, RolloutPhase::kPending);
+  EXPECT_THAT(stored.message,
+              HasSubstr("adding the finalizer " + std::string(api::kRollbackOnDeleteFinalizer)));
+
+  // An exposed rollout switched to rollback still rolls back on an abort line.
+  json object = Object();
+  object["spec"]["onDelete"] = "keep";
+  ASSERT_TRUE(client_->Update(kAgentRollouts, kNamespace, object).ok());
+  ASSERT_TRUE(Run(At() + seconds(1)).result.ok());
+  ASSERT_EQ(router_.weight(), 5);
+  object = Object();
+  object["spec"]["onDelete"] = "rollback";
+  ASSERT_TRUE(client_->Update(kAgentRollouts, kNamespace, object).ok());
+  Run(At() + minutes(2), Abort(At() + minutes(1)));
+  EXPECT_EQ(Stored().phase, RolloutPhase::kRolledBack);
+  EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
+  EXPECT_EQ(router_.weight(), 0);
 }
 
 }  // namespace

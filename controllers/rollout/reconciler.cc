@@ -109,12 +109,13 @@ Reconciler::Reconciler(kube::ClientPtr client, Executor& executor, operator_::Me
   auto enqueue = [this](const std::shared_ptr<const ObservedRollout>& rollout) {
     Enqueue(kube::ObjectKey(rollout->metadata.namespace_, rollout->metadata.name));
   };
-  informer_.AddEventHandlers({enqueue,
-                              [this](const std::shared_ptr<const ObservedRollout>& old_rollout,
-                                     const std::shared_ptr<const ObservedRollout>& rollout) {
-                                OnUpdate(*old_rollout, *rollout);
-                              },
-                              enqueue});
+  informer_.AddEventHandlers(
+      {enqueue,
+       [this](const std::shared_ptr<const ObservedRollout>& old_rollout,
+              const std::shared_ptr<const ObservedRollout>& rollout) {
+         OnUpdate(*old_rollout, *rollout);
+       },
+       [this](const std::shared_ptr<const ObservedRollout>& last_known) { OnDelete(last_known); }});
 }
 
 Reconciler::~Reconciler() { Stop(); }
@@ -175,6 +176,27 @@ void Reconciler::OnUpdate(const ObservedRollout& old_rollout, const ObservedRoll
   }
   // `abort` is a total rollback (API.md §7): as urgent as a No-Go verdict.
   Enqueue(key, AbortRequested(rollout.metadata) ? Urgency::kUrgent : Urgency::kRoutine);
+}
+
+void Reconciler::OnDelete(const std::shared_ptr<const ObservedRollout>& last_known) {
+  const std::string key =
+      kube::ObjectKey(last_known->metadata.namespace_, last_known->metadata.name);
+  {
+    std::lock_guard lock(mu_);
+    keys_[key].deleted = last_known;
+  }
+  Enqueue(key);
+}
+
+void Reconciler::ReleaseGone(const std::string& key, const ObservedRollout& last_known) {
+  Input input = MakeInput(last_known, std::nullopt, options_.now());
+  if (!input.metadata.deletion_timestamp) input.metadata.deletion_timestamp = input.now;
+  input.metadata.finalizers.clear();  // gone: no finalizer holds it any more
+  const Execution execution = executor_.Execute(std::move(input));
+  if (!execution.result.ok()) {
+    logger_->warn("{} is gone; releasing its flag entries failed, they still name it: {}", key,
+                  execution.result.error().ToString());
+  }
 }
 
 void Reconciler::OnEvaluation(const std::string& key, api::Evaluation evaluation) {
@@ -295,8 +317,14 @@ Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
   auto observed = Observe(key);
   if (!observed.ok()) return {observed.error(), std::nullopt};
   const std::shared_ptr<const ObservedRollout> rollout = std::move(*observed);
+  std::shared_ptr<const ObservedRollout> deleted;
+  {
+    std::lock_guard lock(mu_);
+    deleted = std::exchange(keys_[key].deleted, nullptr);
+  }
   if (!rollout) {
     Forget(key);
+    if (deleted) ReleaseGone(key, *deleted);
     return {};
   }
   std::optional<api::Evaluation> evaluation;

@@ -11,6 +11,10 @@
 // - the operator metrics are updated (reconciles, duration, phase / flag% / weight per
 //   rollout, rollbacks by reason, verdicts, analysis queries, workqueue depth).
 //
+// When an object is gone (API.md §2 onDelete), the last one the informer's delete event
+// carried is kept until its key is reconciled: the flag entries it owned are released
+// (their `rollout` owner cleared), best effort -- nothing else knows which they were.
+//
 // The caches run on every replica (so a standby is ready to take over); the workers and
 // the scheduler only while this replica leads (StartWorkers).
 #pragma once
@@ -109,6 +113,8 @@ class Reconciler {
     std::optional<analysis::PrometheusCredentials> credentials;
     api::PrometheusSpec credentials_spec;
     std::chrono::steady_clock::time_point credentials_read_at{};
+    // The object as the informer's delete event carried it, until the key is reconciled.
+    std::shared_ptr<const ObservedRollout> deleted;
   };
 
   // kUrgent goes to the front of the queue (a NoGo verdict: the rollback comes first).
@@ -132,6 +138,10 @@ class Reconciler {
   // version our own writes replaced. nullptr when it is gone.
   Result<std::shared_ptr<const ObservedRollout>> Observe(const std::string& key);
   void Forget(const std::string& key);
+  // The informer's delete handler: keeps `last_known` for ReleaseGone, enqueues the key.
+  void OnDelete(const std::shared_ptr<const ObservedRollout>& last_known);
+  // Releases the flag entries of an object that is gone (best effort, logged).
+  void ReleaseGone(const std::string& key, const ObservedRollout& last_known);
   // Registers or unregisters the rollout with the scheduler after `execution`.
   void UpdateAnalysis(const std::string& key, const Execution& execution);
   Result<analysis::PrometheusCredentials> ReadCredentials(const std::string& ns,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -430,6 +431,24 @@ TEST_F(ReconcilerTest, ADeletedRolloutIsForgotten) {
   time_.Advance(5min);
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(prometheus_->queries().size(), queries);
+}
+
+TEST_F(ReconcilerTest, ADeletedRolloutReleasesItsFlagEntriesFromTheLastObjectSeen) {
+  prometheus_->SetValue(kQuery, 0.01);
+  Create();  // onDelete keep: no finalizer, the object goes at once
+  Start();
+  ASSERT_TRUE(WaitForPhase("pilot", RolloutPhase::kProgressing));
+  ASSERT_TRUE(flags_.releases().empty());
+
+  ASSERT_TRUE(client_->Delete(kAgentRollouts, kNamespace, kName).ok());
+  ASSERT_TRUE(WaitUntil([&] { return !flags_.releases().empty(); }));
+  const FakeFlagStore::ReleaseCall release = flags_.releases().front();
+  EXPECT_EQ(release.mode, ReleaseMode::kOwnerOnly);
+  EXPECT_EQ(release.desired.rollout, kKey);
+  EXPECT_EQ(release.desired.config_map->name, "feature-flags");
+  EXPECT_EQ(flags_.released(), std::set<std::string>{"wa_bot_v2"});
+  EXPECT_EQ(flags_.flags().at("wa_bot_v2").percentage, 10) << "the state is kept";
+  EXPECT_EQ(router_.weight(), 10) << "traffic is kept";
 }
 
 TEST_F(ReconcilerTest, ReconcileOnceWithoutCachesReadsTheApiServer) {

@@ -10,6 +10,7 @@
 #include "analysis/table.h"
 #include "api/duration.h"
 #include "api/names.h"
+#include "api/time.h"
 #include "api/validate.h"
 #include "controllers/rollout/conditions.h"
 
@@ -124,9 +125,16 @@ std::string BlockedText(const BlockedWrite& blocked) {
   if (BlockedReason(blocked) != "WriteFailed") {
     return "traffic target not found: " + blocked.error.message();
   }
-  return std::string("the ") +
-         (blocked.stage == WriteStage::kFlag ? "flag store" : "traffic router") +
-         " write failed and is retried: " + blocked.error.message();
+  switch (blocked.stage) {
+    case WriteStage::kFlag:
+      return "the flag store write failed and is retried: " + blocked.error.message();
+    case WriteStage::kTraffic:
+      return "the traffic router write failed and is retried: " + blocked.error.message();
+    case WriteStage::kFinalizer:
+      return std::string("adding the finalizer ") + api::kRollbackOnDeleteFinalizer +
+             " (onDelete rollback) failed and is retried: " + blocked.error.message();
+  }
+  return blocked.error.message();
 }
 
 class Decider {
@@ -135,6 +143,10 @@ class Decider {
       : in_(input), spec_(input.spec), now_(WholeSeconds(input.now)), s_(input.status) {}
 
   Decision Run() {
+    if (in_.metadata.deletion_timestamp) {
+      Delete();
+      return FinishDeletion();
+    }
     s_.observed_generation = in_.metadata.generation;
     TakeAction();
     const Status valid = CheckSpec(in_);
@@ -174,6 +186,76 @@ class Decider {
   }
 
  private:
+  // ---- deletion (API.md §2 onDelete)
+
+  void Delete() {
+    d_.release = ReleaseMode::kOwnerOnly;  // what the decisions below that write nothing say
+    // Releasing the owner is best effort: when it failed (Input::blocked) it is not
+    // written again by this decision, and it holds nothing.
+    const bool release_owner = !in_.blocked;
+    if (!HasRollbackFinalizer(in_.metadata)) {
+      if (release_owner) ReleaseFlags(ReleaseMode::kOwnerOnly);
+      return;
+    }
+    d_.finalizer = FinalizerChange::kRemove;
+    if (in_.spec_error) {
+      return GiveUp("the spec does not decode, so the flag and route it names are unknown: " +
+                    Clause(in_.spec_error->message()));
+    }
+    if (spec_.on_delete == api::DeletePolicy::kKeep) {
+      if (release_owner) ReleaseFlags(ReleaseMode::kOwnerOnly);
+      return;
+    }
+    if (in_.blocked) {
+      const api::Timestamp give_up_at =
+          WholeSeconds(*in_.metadata.deletion_timestamp + in_.rollback_on_delete_timeout);
+      if (now_ >= give_up_at) return GiveUp(BlockedText(*in_.blocked));
+      d_.finalizer = FinalizerChange::kNone;
+      const std::string text = "deleting with onDelete rollback: " + BlockedText(*in_.blocked) +
+                               "; gives up and lets the object go at " +
+                               api::FormatTime(give_up_at);
+      if (!in_.status.message.starts_with("deleting with onDelete rollback")) {
+        Emit(kWarning, "WriteFailed", text);
+      }
+      s_.message = text;
+      d_.requeue_after = std::chrono::duration_cast<api::Duration>(give_up_at - now_);
+      return;
+    }
+    ReleaseFlags(ReleaseMode::kWithState);
+    if (spec_.traffic) d_.traffic = TrafficTarget{in_.metadata.namespace_, *spec_.traffic, 0};
+    Emit(kNormal, Str(api::EventReason::kRolledBack),
+         "deleted with onDelete rollback: flag off, canary traffic 0; the object goes");
+  }
+
+  // Every flag the rollout set, released; with kWithState in its off state.
+  void ReleaseFlags(ReleaseMode mode) {
+    d_.release = mode;
+    if (in_.spec_error || !spec_.flag) return;
+    DesiredFlags flags;
+    flags.namespace_ = in_.metadata.namespace_;
+    flags.config_map = spec_.flag->config_map;
+    flags.feature_flag = spec_.flag->feature_flag;
+    flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
+    flags.phase = s_.current_phase ? s_.current_phase->name : "";
+    flags.updated_at = now_;
+    flags.flags = FlagsAt(spec_, 0, /*off=*/true);
+    d_.flags = std::move(flags);
+  }
+
+  void GiveUp(const std::string& why) {
+    d_.flags.reset();
+    d_.traffic.reset();
+    Emit(kWarning, "WriteFailed",
+         "onDelete rollback gave up and let the object go, leaving what it could not write as "
+         "it was: " +
+             why);
+  }
+
+  Decision FinishDeletion() {
+    d_.status = std::move(s_);
+    return std::move(d_);
+  }
+
   // ---- manual actions (API.md §7)
 
   void TakeAction() {
@@ -558,6 +640,7 @@ class Decider {
 
   Decision Finish() {
     Writes();
+    d_.finalizer = FinalizerFor();
     s_.message = message_override_.empty() ? Message() : message_override_;
     SetConditions(s_, in_.metadata.generation, now_, !spec_.analysis.metrics.empty(),
                   ready_reason_);
@@ -588,6 +671,16 @@ class Decider {
       d_.traffic = TrafficTarget{in_.metadata.namespace_, *spec_.traffic,
                                  off ? 0 : spec_.phases[index].traffic_weight};
     }
+  }
+
+  // The onDelete `rollback` finalizer follows the spec (a spec that does not decode leaves
+  // it as it is).
+  FinalizerChange FinalizerFor() const {
+    if (in_.spec_error) return FinalizerChange::kNone;
+    const bool wanted = spec_.on_delete == api::DeletePolicy::kRollback;
+    const bool present = HasRollbackFinalizer(in_.metadata);
+    if (wanted == present) return FinalizerChange::kNone;
+    return wanted ? FinalizerChange::kAdd : FinalizerChange::kRemove;
   }
 
   std::optional<api::Duration> RequeueAfter() const {
@@ -725,6 +818,11 @@ class Decider {
 }  // namespace
 
 Decision Decide(const Input& input) { return Decider(input).Run(); }
+
+bool HasRollbackFinalizer(const api::ObjectMeta& metadata) {
+  return std::find(metadata.finalizers.begin(), metadata.finalizers.end(),
+                   api::kRollbackOnDeleteFinalizer) != metadata.finalizers.end();
+}
 
 void UseLastValidSpec(Input& input, const api::AgentRolloutSpec& last_valid) {
   const RolloutPhase phase = UnderlyingPhase(input.status);

@@ -26,11 +26,21 @@
 // - an evaluation is folded into the counters once: one made at or before
 //   status.analysis.lastEvaluated is a duplicate and ignored;
 // - a manual action is acted on once: status.handledAction remembers it until its
-//   annotation is seen removed.
+//   annotation is seen removed;
+// - deletion (API.md §2 onDelete): with `rollback` the finalizer is added before anything
+//   is exposed (Decision::finalizer, carried out before the writes) and removed when the
+//   spec says `keep` again. Once metadata.deletionTimestamp is set nothing moves forward:
+//   under the finalizer the decision releases every flag the rollout set in its off state
+//   and sets the canary weight to 0, then removes the finalizer; when those writes fail
+//   (Input::blocked) it holds, saying so in status, until rollback_on_delete_timeout after
+//   the deletion, and then gives up with a Warning Event and lets the object go. Without
+//   the finalizer (`keep`) the decision only releases the flag entries' owner. Status is
+//   left as it is unless a failure has to be shown.
 // Times written to status are whole seconds (metav1.Time precision), so that a status
 // read back after a restart compares exactly as the one that was written.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,8 +56,9 @@ namespace agentrollout::controllers {
 inline constexpr char kPauseAction[] = "PauseAction";
 inline constexpr char kSteppedBack[] = "SteppedBack";
 
-// Which write of a decision failed.
-enum class WriteStage { kFlag, kTraffic };
+// Which write of a decision failed. kFinalizer: adding the onDelete `rollback` finalizer,
+// without which nothing is exposed (Decision::finalizer).
+enum class WriteStage { kFlag, kTraffic, kFinalizer };
 
 // The write of a decision that could not be carried out, and why.
 struct BlockedWrite {
@@ -74,7 +85,13 @@ struct Input {
   // what can be decided without them -- fold the evaluation, roll back or step back if it
   // says so, show the failure -- and move nowhere else.
   std::optional<BlockedWrite> blocked;
+  // A rollout being deleted under the onDelete `rollback` finalizer retries failed writes
+  // this long from metadata.deletionTimestamp, then lets the object go (API.md §2).
+  api::Duration rollback_on_delete_timeout = std::chrono::minutes(2);
 };
+
+// What a decision does to the onDelete `rollback` finalizer (api::kRollbackOnDeleteFinalizer).
+enum class FinalizerChange { kNone, kAdd, kRemove };
 
 struct Event {
   std::string type;    // "Normal" | "Warning"
@@ -102,7 +119,17 @@ struct Decision {
   // The object's own spec did not decode or validate (the decision may still have been
   // made with the last valid one, Input::invalid_edit).
   bool spec_invalid = false;
+  // Added before the writes, so that no exposure is left uncovered; removed after them.
+  FinalizerChange finalizer = FinalizerChange::kNone;
+  // Set when the object is being deleted: `flags` are released (FlagStore::Release) in
+  // this mode instead of applied, and `traffic` (weight 0) is written only for `rollback`;
+  // a router or flag object that is gone counts as done. Nothing else is written but
+  // status, events and the finalizer.
+  std::optional<ReleaseMode> release;
 };
+
+// Whether `metadata` carries the onDelete `rollback` finalizer.
+bool HasRollbackFinalizer(const api::ObjectMeta& metadata);
 
 // The decision for this observation. Never fails: bad input becomes status Failed.
 Decision Decide(const Input& input);

@@ -39,7 +39,14 @@
 //   the verdict is NoGo or Error) and with observedGeneration; Paused iff held; counters
 //   within failureLimit/errorLimit while live; `analyse` iff live with a table;
 // - Decide is pure (same input, same decision) and a settled status is a fixed point
-//   (decided again with nothing new: same status, same writes, no events).
+//   (decided again with nothing new: same status, same writes, no events);
+// - deletion (API.md §2 onDelete), decided from every observed state with and without
+//   the finalizer, for keep and rollback, with and without failed writes: nothing moves
+//   forward (status unchanged but for its message, no analysis, no annotation removal,
+//   flags only released -- off when released with their state -- and the weight only set
+//   to 0, and only under the finalizer with rollback); the finalizer is never added,
+//   removed once the writes succeed or the timeout passed, and kept only while failed
+//   writes are retried within it.
 //
 // Reproduce a failure with the seed it prints:
 //   AGENTROLLOUT_RANDOM_SEED=<seed> AGENTROLLOUT_RANDOM_ITERATIONS=1 <this binary>
@@ -640,6 +647,66 @@ class Simulation {
     }
   }
 
+  // The decisions on this observation had the object been deleted (Input::metadata's
+  // deletionTimestamp set) some time ago, in every combination that matters.
+  void CheckDeletion(const Input& live) {
+    // Derived from the decision count, not drawn: the sequences stay those of the seed.
+    const auto since = std::chrono::seconds((coverage_.decisions * 37) % 240);
+    for (const bool finalizer : {false, true}) {
+      for (const auto policy : {api::DeletePolicy::kKeep, api::DeletePolicy::kRollback}) {
+        for (const bool blocked : {false, true}) {
+          Input input = live;
+          input.spec.on_delete = policy;
+          if (finalizer) input.metadata.finalizers = {api::kRollbackOnDeleteFinalizer};
+          input.metadata.deletion_timestamp = Floor(input.now) - since;
+          if (blocked) input.blocked = BlockedWrite{WriteStage::kFlag, Unavailable("refused")};
+          const Decision d = Decide(input);
+          const std::string what = std::string("deleted ") + Clock(input.now - since) +
+                                   (finalizer ? " under the finalizer" : "") + ", onDelete " +
+                                   std::string(api::Name(policy)) + (blocked ? ", blocked" : "");
+          api::AgentRolloutStatus status = d.status;
+          status.message = input.status.message;
+          if (status != input.status) return Fail(what + ": changed the status");
+          if (d.analyse || d.remove_action_annotation || d.rolls_back || d.steps_back) {
+            return Fail(what + ": acts as a live rollout");
+          }
+          if (!d.release) return Fail(what + ": no release mode");
+          if (d.finalizer == FinalizerChange::kAdd) return Fail(what + ": adds the finalizer");
+          const bool takes_down =
+              finalizer && policy == api::DeletePolicy::kRollback && !input.spec_error && !blocked;
+          if (d.traffic && (!takes_down || d.traffic->weight != 0)) {
+            return Fail(what + ": sets the weight to " + std::to_string(d.traffic->weight));
+          }
+          if (takes_down && input.spec.traffic && !d.traffic) {
+            return Fail(what + ": leaves the canary weight");
+          }
+          if (d.flags && *d.release == ReleaseMode::kWithState) {
+            if (!takes_down) return Fail(what + ": writes flag state");
+            for (const flag::FlagState& state : d.flags->flags) {
+              if (state.enabled || state.percentage != 0) {
+                return Fail(what + ": leaves flag " + state.key + " on");
+              }
+            }
+          }
+          if (blocked && (d.flags || d.traffic)) return Fail(what + ": writes again at once");
+          const bool timed_out = since >= input.rollback_on_delete_timeout;
+          const bool holds = finalizer && policy == api::DeletePolicy::kRollback &&
+                             !input.spec_error && blocked && !timed_out;
+          const FinalizerChange expected = !finalizer ? FinalizerChange::kNone
+                                           : holds    ? FinalizerChange::kNone
+                                                      : FinalizerChange::kRemove;
+          if (d.finalizer != expected) return Fail(what + ": wrong finalizer change");
+          const Decision again = Decide(input);
+          if (again.status != d.status || again.flags != d.flags || again.traffic != d.traffic ||
+              again.finalizer != d.finalizer || again.release != d.release ||
+              again.events != d.events) {
+            return Fail(what + ": Decide is not deterministic");
+          }
+        }
+      }
+    }
+  }
+
   // Properties of every decision, applied or not.
   void CheckDecision(const Observation& observation, const Decision& decision) {
     const Input& input = observation.input;
@@ -656,6 +723,8 @@ class Simulation {
       return Fail("Decide is not deterministic");
     }
 
+    CheckDeletion(input);
+    if (failed_) return;
     CheckStatus(after, "decided");
     if (failed_) return;
     if (after.observed_generation != input.metadata.generation) {

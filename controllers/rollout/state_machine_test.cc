@@ -1214,5 +1214,134 @@ TEST(StateMachineTest, AStartWhoseWritesFailIsPending) {
   EXPECT_EQ(rollout.Step(At(seconds(5))).status.phase, RolloutPhase::kProgressing);
 }
 
+// ------------------------------------------------------------------ onDelete (API.md §2)
+
+api::AgentRolloutSpec RollbackOnDelete() {
+  api::AgentRolloutSpec spec = VoiceSpec();
+  spec.on_delete = api::DeletePolicy::kRollback;
+  return spec;
+}
+
+TEST(StateMachineTest, TheRollbackFinalizerFollowsOnDelete) {
+  Rollout rollout(RollbackOnDelete());
+  const Decision first = rollout.Step(At());
+  EXPECT_EQ(first.finalizer, FinalizerChange::kAdd) << "added with the first writes";
+  EXPECT_TRUE(first.flags);
+  EXPECT_FALSE(first.release);
+  rollout.input().metadata.finalizers = {"example.com/other", api::kRollbackOnDeleteFinalizer};
+  EXPECT_EQ(rollout.Step(At(seconds(1))).finalizer, FinalizerChange::kNone);
+  rollout.EditSpec([](api::AgentRolloutSpec& spec) { spec.on_delete = api::DeletePolicy::kKeep; });
+  EXPECT_EQ(rollout.Step(At(seconds(2))).finalizer, FinalizerChange::kRemove);
+
+  Rollout keep;
+  EXPECT_EQ(keep.Step(At()).finalizer, FinalizerChange::kNone) << "keep needs no finalizer";
+  keep.input().spec_error = InvalidArgument("spec.phases: bad");
+  keep.input().metadata.finalizers = {api::kRollbackOnDeleteFinalizer};
+  EXPECT_EQ(keep.Step(At(seconds(1))).finalizer, FinalizerChange::kNone)
+      << "a spec that does not decode leaves the finalizer as it is";
+}
+
+TEST(StateMachineTest, DeletionUnderTheFinalizerTakesEverythingDownThenLetsGo) {
+  nlohmann::json json = VoiceSpecJson();
+  json["onDelete"] = "rollback";
+  json["phases"][1]["flags"] = {{"voucher_creation", 100}};
+  Rollout rollout(DecodeSpecOrDie(json));
+  const api::Timestamp entered = rollout.DriveTo(2);
+  const api::AgentRolloutStatus before = rollout.status();
+  rollout.input().metadata.finalizers = {api::kRollbackOnDeleteFinalizer};
+  rollout.input().metadata.deletion_timestamp = entered + minutes(5);
+  rollout.SetAction("promote");  // ignored: nothing moves forward once deleted
+  const Decision d = rollout.Step(entered + minutes(5), Go(entered + minutes(5)));
+  EXPECT_EQ(d.release, ReleaseMode::kWithState);
+  ASSERT_TRUE(d.flags);
+  EXPECT_EQ(d.flags->rollout, "voice/voice-agent-v2");
+  EXPECT_EQ(d.flags->flags, (std::vector<flag::FlagState>{
+                                {"voice_agent_v2", false, 0, {"t-internal-1"}, {"t-vip-bank"}},
+                                {"voucher_creation", false, 0, {}, {}}}))
+      << "every flag the rollout set, off (as a total rollback)";
+  ASSERT_TRUE(d.traffic);
+  EXPECT_EQ(d.traffic->weight, 0);
+  EXPECT_EQ(d.finalizer, FinalizerChange::kRemove);
+  EXPECT_EQ(d.status, before) << "nothing else changes on an object about to go";
+  EXPECT_FALSE(d.analyse);
+  EXPECT_FALSE(d.remove_action_annotation);
+  EXPECT_FALSE(d.rolls_back) << "carried out as a release, not through FailedWrite";
+  ASSERT_THAT(Reasons(d), ElementsAre("RolledBack"));
+  EXPECT_EQ(d.events[0].type, "Normal");
+}
+
+TEST(StateMachineTest, AFailedDeletionHoldsUntilTheTimeoutThenGivesUp) {
+  Rollout rollout(RollbackOnDelete());
+  const api::Timestamp entered = rollout.DriveTo(1);
+  rollout.input().metadata.finalizers = {api::kRollbackOnDeleteFinalizer};
+  rollout.input().metadata.deletion_timestamp = entered;
+  rollout.input().now = entered + seconds(30);
+  const Decision held = DecideBlocked(rollout.input(), WriteStage::kFlag,
+                                      Error(ErrorCode::kFailedPrecondition, "not JSON"));
+  EXPECT_EQ(held.finalizer, FinalizerChange::kNone) << "the object stays while retrying";
+  EXPECT_FALSE(held.flags);
+  EXPECT_FALSE(held.traffic);
+  EXPECT_EQ(held.status.message,
+            "deleting with onDelete rollback: the flag store write failed and is retried: not "
+            "JSON; gives up and lets the object go at 2026-11-22T14:02:00Z");
+  EXPECT_EQ(held.requeue_after, minutes(1) + seconds(30));
+  EXPECT_THAT(Reasons(held), ElementsAre("WriteFailed"));
+  rollout.input().status = held.status;
+  rollout.input().now = entered + seconds(40);
+  EXPECT_THAT(Reasons(DecideBlocked(rollout.input(), WriteStage::kFlag,
+                                    Error(ErrorCode::kFailedPrecondition, "not JSON"))),
+              IsEmpty())
+      << "said once";
+
+  rollout.input().now = entered + minutes(2);
+  const Decision gave_up = DecideBlocked(rollout.input(), WriteStage::kTraffic,
+                                         Unavailable("httproutes: connection refused"));
+  EXPECT_EQ(gave_up.finalizer, FinalizerChange::kRemove);
+  EXPECT_FALSE(gave_up.flags);
+  EXPECT_FALSE(gave_up.traffic);
+  ASSERT_THAT(Reasons(gave_up), ElementsAre("WriteFailed"));
+  EXPECT_EQ(gave_up.events[0].type, "Warning");
+  EXPECT_EQ(gave_up.events[0].message,
+            "onDelete rollback gave up and let the object go, leaving what it could not write as "
+            "it was: the traffic router write failed and is retried: httproutes: connection "
+            "refused");
+}
+
+TEST(StateMachineTest, DeletionWithKeepOnlyReleasesTheOwner) {
+  Rollout rollout;
+  rollout.DriveTo(1);
+  const api::AgentRolloutStatus before = rollout.status();
+  rollout.input().metadata.deletion_timestamp = rollout.input().now;
+  const Decision d = rollout.Step(rollout.input().now + seconds(1));
+  EXPECT_EQ(d.release, ReleaseMode::kOwnerOnly);
+  ASSERT_TRUE(d.flags);
+  EXPECT_EQ(d.flags->flags.at(0).key, "voice_agent_v2");
+  EXPECT_FALSE(d.traffic) << "traffic is left as it is";
+  EXPECT_EQ(d.finalizer, FinalizerChange::kNone);
+  EXPECT_EQ(d.status, before);
+  EXPECT_THAT(Reasons(d), IsEmpty());
+
+  // Deleted after the spec changed to keep, before the finalizer was removed: keep.
+  rollout.input().metadata.finalizers = {api::kRollbackOnDeleteFinalizer};
+  const Decision kept = rollout.Step(rollout.input().now + seconds(1));
+  EXPECT_EQ(kept.release, ReleaseMode::kOwnerOnly);
+  EXPECT_FALSE(kept.traffic);
+  EXPECT_EQ(kept.finalizer, FinalizerChange::kRemove);
+}
+
+TEST(StateMachineTest, ADeletionWhoseSpecDoesNotDecodeLetsGoAtOnceSayingSo) {
+  Rollout rollout(RollbackOnDelete());
+  rollout.DriveTo(1);
+  rollout.input().metadata.finalizers = {api::kRollbackOnDeleteFinalizer};
+  rollout.input().metadata.deletion_timestamp = rollout.input().now;
+  rollout.input().spec_error = InvalidArgument("spec.flag.key: must match");
+  const Decision d = rollout.Step(rollout.input().now);
+  EXPECT_EQ(d.finalizer, FinalizerChange::kRemove);
+  EXPECT_FALSE(d.flags);
+  EXPECT_FALSE(d.traffic);
+  ASSERT_THAT(Reasons(d), ElementsAre("WriteFailed"));
+  EXPECT_THAT(d.events[0].message, HasSubstr("the spec does not decode"));
+}
+
 }  // namespace
 }  // namespace agentrollout::controllers

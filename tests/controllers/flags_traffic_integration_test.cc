@@ -255,6 +255,37 @@ TEST_F(FlagsTrafficIntegration, FeatureFlagKeepsOtherFlagsAndPassesCrdValidation
   EXPECT_EQ(ResourceVersion(Get(kFeatureFlags, "agent-flags")), version);
 }
 
+// A deleted rollout lets go of its entries (API.md §2 onDelete) in both stores: the CRD
+// accepts a FeatureFlag flag without metadata, nothing is created when the object is gone.
+TEST_F(FlagsTrafficIntegration, ReleaseClearsTheOwnerInBothStoresAndNeverCreates) {
+  FlagStorePtr store = NewFlagStore(*client_);
+  DesiredFlags on = ConfigMapFlags("voice", {{"voice_agent_v2", true, 10, {}, {}}});
+  DesiredFlags off = ConfigMapFlags("voice", {{"voice_agent_v2", false, 0, {}, {}}});
+  ASSERT_TRUE(store->Release(off, ReleaseMode::kWithState).ok());
+  auto missing = client_->Get(kube::kConfigMaps, ns_, "feature-flags");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(kube::IsNotFound(missing.error()));
+
+  ASSERT_TRUE(store->Apply(on).ok());
+  ASSERT_TRUE(store->Release(off, ReleaseMode::kWithState).ok());
+  const json entry = json::parse(Get(kube::kConfigMaps, "feature-flags")["data"]["flags.json"]
+                                     .get<std::string>())["voice_agent_v2"];
+  EXPECT_EQ(entry["enabled"], false);
+  EXPECT_EQ(entry["percentage"], 0);
+  EXPECT_FALSE(entry.contains("rollout")) << entry.dump();
+
+  for (DesiredFlags* desired : {&on, &off}) {
+    desired->config_map.reset();
+    desired->feature_flag = api::FeatureFlagStore{"agent-flags"};
+  }
+  ASSERT_TRUE(store->Apply(on).ok());
+  ASSERT_TRUE(store->Release(off, ReleaseMode::kOwnerOnly).ok());
+  const json flag =
+      Get(kFeatureFlags, "agent-flags")["spec"]["flagSpec"]["flags"]["voice_agent_v2"];
+  EXPECT_EQ(flag["state"], "ENABLED") << "kOwnerOnly keeps the state";
+  EXPECT_FALSE(flag.contains("metadata")) << flag.dump();
+}
+
 TEST_F(FlagsTrafficIntegration, FeatureFlagIsCreatedAndSharedByConcurrentRollouts) {
   constexpr int kRollouts = 10;
   std::atomic<int> failures{0};

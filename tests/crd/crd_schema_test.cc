@@ -172,6 +172,7 @@ TEST_F(CrdSchemaTest, NothingInStatusIsRequired) {
 TEST_F(CrdSchemaTest, CoversEveryFieldOfTheContract) {
   const std::vector<std::string> contract = {"spec.revision",
                                              "spec.paused",
+                                             "spec.onDelete",
                                              "spec.flag.key",
                                              "spec.flag.configMap.name",
                                              "spec.flag.configMap.key",
@@ -269,6 +270,7 @@ TEST_F(CrdSchemaTest, DefaultsAreThoseOfTheContract) {
   const json& phase = spec["phases"]["items"]["properties"];
   EXPECT_EQ(spec["revision"]["default"], "");
   EXPECT_EQ(spec["paused"]["default"], false);
+  EXPECT_EQ(spec["onDelete"]["default"], "keep");
   EXPECT_EQ(spec["flag"]["properties"]["configMap"]["properties"]["key"]["default"], "flags.json");
   EXPECT_EQ(analysis["prometheus"]["properties"]["timeout"]["default"], "5s");
   EXPECT_EQ(analysis["prometheus"]["properties"]["insecureSkipVerify"]["default"], false);

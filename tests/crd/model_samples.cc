@@ -18,6 +18,7 @@ api::AgentRolloutSpec FullSpec() {
   api::AgentRolloutSpec spec;
   spec.revision = "2.0.0";
   spec.paused = true;
+  spec.on_delete = api::DeletePolicy::kRollback;
   spec.flag = api::FlagSpec{.key = "voice_agent_v2",
                             .config_map = api::ConfigMapFlagStore{"feature-flags", "rollout.json"},
                             .feature_flag = std::nullopt,

@@ -124,14 +124,16 @@ class OperatorE2ETest : public ::testing::Test {
 
   // ---- the operator process
 
-  void StartOperator() {
+  void StartOperator(const std::vector<std::string>& extra_args = {}) {
     const std::filesystem::path log = dir_ / ("operator-" + ns_ + ".log");
     testing::OperatorCommand command;
     command.binary = AGENTROLLOUT_OPERATOR;
     command.kubeconfig = Cluster().kubeconfig().string();
     command.ns = ns_;
     command.pod_name = "e2e";
-    auto process = BackgroundProcess::Start(testing::OperatorArgv(command), log);
+    std::vector<std::string> args = testing::OperatorArgv(command);
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    auto process = BackgroundProcess::Start(args, log);
     ASSERT_TRUE(process.ok()) << process.error().ToString();
     operator_ = std::make_unique<BackgroundProcess>(std::move(*process));
     auto started = operator_->WaitForLog("serving /healthz and /readyz on port ", 20s);
@@ -568,6 +570,122 @@ TEST_F(OperatorE2ETest, AMissingRouteHoldsWithNothingWritten) {
       [](const Observed& x) { return In(x, RolloutPhase::kProgressing) && x.canary == 10; }, 90s);
   EXPECT_TRUE(In(started, RolloutPhase::kProgressing)) << started.Describe();
   EXPECT_EQ(started.canary, 10);
+}
+
+// ---- onDelete (API.md §2)
+
+class OnDeleteE2ETest : public OperatorE2ETest {
+ protected:
+  // A rollout at its first phase (10 %, a long bake) with the given onDelete.
+  void ExposeCanary(const std::string& on_delete, const std::vector<std::string>& args = {}) {
+    CreateRoute();
+    json spec = Spec({Phase("canary", 10, "10m"), Phase("complete", 100, "")});
+    spec["onDelete"] = on_delete;
+    CreateRollout(spec);
+    StartOperator(args);
+    ExpectPhaseByPhase({{"canary", 10}}, RolloutPhase::kProgressing);
+  }
+
+  bool HasFinalizer() {
+    for (const json& finalizer : Rollout()["metadata"].value("finalizers", json::array())) {
+      if (finalizer == api::kRollbackOnDeleteFinalizer) return true;
+    }
+    return false;
+  }
+
+  void Delete() {
+    auto deleted = client_->Delete(kRollouts, ns_, kRollout);
+    ASSERT_TRUE(deleted.ok()) << deleted.error().ToString();
+  }
+
+  // Waits until the AgentRollout is gone; how long that took.
+  std::optional<std::chrono::milliseconds> WaitUntilGone(std::chrono::milliseconds timeout) {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < timeout) {
+      auto object = client_->Get(kRollouts, ns_, kRollout);
+      if (!object.ok() && kube::IsNotFound(object.error())) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_F(OnDeleteE2ETest, RollbackTakesTheFlagAndTheCanaryDownThenTheObjectGoes) {
+  ExposeCanary("rollback");
+  ASSERT_TRUE(HasFinalizer()) << Rollout().dump();
+  Delete();
+  ASSERT_TRUE(WaitUntilGone(30s)) << OperatorLog();
+  const Observed o = Observe();
+  ASSERT_TRUE(o.flag.has_value());
+  EXPECT_EQ((*o.flag)["enabled"], false) << o.Describe();
+  EXPECT_EQ((*o.flag)["percentage"], 0) << o.Describe();
+  EXPECT_FALSE(o.flag->contains("rollout")) << "the owner is cleared: " << o.Describe();
+  EXPECT_EQ(o.canary, 0) << o.Describe();
+  EXPECT_EQ(o.stable, 100) << o.Describe();
+  EXPECT_TRUE(WaitForEvent("RolledBack"));
+}
+
+TEST_F(OnDeleteE2ETest, RollbackWithTheRouteGoneStillLetsTheObjectGo) {
+  ExposeCanary("rollback");
+  ASSERT_TRUE(HasFinalizer());
+  ASSERT_TRUE(client_->Delete(kHttpRoutes, ns_, kRoute).ok());
+  Delete();
+  ASSERT_TRUE(WaitUntilGone(30s)) << OperatorLog();
+  const Observed o = Observe();
+  ASSERT_TRUE(o.flag.has_value());
+  EXPECT_EQ((*o.flag)["enabled"], false) << o.Describe();
+  EXPECT_FALSE(o.flag->contains("rollout")) << o.Describe();
+}
+
+TEST_F(OnDeleteE2ETest, ARefusingFlagStoreHoldsTheObjectUntilTheTimeoutThenAnEvent) {
+  ExposeCanary("rollback", {"--rollback-on-delete-timeout", "4s"});
+  ASSERT_TRUE(HasFinalizer());
+  // A flags document the store refuses to overwrite (not a JSON object).
+  auto config_map = client_->Get(kube::kConfigMaps, ns_, "feature-flags");
+  ASSERT_TRUE(config_map.ok());
+  (*config_map)["data"]["flags.json"] = "[\"not\", \"an object\"]";
+  ASSERT_TRUE(client_->Update(kube::kConfigMaps, ns_, *config_map).ok());
+  Delete();
+  const auto gone = WaitUntilGone(60s);
+  ASSERT_TRUE(gone.has_value()) << Rollout().dump() << "\n" << OperatorLog();
+  EXPECT_GE(*gone, 2s) << "held while the writes failed";
+  std::string gave_up;  // the Event's message (Events are recorded asynchronously)
+  for (const auto deadline = std::chrono::steady_clock::now() + 30s;
+       gave_up.empty() && std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(50ms)) {
+    auto events = client_->List(kube::kEvents, ns_);
+    ASSERT_TRUE(events.ok());
+    for (const json& event : events->items) {
+      const std::string message = event.value("message", "");
+      if (event.value("reason", "") == "WriteFailed" &&
+          message.find("gave up") != std::string::npos) {
+        gave_up = message;
+      }
+    }
+  }
+  EXPECT_THAT(gave_up, HasSubstr("configmap " + ns_ + "/feature-flags")) << OperatorLog();
+  const Observed o = Observe();
+  EXPECT_EQ(o.canary, 0) << "the route was still taken down: " << o.Describe();
+  auto left = client_->Get(kube::kConfigMaps, ns_, "feature-flags");
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ((*left)["data"]["flags.json"], "[\"not\", \"an object\"]") << "never overwritten";
+}
+
+TEST_F(OnDeleteE2ETest, KeepLeavesFlagAndRouteAndClearsTheOwner) {
+  ExposeCanary("keep");
+  EXPECT_FALSE(HasFinalizer());
+  Delete();
+  ASSERT_TRUE(WaitUntilGone(10s));
+  const Observed o =
+      WaitFor([](const Observed& x) { return x.flag.has_value() && !x.flag->contains("rollout"); });
+  ASSERT_TRUE(o.flag.has_value());
+  EXPECT_FALSE(o.flag->contains("rollout")) << o.Describe() << "\n" << OperatorLog();
+  EXPECT_EQ((*o.flag)["enabled"], true) << o.Describe();
+  EXPECT_EQ((*o.flag)["percentage"], 10) << o.Describe();
+  EXPECT_EQ(o.canary, 10) << o.Describe();
 }
 
 }  // namespace

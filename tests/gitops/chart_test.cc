@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -58,6 +59,25 @@ std::set<Rule> RulesOf(const YAML::Node& role) {
   return rules;
 }
 
+// The ClusterRoles for people (templates/aggregated-roles.yaml) carry an aggregation label;
+// the operator's own roles none.
+bool AggregatedForPeople(const YAML::Node& role) {
+  for (const auto& label : role["metadata"]["labels"]) {
+    if (label.first.as<std::string>().starts_with("rbac.authorization.k8s.io/aggregate-to-")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<YAML::Node> OperatorRoles(const std::vector<YAML::Node>& roles) {
+  std::vector<YAML::Node> out;
+  for (const auto& role : roles) {
+    if (!AggregatedForPeople(role)) out.push_back(role);
+  }
+  return out;
+}
+
 // Any "*" in any string of any Role/ClusterRole rule.
 void ExpectNoWildcards(const Rendered& rendered) {
   for (const auto& kind : {"Role", "ClusterRole"}) {
@@ -104,7 +124,7 @@ TEST_F(ChartTest, AllNamespacesIsAClusterRoleWithExactlyTheDocumentedRules) {
   const auto rendered = Render("agentrollout-operator", kReleaseNamespace, {});
   ExpectNoWildcards(rendered);
 
-  const auto cluster_roles = rendered.OfKind("ClusterRole");
+  const auto cluster_roles = OperatorRoles(rendered.OfKind("ClusterRole"));
   ASSERT_EQ(cluster_roles.size(), 1u);
   EXPECT_EQ(RulesOf(cluster_roles[0]), kWatchRules);
   const auto bindings = rendered.OfKind("ClusterRoleBinding");
@@ -125,7 +145,7 @@ TEST_F(ChartTest, OneWatchNamespaceIsARoleThereAndNoClusterWideAccess) {
   const auto rendered =
       Render("agentrollout-operator", kReleaseNamespace, {"watchNamespace=voice"});
   ExpectNoWildcards(rendered);
-  EXPECT_TRUE(rendered.OfKind("ClusterRole").empty());
+  EXPECT_TRUE(OperatorRoles(rendered.OfKind("ClusterRole")).empty());
   EXPECT_TRUE(rendered.OfKind("ClusterRoleBinding").empty());
 
   std::map<std::string, std::set<Rule>> rules_by_namespace;
@@ -253,10 +273,99 @@ TEST_F(ChartTest, PlainInstallManifestsAreWhatTheChartRenders) {
   for (const auto& o : objects) {
     if (o.IsMap()) kinds.insert(o["kind"].as<std::string>());
   }
-  for (const char* kind : {"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
+  for (const char* kind : {"Namespace", "CustomResourceDefinition", "ServiceAccount",
                            "ClusterRoleBinding", "Role", "RoleBinding", "Service", "Deployment"}) {
     EXPECT_EQ(kinds.count(kind), 1u) << kind;
   }
+  EXPECT_EQ(kinds.count("ClusterRole"), 3u) << "the operator's, and view and edit for people";
+}
+
+TEST_F(ChartTest, AggregatedRolesGivePeopleAgentRolloutsOnly) {
+  const auto rendered = Render("agentrollout-operator", kReleaseNamespace, {});
+  std::map<std::string, std::set<Rule>> by_aggregation;
+  for (const auto& role : rendered.OfKind("ClusterRole")) {
+    if (!AggregatedForPeople(role)) continue;
+    for (const auto& label : role["metadata"]["labels"]) {
+      const std::string key = label.first.as<std::string>();
+      if (!key.starts_with("rbac.authorization.k8s.io/aggregate-to-")) continue;
+      EXPECT_EQ(label.second.as<std::string>(), "true") << key;
+      by_aggregation[key] = RulesOf(role);
+    }
+  }
+  const std::set<std::string> read = {"get", "list", "watch"};
+  std::set<std::string> write = read;
+  write.insert({"create", "update", "patch", "delete"});
+  EXPECT_EQ(by_aggregation, (std::map<std::string, std::set<Rule>>{
+                                {"rbac.authorization.k8s.io/aggregate-to-view",
+                                 {{"rollouts.agentops.dev", "agentrollouts", read}}},
+                                {"rbac.authorization.k8s.io/aggregate-to-edit",
+                                 {{"rollouts.agentops.dev", "agentrollouts", write}}}}));
+
+  const auto off =
+      Render("agentrollout-operator", kReleaseNamespace, {"aggregatedRoles.enabled=false"});
+  for (const auto& role : off.OfKind("ClusterRole")) EXPECT_FALSE(AggregatedForPeople(role));
+}
+
+TEST_F(ChartTest, ExtraArgsAndEnvReachTheContainerAndParse) {
+  const auto rendered = Render("agentrollout-operator", kReleaseNamespace,
+                               {"extraArgs={--rollback-on-delete-timeout=5m}",
+                                "extraEnv[0].name=GREETING", "extraEnv[0].value=hello"});
+  const auto container =
+      rendered.OfKind("Deployment").at(0)["spec"]["template"]["spec"]["containers"][0];
+  std::vector<std::string> args = {"agentrollout-operator"};
+  for (const auto& arg : container["args"]) args.push_back(arg.as<std::string>());
+  EXPECT_EQ(args.back(), "--rollback-on-delete-timeout=5m") << "after the chart's own";
+  std::vector<const char*> argv;
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  const auto options = operator_::ParseOptions(static_cast<int>(argv.size()), argv.data());
+  ASSERT_TRUE(options.ok()) << options.error().ToString();
+  EXPECT_EQ(options->rollback_on_delete_timeout, std::chrono::minutes(5));
+  std::map<std::string, std::string> env;
+  for (const auto& var : container["env"]) {
+    env[var["name"].as<std::string>()] = var["value"] ? var["value"].as<std::string>() : "";
+  }
+  EXPECT_EQ(env["GREETING"], "hello");
+  EXPECT_TRUE(env.contains("POD_NAME"));
+
+  const auto bad = RunCommand(Helm() + " template x " + ShellQuote(kChart) + " --kube-version " +
+                              kKubeVersion + " --set extraArgs={namespace}");
+  EXPECT_NE(bad.exit_code, 0) << "an argument that is not a flag is refused";
+}
+
+// The value paths of values.yaml: a map is descended into when values.schema.json lists
+// its properties, else it is one value (resources, podLabels, metrics.service, ...).
+void ValuePaths(const YAML::Node& values, const YAML::Node& schema, const std::string& prefix,
+                std::set<std::string>& out) {
+  for (const auto& entry : values) {
+    const std::string key = entry.first.as<std::string>();
+    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    const YAML::Node property = schema["properties"][key];
+    if (entry.second.IsMap() && property.IsDefined() && property["properties"].IsDefined()) {
+      ValuePaths(entry.second, property, path, out);
+    } else {
+      out.insert(path);
+    }
+  }
+}
+
+TEST_F(ChartTest, ReadmeDocumentsEveryValue) {
+  const YAML::Node values = YAML::LoadFile(kChart + "/values.yaml");
+  const YAML::Node schema = YAML::LoadFile(kChart + "/values.schema.json");
+  std::set<std::string> paths;
+  ValuePaths(values, schema, "", paths);
+  ASSERT_GT(paths.size(), 20u);
+
+  // Rows of the "## Values" table: | `path` | default | meaning |
+  std::ifstream readme(kChart + "/README.md");
+  std::set<std::string> documented;
+  bool in_values = false;
+  const std::regex row(R"(^\| `([A-Za-z.]+)` \|)");
+  for (std::string line; std::getline(readme, line);) {
+    if (line.starts_with("## ")) in_values = line == "## Values";
+    std::smatch m;
+    if (in_values && std::regex_search(line, m, row)) documented.insert(m[1]);
+  }
+  EXPECT_EQ(documented, paths);
 }
 
 }  // namespace
