@@ -132,7 +132,21 @@ struct ChartRules {
   std::set<Grant> lease;  // the leader-election Role in the release namespace
 };
 
-// deploy/install.yaml: the ClusterRole and the Lease Role rendered with default values.
+// The chart's view/edit ClusterRoles for people (aggregated into the built-in roles), which
+// the operator's ServiceAccount is not bound to.
+bool IsAggregatedForPeople(const YAML::Node& object) {
+  const YAML::Node labels = object["metadata"]["labels"];
+  if (!labels || !labels.IsMap()) return false;
+  for (const auto& label : labels) {
+    if (label.first.as<std::string>().rfind("rbac.authorization.k8s.io/aggregate-to-", 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// deploy/install.yaml: the operator's ClusterRole and the Lease Role rendered with default
+// values.
 ChartRules InstallYamlRules() {
   std::ifstream file(kRoot + "/deploy/install.yaml");
   ChartRules rules;
@@ -141,6 +155,7 @@ ChartRules InstallYamlRules() {
   for (const auto& object : YAML::LoadAll(file)) {
     if (!object.IsMap()) continue;
     const auto kind = object["kind"].as<std::string>();
+    if (kind == "ClusterRole" && IsAggregatedForPeople(object)) continue;
     if (kind == "ClusterRole") {
       ++cluster_roles;
       rules.watch = GrantsOf(object["rules"]);
