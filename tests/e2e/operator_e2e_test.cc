@@ -572,6 +572,68 @@ TEST_F(OperatorE2ETest, AMissingRouteHoldsWithNothingWritten) {
   EXPECT_EQ(started.canary, 10);
 }
 
+// ---- the safety net is never suspended (API.md §4.8), as reported
+
+// Reported: a rollout at phase 1 whose HTTPRoute was deleted, then whose error rate jumped
+// to 30 %, kept its flag at 50 % (stepBack, failureLimit 1; the same for total).
+TEST_F(OperatorE2ETest, ADeletedRouteDoesNotStopTheRollback) {
+  CreateRoute();
+  json spec = Spec({Phase("canary", 5, "2s"), Phase("majority", 50, "10m")}, "stepBack");
+  spec["analysis"]["failureLimit"] = 1;
+  CreateRollout(spec);
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 5}, {"majority", 50}}, RolloutPhase::kProgressing);
+  ASSERT_TRUE(client_->Delete(kHttpRoutes, ns_, kRoute).ok());
+
+  DegradeCanary(0.3);
+  // Two No-Go evaluations (failureLimit 1) step back to canary: the flag goes down to 5 %
+  // although the route is gone; one more in phase 0 is total.
+  const Observed stepped = WaitFor([](const Observed& x) {
+    return In(x, RolloutPhase::kPaused, "canary") || In(x, RolloutPhase::kRolledBack);
+  });
+  ASSERT_TRUE(stepped.flag.has_value()) << stepped.Describe() << "\n" << OperatorLog();
+  EXPECT_TRUE(In(stepped, RolloutPhase::kPaused, "canary") ||
+              In(stepped, RolloutPhase::kRolledBack))
+      << stepped.Describe();
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kRolledBack); });
+  ASSERT_TRUE(In(o, RolloutPhase::kRolledBack)) << o.Describe() << "\n" << OperatorLog();
+  EXPECT_EQ((*o.flag)["enabled"], false);
+  EXPECT_EQ((*o.flag)["percentage"], 0);
+  ASSERT_TRUE(o.status.rollback.has_value());
+  EXPECT_EQ(o.status.rollback->metric, "error-rate");
+}
+
+// Reported: an edit that passes the CRD but not the operator's validation made a live
+// rollout Failed/InvalidSpec, and a breach then left flag and weight up with a stale Go.
+TEST_F(OperatorE2ETest, AnInvalidEditOfALiveRolloutStillRollsBack) {
+  CreateRoute();
+  CreateRollout(Spec({Phase("canary", 5, "2s"), Phase("majority", 50, "10m")}));
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 5}, {"majority", 50}}, RolloutPhase::kProgressing);
+
+  json patch = {
+      {"spec", {{"analysis", {{"metrics", Spec(json::array())["analysis"]["metrics"]}}}}}};
+  patch["spec"]["analysis"]["metrics"][0]["go"] = "< 0.5";  // overlaps noGo "> 0.05"
+  auto edited = client_->Patch(kRollouts, ns_, kRollout, kube::PatchType::kMerge, patch);
+  ASSERT_TRUE(edited.ok()) << edited.error().ToString();
+  const Observed held = WaitFor([](const Observed& x) {
+    for (const api::Condition& condition : x.status.conditions) {
+      if (condition.type == "Ready" && condition.reason == "InvalidSpec") return true;
+    }
+    return false;
+  });
+  EXPECT_TRUE(In(held, RolloutPhase::kProgressing, "majority")) << held.Describe();
+  EXPECT_THAT(held.status.message, HasSubstr("last valid go/no-go table"));
+
+  DegradeCanary(0.3);
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kRolledBack); });
+  ASSERT_TRUE(In(o, RolloutPhase::kRolledBack)) << o.Describe() << "\n" << OperatorLog();
+  EXPECT_EQ((*o.flag)["enabled"], false);
+  EXPECT_EQ(o.canary, 0);
+  ASSERT_TRUE(o.status.rollback.has_value());
+  EXPECT_EQ(o.status.rollback->metric, "error-rate") << "decided by the last valid table";
+}
+
 // ---- onDelete (API.md §2)
 
 class OnDeleteE2ETest : public OperatorE2ETest {
