@@ -209,30 +209,40 @@ void LeaderElector::Release() {
 void LeaderElector::Run() {
   // Acquire.
   bool acquired = false;
+  Clock::TimePoint acquisition_sent = config_.clock->Now();
   while (!(acquired = TryAcquireOrRenew())) {
     if (!WaitFor(Jittered(config_.retry_period))) break;
+    acquisition_sent = config_.clock->Now();
   }
   if (acquired) {
     leading_ = true;
     spdlog::info("leader election: {} leads {}/{}", config_.identity, config_.lease_namespace,
                  config_.lease_name);
     if (config_.on_started_leading) config_.on_started_leading();
-    // Renew until we cannot for renew_deadline, or are stopped.
+    // Renew until we cannot for renew_deadline, or are stopped. The deadline counts from
+    // when the last successful renewal was *sent*: its answer may have come late (a slow
+    // network), while another candidate counts leaseDuration from when it saw the record
+    // change, which is no earlier than the send. Counting from the answer instead would let
+    // this replica act on for up to that delay after a successor may have taken over.
     bool stopped = false;
+    Clock::TimePoint renewal_sent = acquisition_sent;
     while (!stopped) {
       if (!WaitFor(config_.retry_period)) {
         stopped = true;
         break;
       }
-      const Clock::TimePoint deadline = config_.clock->Now() + config_.renew_deadline;
+      const Clock::TimePoint deadline = renewal_sent + config_.renew_deadline;
       bool renewed = false;
+      Clock::TimePoint sent = config_.clock->Now();
       while (!(renewed = TryAcquireOrRenew()) && config_.clock->Now() < deadline) {
         const Clock::Duration left = deadline - config_.clock->Now();
         if (!WaitFor(std::min<Clock::Duration>(config_.retry_period, left))) {
           stopped = true;
           break;
         }
+        sent = config_.clock->Now();
       }
+      if (renewed) renewal_sent = sent;
       if (!renewed && !stopped) {
         spdlog::warn("leader election: {} lost {}/{} (no renewal within {}ms)", config_.identity,
                      config_.lease_namespace, config_.lease_name, config_.renew_deadline.count());
