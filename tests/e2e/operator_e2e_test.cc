@@ -541,7 +541,9 @@ TEST_F(OperatorE2ETest, LosingTheLeaseEndsTheProcess) {
 }
 
 TEST_F(OperatorE2ETest, AMissingRouteHoldsWithNothingWritten) {
-  CreateRollout(Spec({Phase("canary", 10, "1s"), Phase("complete", 100, "")}));
+  // A long bake: once started, the rollout stays in canary while the test looks (with a
+  // 1s bake a loaded machine's polls could miss the phase and see it Succeeded).
+  CreateRollout(Spec({Phase("canary", 10, "10m"), Phase("complete", 100, "")}));
   StartOperator();
   const Observed o = WaitFor([](const Observed& x) {
     for (const api::Condition& condition : x.status.conditions) {
