@@ -11,14 +11,17 @@
 # Env:   as hack/test.sh (ccache, CMAKE_CXX_COMPILER_LAUNCHER); KUBE_BINS_JOBS for the builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The pinned versions first (hack/versions.env); each run below picks its own modules.
+unset AGENTROLLOUT_KUBE_MODULES
 source hack/lib/common.sh
 source hack/lib/proc.sh
 source hack/lib/test-cluster.sh
 
 pinned_minor="${KUBERNETES_VERSION%.*}"
+# The AGENTROLLOUT_KUBE_MODULES of a minor: empty for the pinned one (hack/kube).
 module_dir_of() {
   if [ "$1" = "$pinned_minor" ]; then
-    echo "$AGENTROLLOUT_ROOT/hack/kube"
+    echo ""
   elif [ -f "hack/kube/compat/$1/versions.env" ]; then
     echo "$AGENTROLLOUT_ROOT/hack/kube/compat/$1"
   else
@@ -31,7 +34,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --version)
       [ $# -ge 2 ] || die "--version needs a minor such as v1.33"
-      minors+=("$2")
+      minors+=("v${2#v}")
       shift 2
       ;;
     *) die "unknown argument '$1' (usage: hack/compat.sh [--version vX.Y]...)" ;;
@@ -47,9 +50,17 @@ echo "==> build the compat tests (preset default)"
 cmake --preset default >/dev/null
 cmake --build --preset default --target crd_apply_test operator_e2e_test
 
-# The acceptance tests, on the cluster with_test_cluster started; junit files in $1.
+# run_acceptance_tests MINOR OUT: the acceptance tests on the cluster with_test_cluster
+# started, after checking that it runs that minor; junit files in OUT.
 run_acceptance_tests() {
-  local out="$1" rc=0
+  local minor="$1" out="$2" server rc=0
+  server="$("$AGENTROLLOUT_KUBECTL" get --raw /version |
+    sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p')"
+  if [[ "$server" != "$minor".* ]]; then
+    log "the cluster runs kube-apiserver '$server', not $minor"
+    return 1
+  fi
+  echo "kube-apiserver $server: CRDs Established; tests/crd (integration) and tests/e2e"
   ctest --test-dir build/default/tests/crd -L integration --output-on-failure \
     --output-junit "$out/crd-junit.xml" || rc=1
   ctest --test-dir build/default/tests/e2e --output-on-failure \
@@ -62,13 +73,13 @@ overall=0
 for minor in "${minors[@]}"; do
   export AGENTROLLOUT_KUBE_MODULES
   AGENTROLLOUT_KUBE_MODULES="$(module_dir_of "$minor")"
-  echo "==> Kubernetes $minor: control plane ($AGENTROLLOUT_KUBE_MODULES)"
+  echo "==> Kubernetes $minor: control plane (${AGENTROLLOUT_KUBE_MODULES:-hack/kube})"
   bash hack/kube-bins.sh
   log_dir="$PWD/build/default/compat-$minor"
   mkdir -p "$log_dir"
   echo "==> Kubernetes $minor: CRDs, tests/crd and tests/e2e (logs of failures in $log_dir)"
   rc=0
-  with_test_cluster "$log_dir" run_acceptance_tests "$log_dir" || rc=$?
+  with_test_cluster "$log_dir" run_acceptance_tests "$minor" "$log_dir" || rc=$?
   if [ "$rc" -eq 0 ]; then results+=("$minor: passed"); else results+=("$minor: FAILED"); overall=1; fi
 done
 
