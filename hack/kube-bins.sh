@@ -2,6 +2,8 @@
 # Builds kube-apiserver, kubectl and etcd at the versions pinned in hack/versions.env from
 # the Go module proxy (modules hack/kube/go.mod and hack/kube/etcd/go.mod) and caches them
 # outside the repository in $KUBE_BIN_DIR. A second run only checks the cache.
+# With AGENTROLLOUT_KUBE_MODULES=hack/kube/compat/vX.Y the same for that directory's
+# versions.env and modules (the compatibility run, hack/compat.sh).
 #
 # Usage: hack/kube-bins.sh            build if needed, print the binaries' versions
 #        hack/kube-bins.sh --print-dir   print the cache directory only (no build)
@@ -60,12 +62,12 @@ work="$(mktemp -d "${KUBE_BIN_DIR}.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$AGENT
 trap 'rm -rf "$work"' EXIT
 
 log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kubectl) and etcd $ETCD_VERSION with $(go env GOVERSION), -p $jobs"
-download "$AGENTROLLOUT_ROOT/hack/kube"
-download "$AGENTROLLOUT_ROOT/hack/kube/etcd"
-(cd "$AGENTROLLOUT_ROOT/hack/kube" &&
+download "$KUBE_MODULES"
+download "$KUBE_MODULES/etcd"
+(cd "$KUBE_MODULES" &&
   go build -p "$jobs" -ldflags "$(kube_ldflags)" -o "$work/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
-(cd "$AGENTROLLOUT_ROOT/hack/kube/etcd" &&
+(cd "$KUBE_MODULES/etcd" &&
   go build -p "$jobs" -ldflags "-s -w" -o "$work/etcd" go.etcd.io/etcd/server/v3)
 
 mkdir -p "$KUBE_BIN_DIR"

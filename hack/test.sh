@@ -22,27 +22,14 @@ cmake --build --preset default
 echo "==> control plane: etcd + kube-apiserver + kubectl (cached after the first build)"
 bash hack/kube-bins.sh
 # One cluster for the whole ctest run (the harness reuses it via AGENTROLLOUT_KUBECONFIG).
-# Every server a test starts lives under AGENTROLLOUT_RUN_DIR, so leftovers can be found.
 source hack/lib/common.sh
 source hack/lib/proc.sh
-export AGENTROLLOUT_RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/agentrollout-run-XXXXXX")"
-export AGENTROLLOUT_STATE_DIR="$AGENTROLLOUT_RUN_DIR/cluster"
-export AGENTROLLOUT_LOG_DIR="$PWD/build/default"
-stop_cluster() {
-  local keep=()
-  [ "${1:-0}" -eq 0 ] || keep=(--keep-logs "$AGENTROLLOUT_LOG_DIR/agentrollout-logs/cluster")
-  bash hack/cluster.sh down "${keep[@]}"
-  check_no_leftovers "$AGENTROLLOUT_RUN_DIR" && rm -rf "$AGENTROLLOUT_RUN_DIR"
-}
-trap 'rc=$?; stop_cluster $rc; exit $rc' EXIT
-bash hack/cluster.sh up
-eval "$(bash hack/cluster.sh env)"
+source hack/lib/test-cluster.sh
 
 echo "==> tests (ctest, preset default)"
 ctest_rc=0
-ctest --preset default --output-junit "$PWD/build/default/ctest-junit.xml" || ctest_rc=$?
-trap - EXIT
-stop_cluster "$ctest_rc" || ctest_rc=1
+with_test_cluster "$PWD/build/default" \
+  ctest --preset default --output-junit "$PWD/build/default/ctest-junit.xml" || ctest_rc=$?
 [ "$ctest_rc" -eq 0 ] || exit "$ctest_rc"
 
 # The application client libraries (clients/): their own test runners, the shared vectors.

@@ -1,11 +1,22 @@
 # Shared helpers for hack/*.sh (sourced, not executed).
 
 AGENTROLLOUT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# The control plane's Go modules: hack/kube (versions in hack/versions.env) unless
+# AGENTROLLOUT_KUBE_MODULES names another module directory with its own versions.env, such
+# as hack/kube/compat/v1.33 for the compatibility run (hack/compat.sh). A relative path is
+# taken from the repository root, so it means the same to tests running in build/.
+KUBE_MODULES="$AGENTROLLOUT_ROOT/hack/kube"
+KUBE_VERSIONS_FILE="$AGENTROLLOUT_ROOT/hack/versions.env"
+if [ -n "${AGENTROLLOUT_KUBE_MODULES:-}" ]; then
+  KUBE_MODULES="$(cd "$AGENTROLLOUT_ROOT" && cd "$AGENTROLLOUT_KUBE_MODULES" && pwd)" ||
+    { echo "AGENTROLLOUT_KUBE_MODULES=$AGENTROLLOUT_KUBE_MODULES is not a directory" >&2; exit 1; }
+  KUBE_VERSIONS_FILE="$KUBE_MODULES/versions.env"
+fi
 # shellcheck source=../versions.env
-source "$AGENTROLLOUT_ROOT/hack/versions.env"
+source "$KUBE_VERSIONS_FILE"
 
 AGENTROLLOUT_CACHE="${AGENTROLLOUT_CACHE:-$HOME/.cache/agentrollout}"
-# Where hack/kube-bins.sh puts kube-apiserver, etcd and kubectl for the pinned versions.
+# Where hack/kube-bins.sh puts kube-apiserver, etcd and kubectl for these versions.
 KUBE_BIN_DIR="$AGENTROLLOUT_CACHE/k8s-$KUBERNETES_VERSION-etcd-$ETCD_VERSION"
 
 log() { echo "$(basename "$0"): $*" >&2; }

@@ -1,13 +1,14 @@
-// The Helm chart: `helm lint` passes, RBAC is exactly the documented least-privilege
-// table (no wildcards, Role vs ClusterRole by watchNamespace), the Deployment is hardened
-// and passes flags the operator accepts, and deploy/install.yaml is what the chart renders.
-// helm is built from Go modules by hack/helm-bin.sh (first run: minutes), hence label
-// integration.
+// The Helm chart: `helm lint` passes, its kubeVersion is the tested range, RBAC is exactly the
+// documented least-privilege table (no wildcards, Role vs ClusterRole by watchNamespace), the
+// Deployment is hardened and passes flags the operator accepts, and deploy/install.yaml is what the
+// chart renders. helm is built from Go modules by hack/helm-bin.sh (first run: minutes), hence
+// label integration.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -366,6 +367,43 @@ TEST_F(ChartTest, ReadmeDocumentsEveryValue) {
     if (in_values && std::regex_search(line, m, row)) documented.insert(m[1]);
   }
   EXPECT_EQ(documented, paths);
+}
+
+// The oldest Kubernetes minor hack/compat.sh runs the CRD and the end-to-end tests against:
+// the lowest hack/kube/compat/v1.N (0 when there is none).
+int OldestTestedMinor() {
+  int oldest = 0;
+  const std::regex minor_dir(R"(v1\.([0-9]+))");
+  for (const auto& entry : std::filesystem::directory_iterator(kRoot + "/hack/kube/compat")) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_directory() || !std::regex_match(name, m, minor_dir)) continue;
+    const int minor = std::stoi(m[1].str());
+    if (oldest == 0 || minor < oldest) oldest = minor;
+  }
+  return oldest;
+}
+
+TEST_F(ChartTest, KubeVersionStartsAtTheOldestTestedMinor) {
+  const int minor = OldestTestedMinor();
+  ASSERT_GT(minor, 1) << "no hack/kube/compat/v1.N directory";
+  const YAML::Node chart = YAML::LoadFile(kChart + "/Chart.yaml");
+  EXPECT_EQ(chart["kubeVersion"].as<std::string>(), ">=1." + std::to_string(minor) + ".0-0");
+
+  const auto template_for = [](const std::string& kube_version) {
+    return RunCommand(Helm() + " template x " + ShellQuote(kChart) + " --kube-version " +
+                      ShellQuote(kube_version));
+  };
+  // Provider builds carry a pre-release suffix (v1.33.2-eks-...); the -0 floor admits them.
+  for (const auto& accepted :
+       {"1." + std::to_string(minor) + ".0", "v1." + std::to_string(minor) + ".2-eks-1234abc"}) {
+    const auto result = template_for(accepted);
+    EXPECT_EQ(result.exit_code, 0) << accepted << "\n" << result.output;
+  }
+  const std::string too_old = "1." + std::to_string(minor - 1) + ".99";
+  const auto refused = template_for(too_old);
+  EXPECT_NE(refused.exit_code, 0) << too_old;
+  EXPECT_THAT(refused.output, HasSubstr("chart requires kubeVersion")) << too_old;
 }
 
 }  // namespace
