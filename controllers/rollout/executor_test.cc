@@ -68,7 +68,11 @@ class ExecutorTest : public ::testing::Test {
         [this](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
           if (action.resource == kAgentRollouts && action.verb == "update-status") Log("status");
           if (action.resource == kAgentRollouts && action.verb == "patch") {
-            Log(action.object["metadata"].contains("finalizers") ? "finalizer" : "annotation");
+            // The test's own spec edits are patches too, without metadata.
+            const json& patch = action.object;
+            const bool finalizers =
+                patch.contains("metadata") && patch.at("metadata").contains("finalizers");
+            Log(finalizers ? "finalizer" : "annotation");
           }
           return std::nullopt;
         });
@@ -767,9 +771,11 @@ TEST_F(OnDeleteTest, AFinalizerAddedMeanwhileIsKeptOnRemoval) {
   bool raced = false;
   client_->AddReactor(
       [&](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
-        if (action.verb != "patch" || !action.object["metadata"].contains("finalizers") || raced) {
-          return std::nullopt;
-        }
+        const json& patch = action.object;
+        const bool finalizers = action.resource == kAgentRollouts && action.verb == "patch" &&
+                                patch.contains("metadata") &&
+                                patch.at("metadata").contains("finalizers");
+        if (!finalizers || raced) return std::nullopt;
         raced = true;
         json object = Object();
         object["metadata"]["finalizers"].push_back("example.com/late");
@@ -784,7 +790,9 @@ TEST_F(OnDeleteTest, AFinalizerAddedMeanwhileIsKeptOnRemoval) {
 TEST_F(OnDeleteTest, AFinalizerThatCannotBeAddedHoldsTheWritesButNotTheSafetyNet) {
   client_->AddReactor(
       [](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
-        if (action.verb != "patch" || !action.object["metadata"].contains("finalizers")) {
+        const json& patch = action.object;
+        if (action.resource != kAgentRollouts || action.verb != "patch" ||
+            !patch.contains("metadata") || !patch.at("metadata").contains("finalizers")) {
           return std::nullopt;
         }
         return kube::StatusError(403, "Forbidden", "cannot patch agentrollouts");
