@@ -21,6 +21,8 @@ cmake --build --preset default
 
 echo "==> control plane: etcd + kube-apiserver + kubectl (cached after the first build)"
 bash hack/kube-bins.sh
+echo "==> GitOps engines: Argo CD's health Lua path and Flux's kstatus (cached after the first build)"
+bash hack/gitops-engines.sh
 # One cluster for the whole ctest run (the harness reuses it via AGENTROLLOUT_KUBECONFIG).
 source hack/lib/common.sh
 source hack/lib/proc.sh
