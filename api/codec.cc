@@ -13,6 +13,7 @@
 #include "api/template.h"
 #include "api/threshold.h"
 #include "api/time.h"
+#include "api/validate.h"
 #include "common/text.h"
 
 namespace agentrollout::api {
@@ -297,6 +298,41 @@ SecretRef DecodeSecretRef(Decoder& d, const json& value, const Path& path) {
   return ref;
 }
 
+// An environment variable name, as shells and most runtimes read them.
+std::string DecodeEnvName(Decoder& d, const json& value, const Path& path) {
+  std::string name = d.String(value, path);
+  if (d.ok() && !IsEnvVarName(name)) {
+    d.Fail(path,
+           "must be an environment variable name matching ^[A-Za-z_][A-Za-z0-9_]{0,127}$, got " +
+               Quote(name));
+  }
+  return name;
+}
+
+DeploymentEnvFlagStore DecodeDeploymentEnv(Decoder& d, const json& value, const Path& path) {
+  DeploymentEnvFlagStore store;
+  if (!d.ExpectObject(value, path)) return store;
+  store.deployment = d.RequiredName(value, "deployment", path);
+  if (const json* container = Find(value, "container")) {
+    const Path at = path.Member("container");
+    store.container = d.String(*container, at);
+    if (d.ok() && !IsDnsLabel(store.container)) {
+      d.Fail(at, "must be a container name (a DNS label: a-z, 0-9 and -), got " +
+                     Quote(store.container));
+    }
+  }
+  const json* variables = d.Required(value, "variables", path);
+  const Path at = path.Member("variables");
+  if (!variables || !d.ExpectObject(*variables, at)) return store;
+  if (const json* enabled = Find(*variables, "enabled")) {
+    store.variables.enabled = DecodeEnvName(d, *enabled, at.Member("enabled"));
+  }
+  if (const json* percentage = Find(*variables, "percentage")) {
+    store.variables.percentage = DecodeEnvName(d, *percentage, at.Member("percentage"));
+  }
+  return store;
+}
+
 FlagSpec DecodeFlag(Decoder& d, const json& value, const Path& path) {
   FlagSpec flag;
   if (!d.ExpectObject(value, path)) return flag;
@@ -327,6 +363,9 @@ FlagSpec DecodeFlag(Decoder& d, const json& value, const Path& path) {
     FeatureFlagStore feature_flag;
     if (d.ExpectObject(*store, at)) feature_flag.name = d.RequiredName(*store, "name", at);
     flag.feature_flag = std::move(feature_flag);
+  }
+  if (const json* store = Find(value, "deploymentEnv")) {
+    flag.deployment_env = DecodeDeploymentEnv(d, *store, path.Member("deploymentEnv"));
   }
   if (const json* tenants = Find(value, "enabledTenants")) {
     flag.enabled_tenants = d.StringList(*tenants, path.Member("enabledTenants"));
@@ -844,6 +883,13 @@ json EncodeFlag(const FlagSpec& flag) {
     out["configMap"] = {{"name", flag.config_map->name}, {"key", flag.config_map->key}};
   }
   if (flag.feature_flag) out["featureFlag"] = {{"name", flag.feature_flag->name}};
+  if (const auto& env = flag.deployment_env) {
+    json variables = json::object();
+    if (!env->variables.enabled.empty()) variables["enabled"] = env->variables.enabled;
+    if (!env->variables.percentage.empty()) variables["percentage"] = env->variables.percentage;
+    out["deploymentEnv"] = {{"deployment", env->deployment}, {"variables", std::move(variables)}};
+    if (!env->container.empty()) out["deploymentEnv"]["container"] = env->container;
+  }
   if (!flag.enabled_tenants.empty()) out["enabledTenants"] = flag.enabled_tenants;
   if (!flag.disabled_tenants.empty()) out["disabledTenants"] = flag.disabled_tenants;
   return out;

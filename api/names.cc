@@ -41,6 +41,7 @@ constexpr NameTable<EventReason> kEventReasons[] = {
     {EventReason::kSucceeded, "Succeeded"},
     {EventReason::kInvalidSpec, "InvalidSpec"},
     {EventReason::kTrafficTargetNotFound, "TrafficTargetNotFound"},
+    {EventReason::kFlagTargetNotFound, "FlagTargetNotFound"},
 };
 
 constexpr NameTable<RollbackMode> kRollbackModes[] = {

@@ -52,7 +52,8 @@ TEST(Names, EventReason) {
                                 {EventReason::kResumed, "Resumed"},
                                 {EventReason::kSucceeded, "Succeeded"},
                                 {EventReason::kInvalidSpec, "InvalidSpec"},
-                                {EventReason::kTrafficTargetNotFound, "TrafficTargetNotFound"}},
+                                {EventReason::kTrafficTargetNotFound, "TrafficTargetNotFound"},
+                                {EventReason::kFlagTargetNotFound, "FlagTargetNotFound"}},
                                ParseEventReason);
 }
 
@@ -90,7 +91,7 @@ TEST(Names, ParseErrorsListTheValidNames) {
       {ParseEventReason("Started").error(),
        R"(must be one of PhaseStarted, PhaseAdvanced, AnalysisHold, AnalysisNoGo, RollingBack, )"
        R"(RolledBack, AwaitingApproval, Promoted, Paused, Resumed, Succeeded, InvalidSpec, )"
-       R"(TrafficTargetNotFound, got "Started")"},
+       R"(TrafficTargetNotFound, FlagTargetNotFound, got "Started")"},
   };
   for (const auto& [error, message] : cases) {
     EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);

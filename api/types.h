@@ -54,11 +54,25 @@ struct FeatureFlagStore {  // flag.featureFlag (core.openfeature.dev/v1beta1 Fea
   friend bool operator==(const FeatureFlagStore&, const FeatureFlagStore&) = default;
 };
 
+struct DeploymentEnvVariables {  // flag.deploymentEnv.variables; "" = not written
+  std::string enabled;           // "true"/"false"
+  std::string percentage;        // the number
+  friend bool operator==(const DeploymentEnvVariables&, const DeploymentEnvVariables&) = default;
+};
+
+struct DeploymentEnvFlagStore {  // flag.deploymentEnv (API.md §5.4)
+  std::string deployment;
+  std::string container;  // "" = the pod template's first container
+  DeploymentEnvVariables variables;
+  friend bool operator==(const DeploymentEnvFlagStore&, const DeploymentEnvFlagStore&) = default;
+};
+
 struct FlagSpec {  // flag
   std::string key;
-  // Exactly one of the two stores is set.
+  // Exactly one store is set.
   std::optional<ConfigMapFlagStore> config_map;
   std::optional<FeatureFlagStore> feature_flag;
+  std::optional<DeploymentEnvFlagStore> deployment_env;
   std::vector<std::string> enabled_tenants;
   std::vector<std::string> disabled_tenants;
   friend bool operator==(const FlagSpec&, const FlagSpec&) = default;
@@ -168,6 +182,7 @@ enum class EventReason {
   kSucceeded,
   kInvalidSpec,
   kTrafficTargetNotFound,
+  kFlagTargetNotFound,
 };
 
 struct NotificationSpec {  // notifications[]

@@ -145,10 +145,26 @@ Status CheckStores(const AgentRolloutSpec& spec) {
   if (spec.flag) {
     const bool config_map = spec.flag->config_map.has_value();
     const bool feature_flag = spec.flag->feature_flag.has_value();
-    if (config_map == feature_flag) {
+    const bool deployment_env = spec.flag->deployment_env.has_value();
+    const int stores = int{config_map} + int{feature_flag} + int{deployment_env};
+    if (stores != 1) {
       return InvalidArgument(
-          std::string("spec.flag: exactly one of configMap, featureFlag must be set, got ") +
-          (config_map ? "both" : "neither"));
+          std::string("spec.flag: exactly one of configMap, featureFlag, deploymentEnv must be "
+                      "set, got ") +
+          (stores == 0 ? "none" : "more than one"));
+    }
+    if (deployment_env) {
+      const DeploymentEnvVariables& variables = spec.flag->deployment_env->variables;
+      if (variables.enabled.empty() && variables.percentage.empty()) {
+        return InvalidArgument(
+            "spec.flag.deploymentEnv.variables: set at least one of enabled, percentage");
+      }
+      if (variables.enabled == variables.percentage) {
+        return InvalidArgument(
+            "spec.flag.deploymentEnv.variables: enabled and percentage are "
+            "both \"" +
+            variables.enabled + "\"; name two variables");
+      }
     }
   }
   if (spec.traffic) {
@@ -195,6 +211,23 @@ Status CheckAnalysis(const AnalysisSpec& analysis) {
   return OkStatus();
 }
 
+// With flag.deploymentEnv a phases[].flags key is a variable of the same container.
+Status CheckEnvFlags(const PhaseSpec& phase, const DeploymentEnvFlagStore& store,
+                     const std::string& path) {
+  for (const auto& [key, percent] : phase.flags) {
+    if (!IsEnvVarName(key)) {
+      return InvalidArgument(path + ".flags[" + key +
+                             "]: with spec.flag.deploymentEnv a key is an environment variable "
+                             "name matching ^[A-Za-z_][A-Za-z0-9_]{0,127}$");
+    }
+    if (key == store.variables.enabled || key == store.variables.percentage) {
+      return InvalidArgument(path + ".flags[" + key +
+                             "]: is one of spec.flag.deploymentEnv.variables; use flagPercent");
+    }
+  }
+  return OkStatus();
+}
+
 Status CheckPhases(const AgentRolloutSpec& spec) {
   if (Status s = CheckUniqueNames(spec.phases, "spec.phases"); !s.ok()) return s;
   for (std::size_t i = 0; i < spec.phases.size(); ++i) {
@@ -221,6 +254,9 @@ Status CheckPhases(const AgentRolloutSpec& spec) {
       return InvalidArgument(path + ".flags[" + spec.flag->key +
                              "]: is the rollout's own flag (spec.flag.key); use flagPercent");
     }
+    if (spec.flag && spec.flag->deployment_env) {
+      if (Status s = CheckEnvFlags(phase, *spec.flag->deployment_env, path); !s.ok()) return s;
+    }
   }
   return OkStatus();
 }
@@ -236,6 +272,17 @@ Status CheckNotifications(const std::vector<NotificationSpec>& notifications) {
 }
 
 }  // namespace
+
+bool IsEnvVarName(std::string_view name) {
+  const auto letter = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+  };
+  if (name.empty() || name.size() > 128 || !letter(name.front())) return false;
+  for (char c : name) {
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
 
 Status ValidateSpec(const AgentRolloutSpec& spec) {
   if (Status s = CheckStores(spec); !s.ok()) return s;

@@ -13,7 +13,8 @@
 //     prometheus.bearerTokenSecretRef / basicAuthSecretRef; exactly one router when
 //     traffic is given; unique phase and metric names; non-decreasing flagPercent and
 //     trafficWeight (after defaulting); metrics require prometheus.address; phases[].flags
-//     need a flag store and may not name the rollout's own flag; each notification has a
+//     need a flag store and may not name the rollout's own flag (with deploymentEnv: are
+//     environment variable names other than its variables); each notification has a
 //     url or a secretRef; no value is both Go and NoGo (go and noGo zones disjoint); every
 //     value hitting `abort` also hits `noGo`; every {{variable}} of every query is known
 //     (built-ins or analysis.args), and one outside a "…" or '…' string is a number or
@@ -25,11 +26,16 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "api/types.h"
 #include "common/result.h"
 
 namespace agentrollout::api {
+
+// ^[A-Za-z_][A-Za-z0-9_]{0,127}$: an environment variable name as shells read them
+// (flag.deploymentEnv.variables, and phases[].flags keys of a deploymentEnv rollout).
+bool IsEnvVarName(std::string_view name);
 
 // Expects a spec as DecodeSpec produces it (per-field checks and defaults already applied).
 Status ValidateSpec(const AgentRolloutSpec& spec);

@@ -144,7 +144,9 @@ int Run(const Options& options, const sigset_t& signals) {
     target_cache = std::make_unique<kube::ReadCacheClient>(*client, std::move(cache_options));
     targets = target_cache.get();
   }
-  controllers::FlagStorePtr flags = controllers::NewFlagStore(*targets);
+  controllers::FlagStoreOptions flag_store_options;
+  flag_store_options.deployment_env = options.deployment_env_store;
+  controllers::FlagStorePtr flags = controllers::NewFlagStore(*targets, {}, flag_store_options);
   controllers::TrafficRouterPtr router = controllers::NewTrafficRouter(*targets);
   controllers::WebhookNotifierOptions notifier_options;
   notifier_options.logger = NamedLogger("notifier");

@@ -31,6 +31,7 @@ struct FlagValues {
   std::string retry_period = "2s";
   int concurrency = 4;
   bool cache_target_reads = true;
+  bool deployment_env_store = false;
   std::string rollback_on_delete_timeout = "2m";
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
@@ -78,6 +79,10 @@ void DefineFlags(CLI::App& app, FlagValues& v) {
                  "on them); false = GET them on every evaluation")
       ->envname("AGENTROLLOUT_CACHE_TARGET_READS")
       ->default_str("true");
+  app.add_flag("--deployment-env-store", v.deployment_env_store,
+               "Write flag.deploymentEnv rollouts' flags into Deployments' pod templates (needs "
+               "patch on deployments; default: off, such rollouts fail their writes)")
+      ->envname("AGENTROLLOUT_DEPLOYMENT_ENV_STORE");
   app.add_option("--rollback-on-delete-timeout", v.rollback_on_delete_timeout,
                  "How long the deletion of an AgentRollout with onDelete: rollback retries "
                  "failed flag and traffic writes before it lets the object go with a Warning "
@@ -173,6 +178,7 @@ Result<Options> Convert(const FlagValues& v) {
 
   o.concurrency = v.concurrency;
   o.cache_target_reads = v.cache_target_reads;
+  o.deployment_env_store = v.deployment_env_store;
   auto on_delete = ParseDuration("--rollback-on-delete-timeout", v.rollback_on_delete_timeout);
   if (!on_delete.ok()) return on_delete.error();
   o.rollback_on_delete_timeout = *on_delete;

@@ -43,6 +43,8 @@ struct Options {
   int concurrency = 4;
   // Flag stores and traffic targets are read from watch caches (kube::ReadCacheClient).
   bool cache_target_reads = true;
+  // flag.deploymentEnv is written (the chart's deploymentEnv.enabled); off, it is refused.
+  bool deployment_env_store = false;
   // A deletion under the onDelete `rollback` finalizer gives up after this long.
   std::chrono::milliseconds rollback_on_delete_timeout = std::chrono::minutes(2);
   std::optional<ListenAddress> metrics_address = ListenAddress{"0.0.0.0", 8080};  // nullopt: off

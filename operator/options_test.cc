@@ -120,6 +120,7 @@ TEST_F(OptionsTest, HelpListsEveryFlagWithDefaultAndEnvironmentVariable) {
       {"--retry-period", "2s", "AGENTROLLOUT_RETRY_PERIOD"},
       {"--concurrency", "4", "AGENTROLLOUT_CONCURRENCY"},
       {"--cache-target-reads", "true", "AGENTROLLOUT_CACHE_TARGET_READS"},
+      {"--deployment-env-store", "", "AGENTROLLOUT_DEPLOYMENT_ENV_STORE"},
       {"--rollback-on-delete-timeout", "2m", "AGENTROLLOUT_ROLLBACK_ON_DELETE_TIMEOUT"},
       {"--metrics-addr", ":8080", "AGENTROLLOUT_METRICS_ADDR"},
       {"--health-addr", ":8081", "AGENTROLLOUT_HEALTH_ADDR"},

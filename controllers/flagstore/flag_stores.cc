@@ -4,46 +4,76 @@
 #include <string>
 
 #include "controllers/flagstore/configmap_flags.h"
+#include "controllers/flagstore/deployment_env_flags.h"
 #include "controllers/flagstore/featureflag_flags.h"
 
 namespace agentrollout::controllers {
 namespace {
 
+// flag.deploymentEnv in an installation that did not turn it on.
+class DisabledDeploymentEnvStore final : public FlagStore {
+ public:
+  Status Apply(const DesiredFlags& desired) override { return Refuse(desired); }
+  Status Release(const DesiredFlags& desired, ReleaseMode /*mode*/) override {
+    return Refuse(desired);
+  }
+
+ private:
+  static Status Refuse(const DesiredFlags& desired) {
+    return Error(ErrorCode::kFailedPrecondition,
+                 "flag.deploymentEnv (deployment " + desired.namespace_ + "/" +
+                     desired.deployment_env->deployment +
+                     "): this operator does not write Deployments' environment; install it "
+                     "with the chart value deploymentEnv.enabled=true (--deployment-env-store)");
+  }
+};
+
 class AnyFlagStore final : public FlagStore {
  public:
-  AnyFlagStore(kube::Client& client, const ConflictRetry& retry)
+  AnyFlagStore(kube::Client& client, const ConflictRetry& retry, const FlagStoreOptions& options)
       : config_map_(NewConfigMapFlagStore(client, retry)),
-        feature_flag_(NewFeatureFlagStore(client, retry)) {}
+        feature_flag_(NewFeatureFlagStore(client, retry)),
+        deployment_env_(options.deployment_env ? NewDeploymentEnvFlagStore(client, retry)
+                                               : std::make_unique<DisabledDeploymentEnvStore>()) {}
 
   Status Apply(const DesiredFlags& desired) override {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
-    return desired.config_map ? config_map_->Apply(desired) : feature_flag_->Apply(desired);
+    return StoreOf(desired).Apply(desired);
   }
 
   Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
-    return desired.config_map ? config_map_->Release(desired, mode)
-                              : feature_flag_->Release(desired, mode);
+    return StoreOf(desired).Release(desired, mode);
   }
 
  private:
+  FlagStore& StoreOf(const DesiredFlags& desired) const {
+    if (desired.config_map) return *config_map_;
+    return desired.feature_flag ? *feature_flag_ : *deployment_env_;
+  }
+
   const FlagStorePtr config_map_;
   const FlagStorePtr feature_flag_;
+  const FlagStorePtr deployment_env_;
 };
 
 }  // namespace
 
-FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry) {
-  return std::make_unique<AnyFlagStore>(client, retry);
+FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry,
+                          const FlagStoreOptions& options) {
+  return std::make_unique<AnyFlagStore>(client, retry, options);
 }
 
 std::vector<kube::ResourceRef> FlagStoreResources() { return {kube::kConfigMaps, kFeatureFlags}; }
 
 Status CheckDesiredFlags(const DesiredFlags& desired) {
-  if (desired.config_map.has_value() == desired.feature_flag.has_value()) {
+  const int stores = int{desired.config_map.has_value()} + int{desired.feature_flag.has_value()} +
+                     int{desired.deployment_env.has_value()};
+  if (stores != 1) {
     return InvalidArgument(
-        std::string("flag: exactly one of configMap, featureFlag must be set, got ") +
-        (desired.config_map ? "both" : "neither"));
+        std::string(
+            "flag: exactly one of configMap, featureFlag, deploymentEnv must be set, got ") +
+        (stores == 0 ? "none" : "more than one"));
   }
   if (desired.config_map && desired.config_map->name.empty()) {
     return InvalidArgument("flag.configMap.name: must not be empty");
@@ -53,6 +83,9 @@ Status CheckDesiredFlags(const DesiredFlags& desired) {
   }
   if (desired.feature_flag && desired.feature_flag->name.empty()) {
     return InvalidArgument("flag.featureFlag.name: must not be empty");
+  }
+  if (desired.deployment_env && desired.deployment_env->deployment.empty()) {
+    return InvalidArgument("flag.deploymentEnv.deployment: must not be empty");
   }
   if (desired.namespace_.empty()) return InvalidArgument("flags: namespace must not be empty");
   if (desired.rollout.empty()) return InvalidArgument("flags: rollout must not be empty");

@@ -12,11 +12,21 @@
 
 namespace agentrollout::controllers {
 
+struct FlagStoreOptions {
+  // flag.deploymentEnv is written (the operator's --deployment-env-store, the chart's
+  // deploymentEnv.enabled). Off, its writes fail with kFailedPrecondition saying so: who may
+  // create AgentRollouts may not thereby edit every Deployment's environment unless the
+  // installation chose that.
+  bool deployment_env = false;
+};
+
 // A store writing through `client`, which must outlive it. Apply checks the input
 // (CheckDesiredFlags) before any read or write.
-FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry = {});
+FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry = {},
+                          const FlagStoreOptions& options = {});
 
-// The resources the stores read and write (ConfigMaps, OpenFeature FeatureFlags).
+// The resources the stores read and write that no traffic router does (ConfigMaps,
+// OpenFeature FeatureFlags; the deploymentEnv store's Deployments are a router's too).
 std::vector<kube::ResourceRef> FlagStoreResources();
 
 // kInvalidArgument, naming the field and value, unless exactly one store is set with a

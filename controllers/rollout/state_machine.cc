@@ -114,16 +114,28 @@ RolloutPhase UnderlyingPhase(const api::AgentRolloutStatus& status) {
 }
 
 // The status' Ready reason when a write failed (API.md §6: TrafficTargetNotFound when the
-// router object or its backends are missing).
+// router object or its backends are missing; §5: FlagTargetNotFound when the flag store's
+// object is, e.g. flag.deploymentEnv's Deployment or container).
 std::string BlockedReason(const BlockedWrite& blocked) {
-  return blocked.stage == WriteStage::kTraffic && blocked.error.code() == ErrorCode::kNotFound
-             ? Str(api::EventReason::kTrafficTargetNotFound)
-             : "WriteFailed";
+  if (blocked.error.code() != ErrorCode::kNotFound) return "WriteFailed";
+  switch (blocked.stage) {
+    case WriteStage::kTraffic:
+      return Str(api::EventReason::kTrafficTargetNotFound);
+    case WriteStage::kFlag:
+      return Str(api::EventReason::kFlagTargetNotFound);
+    case WriteStage::kFinalizer:
+      break;
+  }
+  return "WriteFailed";
 }
 
 std::string BlockedText(const BlockedWrite& blocked) {
-  if (BlockedReason(blocked) != "WriteFailed") {
+  const std::string reason = BlockedReason(blocked);
+  if (reason == Str(api::EventReason::kTrafficTargetNotFound)) {
     return "traffic target not found: " + blocked.error.message();
+  }
+  if (reason == Str(api::EventReason::kFlagTargetNotFound)) {
+    return "flag target not found: " + blocked.error.message();
   }
   switch (blocked.stage) {
     case WriteStage::kFlag:
@@ -235,6 +247,7 @@ class Decider {
     flags.namespace_ = in_.metadata.namespace_;
     flags.config_map = spec_.flag->config_map;
     flags.feature_flag = spec_.flag->feature_flag;
+    flags.deployment_env = spec_.flag->deployment_env;
     flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
     flags.phase = s_.current_phase ? s_.current_phase->name : "";
     flags.updated_at = now_;
@@ -661,6 +674,7 @@ class Decider {
       flags.namespace_ = in_.metadata.namespace_;
       flags.config_map = spec_.flag->config_map;
       flags.feature_flag = spec_.flag->feature_flag;
+      flags.deployment_env = spec_.flag->deployment_env;
       flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
       flags.phase = s_.current_phase->name;
       flags.updated_at = now_;

@@ -1174,6 +1174,23 @@ TEST(StateMachineTest, AMissingTrafficTargetHoldsWithoutAdvancingButFolds) {
   EXPECT_THAT(Reasons(held), ElementsAre("TrafficTargetNotFound"));
 }
 
+// API.md §5.4: a flag store whose object is missing (flag.deploymentEnv's Deployment or
+// container) is FlagTargetNotFound, not a generic WriteFailed.
+TEST(StateMachineTest, AMissingFlagTargetHoldsAsFlagTargetNotFound) {
+  Rollout rollout;
+  rollout.Step(At());
+  rollout.input().now = At(hours(5));
+  rollout.input().evaluation = Go(At(hours(5)));
+  const Decision held = DecideBlocked(rollout.input(), WriteStage::kFlag,
+                                      NotFound("deployment voice/voice-agent: not found"));
+  EXPECT_EQ(held.status.current_phase->index, 0) << "nothing advanced";
+  EXPECT_FALSE(held.traffic) << "traffic never moves past the flag";
+  EXPECT_THAT(held.status.message,
+              HasSubstr("flag target not found: deployment voice/voice-agent: not found"));
+  EXPECT_EQ(FindCondition(held.status, kReady)->reason, "FlagTargetNotFound");
+  EXPECT_THAT(Reasons(held), ElementsAre("FlagTargetNotFound"));
+}
+
 TEST(StateMachineTest, ABlockedDecisionStillRollsBack) {
   Rollout rollout;
   const api::Timestamp entered = rollout.DriveTo(1);

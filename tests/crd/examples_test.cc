@@ -206,6 +206,7 @@ TEST_F(ExamplesTest, TogetherTheyShowEveryFeature) {
     const api::AgentRolloutSpec& spec = rollout->spec;
     if (spec.flag && spec.flag->config_map) shown.insert("configMap");
     if (spec.flag && spec.flag->feature_flag) shown.insert("featureFlag");
+    if (spec.flag && spec.flag->deployment_env) shown.insert("deploymentEnv");
     if (spec.flag && !spec.traffic) shown.insert("flag-only");
     if (spec.traffic && !spec.flag) shown.insert("traffic-only");
     if (spec.traffic && spec.traffic->gateway_api) shown.insert("gatewayAPI");
@@ -223,10 +224,10 @@ TEST_F(ExamplesTest, TogetherTheyShowEveryFeature) {
       if (!phase.flags.empty()) shown.insert("phases[].flags");
     }
   }
-  EXPECT_THAT(shown, ::testing::IsSupersetOf({"configMap", "featureFlag", "flag-only",
-                                              "traffic-only", "gatewayAPI", "istio", "replicas",
-                                              "stepBack", "args", "failureLimit", "abort", "dryRun",
-                                              "approval", "phases[].flags"}));
+  EXPECT_THAT(shown, ::testing::IsSupersetOf({"configMap", "featureFlag", "deploymentEnv",
+                                              "flag-only", "traffic-only", "gatewayAPI", "istio",
+                                              "replicas", "stepBack", "args", "failureLimit",
+                                              "abort", "dryRun", "approval", "phases[].flags"}));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ api::AgentRolloutSpec FullSpec() {
   spec.flag = api::FlagSpec{.key = "voice_agent_v2",
                             .config_map = api::ConfigMapFlagStore{"feature-flags", "rollout.json"},
                             .feature_flag = std::nullopt,
+                            .deployment_env = std::nullopt,
                             .enabled_tenants = {"t-internal-1"},
                             .disabled_tenants = {"t-vip-bank"}};
   spec.traffic = api::TrafficSpec{
@@ -79,6 +80,13 @@ api::AgentRolloutSpec WithIstio(api::AgentRolloutSpec spec) {
   spec.flag->feature_flag = api::FeatureFlagStore{"voice-flags"};
   spec.analysis.prometheus->bearer_token_secret_ref.reset();
   spec.analysis.prometheus->basic_auth_secret_ref = api::SecretRef{"prom-basic"};
+  return spec;
+}
+
+api::AgentRolloutSpec WithDeploymentEnv(api::AgentRolloutSpec spec) {
+  spec.flag->config_map.reset();
+  spec.flag->deployment_env = api::DeploymentEnvFlagStore{
+      "voice-agent", "agent", api::DeploymentEnvVariables{"VOICE_V2_ENABLED", "VOICE_V2_PERCENT"}};
   return spec;
 }
 

@@ -15,6 +15,8 @@ api::AgentRolloutSpec FullSpec();
 api::AgentRolloutSpec WithIstio(api::AgentRolloutSpec spec);
 // FullSpec with the replicas router.
 api::AgentRolloutSpec WithReplicas(api::AgentRolloutSpec spec);
+// FullSpec's flag in flag.deploymentEnv (a container named, both variables).
+api::AgentRolloutSpec WithDeploymentEnv(api::AgentRolloutSpec spec);
 
 // Every status field set (as no real rollout would at once: the schema must take it all).
 api::AgentRolloutStatus FullStatus();

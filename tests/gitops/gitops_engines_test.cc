@@ -128,12 +128,13 @@ class GitopsEnginesTest : public ::testing::Test {
   // `flags`; without metrics, time (and promote) alone advances.
   void CreateRollout(const std::string& name, json phases, json analysis = nullptr,
                      const std::string& flags = "feature-flags") {
-    json spec = {{"revision", "2.0.0"},
-                 {"flag", {{"key", name}, {"configMap", {{"name", flags}}}}},
-                 {"traffic",
-                  {{"gatewayAPI",
-                    {{"httpRoute", name}, {"stableBackend", "stable"}, {"canaryBackend", "canary"}}}}},
-                 {"phases", std::move(phases)}};
+    json spec = {
+        {"revision", "2.0.0"},
+        {"flag", {{"key", name}, {"configMap", {{"name", flags}}}}},
+        {"traffic",
+         {{"gatewayAPI",
+           {{"httpRoute", name}, {"stableBackend", "stable"}, {"canaryBackend", "canary"}}}}},
+        {"phases", std::move(phases)}};
     if (!analysis.is_null()) spec["analysis"] = std::move(analysis);
     json object = {{"apiVersion", api::kApiVersion},
                    {"kind", api::kKind},
@@ -192,15 +193,14 @@ class GitopsEnginesTest : public ::testing::Test {
     }
     std::vector<json> objects;
     for (const auto& sample : samples_) objects.push_back(sample.second);
-    const std::vector<json> argocd = RunProbe(
-        {binaries.at("argocd-health"),
-         (testing::SourceDir() / "deploy/argocd/argocd-cm-patch.yaml").string()},
-        objects);
+    const std::vector<json> argocd =
+        RunProbe({binaries.at("argocd-health"),
+                  (testing::SourceDir() / "deploy/argocd/argocd-cm-patch.yaml").string()},
+                 objects);
     const std::vector<json> kstatus = RunProbe({binaries.at("kstatus")}, objects);
     std::map<std::string, Assessment> assessed;
     for (std::size_t i = 0; i < samples_.size() && i < argocd.size() && i < kstatus.size(); ++i) {
-      assessed[samples_[i].first] = {argocd[i].value("status", ""),
-                                     argocd[i].value("message", ""),
+      assessed[samples_[i].first] = {argocd[i].value("status", ""), argocd[i].value("message", ""),
                                      kstatus[i].value("status", "")};
     }
     return assessed;
@@ -220,11 +220,15 @@ TEST_F(GitopsEnginesTest, ArgoCdAndKstatusSeeEveryPhaseAsTheOperationsGuideSays)
   // 1. Progressing, Paused, AwaitingApproval, Succeeded; then a spec edit the operator has
   //    not observed (it is stopped).
   CreateRoute("journey");
-  CreateRollout("journey", {{{"name", "canary"}, {"flagPercent", 10}, {"trafficWeight", 10},
-                             {"duration", "10m"}},
-                            {{"name", "majority"}, {"flagPercent", 50}, {"trafficWeight", 50},
-                             {"duration", "1s"}, {"approval", true}},
-                            {{"name", "complete"}, {"flagPercent", 100}, {"trafficWeight", 100}}});
+  CreateRollout(
+      "journey",
+      {{{"name", "canary"}, {"flagPercent", 10}, {"trafficWeight", 10}, {"duration", "10m"}},
+       {{"name", "majority"},
+        {"flagPercent", 50},
+        {"trafficWeight", 50},
+        {"duration", "1s"},
+        {"approval", true}},
+       {{"name", "complete"}, {"flagPercent", 100}, {"trafficWeight", 100}}});
   CapturePhase("journey", "Progressing");
   Annotate("journey", "pause");
   CapturePhase("journey", "Paused");
@@ -240,11 +244,11 @@ TEST_F(GitopsEnginesTest, ArgoCdAndKstatusSeeEveryPhaseAsTheOperationsGuideSays)
   //    every part has landed; the ConfigMap store never overwrites a document that is not
   //    JSON), then RolledBack once the document is fixed.
   CreateRoute("aborted");
-  CreateRollout("aborted",
-                {{{"name", "canary"}, {"flagPercent", 10}, {"trafficWeight", 10},
-                  {"duration", "10m"}},
-                 {{"name", "complete"}, {"flagPercent", 100}, {"trafficWeight", 100}}},
-                nullptr, "aborted-flags");
+  CreateRollout(
+      "aborted",
+      {{{"name", "canary"}, {"flagPercent", 10}, {"trafficWeight", 10}, {"duration", "10m"}},
+       {{"name", "complete"}, {"flagPercent", 100}, {"trafficWeight", 100}}},
+      nullptr, "aborted-flags");
   Capture("Progressing (aborted)", "aborted",
           [](const json& o) { return PhaseOf(o) == "Progressing"; });
   SetFlagDocument("aborted-flags", "not JSON");
@@ -255,13 +259,13 @@ TEST_F(GitopsEnginesTest, ArgoCdAndKstatusSeeEveryPhaseAsTheOperationsGuideSays)
 
   // 3. Failed: a spec the CRD admits but the operator rejects (go and noGo overlap).
   CreateRoute("invalid");
-  CreateRollout("invalid",
-                {{{"name", "canary"}, {"flagPercent", 10}, {"trafficWeight", 10}, {"duration", "1m"}}},
-                {{"prometheus", {{"address", "http://127.0.0.1:9"}}},
-                 {"interval", "1s"},
-                 {"metrics",
-                  {{{"name", "error-rate"}, {"query", "vector(0)"}, {"go", "< 0.5"},
-                    {"noGo", "> 0.05"}}}}});
+  CreateRollout(
+      "invalid",
+      {{{"name", "canary"}, {"flagPercent", 10}, {"trafficWeight", 10}, {"duration", "1m"}}},
+      {{"prometheus", {{"address", "http://127.0.0.1:9"}}},
+       {"interval", "1s"},
+       {"metrics",
+        {{{"name", "error-rate"}, {"query", "vector(0)"}, {"go", "< 0.5"}, {"noGo", "> 0.05"}}}}});
   CapturePhase("invalid", "Failed");
 
   // 4. A spec edit not yet observed: metadata.generation ahead of status.observedGeneration.
