@@ -52,8 +52,8 @@ DesiredFlags EnvFlags(const std::string& ns, std::vector<flag::FlagState> flags,
                       const std::string& container = "agent") {
   DesiredFlags desired;
   desired.namespace_ = ns;
-  desired.deployment_env =
-      api::DeploymentEnvFlagStore{"voice-agent", container, {"VOICE_V2_ENABLED", "VOICE_V2_PERCENT"}};
+  desired.deployment_env = api::DeploymentEnvFlagStore{
+      "voice-agent", container, {"VOICE_V2_ENABLED", "VOICE_V2_PERCENT"}};
   desired.rollout = ns + "/voice-agent-v2";
   desired.phase = "canary";
   desired.flags = std::move(flags);
@@ -117,18 +117,20 @@ TEST_F(DeploymentEnvIntegration, WritesOnlyTheNamedVariablesOfTheNamedContainer)
       << "a new pod template: that is how the application picks the flags up";
 
   // In state: nothing written, so no new pod template and no new ReplicaSet.
-  ASSERT_TRUE(store_->Apply(EnvFlags(ns_, {{"voice_agent_v2", true, 10, {}, {}},
-                                           {"VOUCHER_CREATION_ENABLED", true, 100, {}, {}},
-                                           {"VOUCHER_REDEMPTION_ENABLED", false, 0, {}, {}},
-                                           {"WALLET_PERCENT", true, 25, {}, {}}}))
+  ASSERT_TRUE(store_
+                  ->Apply(EnvFlags(ns_, {{"voice_agent_v2", true, 10, {}, {}},
+                                         {"VOUCHER_CREATION_ENABLED", true, 100, {}, {}},
+                                         {"VOUCHER_REDEMPTION_ENABLED", false, 0, {}, {}},
+                                         {"WALLET_PERCENT", true, 25, {}, {}}}))
                   .ok());
   EXPECT_EQ(Deployment()["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]);
 
   // Rollback: off everywhere, in place.
-  ASSERT_TRUE(store_->Apply(EnvFlags(ns_, {{"voice_agent_v2", false, 0, {}, {}},
-                                           {"VOUCHER_CREATION_ENABLED", false, 0, {}, {}},
-                                           {"VOUCHER_REDEMPTION_ENABLED", false, 0, {}, {}},
-                                           {"WALLET_PERCENT", false, 0, {}, {}}}))
+  ASSERT_TRUE(store_
+                  ->Apply(EnvFlags(ns_, {{"voice_agent_v2", false, 0, {}, {}},
+                                         {"VOUCHER_CREATION_ENABLED", false, 0, {}, {}},
+                                         {"VOUCHER_REDEMPTION_ENABLED", false, 0, {}, {}},
+                                         {"WALLET_PERCENT", false, 0, {}, {}}}))
                   .ok());
   const json off = Env(Deployment(), 1);
   ASSERT_EQ(off.size(), 7u);
@@ -182,7 +184,8 @@ TEST_F(DeploymentEnvIntegration, AVariableFromValueFromIsNeverOverwritten) {
 TEST_F(DeploymentEnvIntegration, AnInstallationWithoutTheStoreRefusesAndWritesNothing) {
   Create(VoiceDeployment());
   const std::string version = Deployment()["metadata"]["resourceVersion"];
-  Status refused = NewFlagStore(*client_)->Apply(EnvFlags(ns_, {{"voice_agent_v2", true, 10, {}, {}}}));
+  Status refused =
+      NewFlagStore(*client_)->Apply(EnvFlags(ns_, {{"voice_agent_v2", true, 10, {}, {}}}));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_THAT(refused.error().message(), HasSubstr("deploymentEnv.enabled=true"));
