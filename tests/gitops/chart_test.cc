@@ -333,6 +333,24 @@ TEST_F(ChartTest, ExtraArgsAndEnvReachTheContainerAndParse) {
   EXPECT_NE(bad.exit_code, 0) << "an argument that is not a flag is refused";
 }
 
+// deploymentEnv.enabled turns the deploymentEnv flag store on; by default it is off.
+TEST_F(ChartTest, DeploymentEnvValueTurnsTheStoreOn) {
+  for (const bool enabled : {false, true}) {
+    const auto rendered = Render("agentrollout-operator", kReleaseNamespace,
+                                 enabled ? std::vector<std::string>{"deploymentEnv.enabled=true"}
+                                         : std::vector<std::string>{});
+    const auto container =
+        rendered.OfKind("Deployment").at(0)["spec"]["template"]["spec"]["containers"][0];
+    std::vector<std::string> args = {"agentrollout-operator"};
+    for (const auto& arg : container["args"]) args.push_back(arg.as<std::string>());
+    std::vector<const char*> argv;
+    for (const auto& arg : args) argv.push_back(arg.c_str());
+    const auto options = operator_::ParseOptions(static_cast<int>(argv.size()), argv.data());
+    ASSERT_TRUE(options.ok()) << options.error().ToString();
+    EXPECT_EQ(options->deployment_env_store, enabled);
+  }
+}
+
 // The value paths of values.yaml: a map is descended into when values.schema.json lists
 // its properties, else it is one value (resources, podLabels, metrics.service, ...).
 void ValuePaths(const YAML::Node& values, const YAML::Node& schema, const std::string& prefix,
