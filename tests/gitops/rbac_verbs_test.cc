@@ -36,6 +36,8 @@
 //   controllers/flagstore/featureflag_flags.cc  Get, Create, Update featureflags
 //   controllers/traffic/route_router.cc         Get, Update httproutes / virtualservices
 //   controllers/traffic/replicas_router.cc      Get, Patch (merge) deployments
+//   controllers/flagstore/deployment_env_flags.cc  Get, Patch (JSON) deployments
+//                                     (--deployment-env-store, the chart's deploymentEnv.enabled)
 // analysis/ talks to Prometheus only; operator/main.cc wires the above (--namespace,
 // --cache-target-reads, --leader-elect decide which of them run).
 // The kubectl plugin (plugin/) runs as its user, not as this ServiceAccount.
@@ -246,6 +248,7 @@ json Deployment(const std::string& name, int replicas) {
 constexpr char kGatewayQuery[] = R"(errors{rollout="gateway-configmap"})";
 constexpr char kIstioQuery[] = R"(errors{rollout="istio-featureflag"})";
 constexpr char kReplicasQuery[] = R"(errors{rollout="replicas-configmap"})";
+constexpr char kEnvQuery[] = R"(errors{rollout="env-deployment"})";
 
 // The operator's settings that change which calls it makes.
 struct Configuration {
@@ -279,6 +282,10 @@ class OperatorRun {
     create(controllers::kDeployments, ns, Deployment("bot-v1", 10));
     create(controllers::kDeployments, ns, Deployment("bot-v2", 0));
     create(kube::kConfigMaps, ns, {{"metadata", {{"name", "existing-flags"}}}});
+    json env_deployment = Deployment("bot-env", 1);
+    env_deployment["spec"]["template"]["spec"]["containers"] = {
+        {{"name", "bot"}, {"image", "bot"}}};
+    create(controllers::kDeployments, ns, env_deployment);
 
     // ConfigMap created on first use, HTTPRoute; runs to Succeeded. Its action annotation
     // is removed once acted on.
@@ -311,6 +318,16 @@ class OperatorRun {
                            {"canaryDeployment", "bot-v2"},
                            {"totalReplicas", 10}}}},
                         1)));
+    // Flag-only, in a Deployment's environment (flag.deploymentEnv); runs to Succeeded.
+    json env_spec = Spec(
+        kEnvQuery,
+        {{"key", "env_bot"},
+         {"deploymentEnv", {{"deployment", "bot-env"}, {"variables", {{"enabled", "BOT_V2"}}}}}},
+        nullptr, 0);
+    env_spec.erase("traffic");
+    for (json& phase : env_spec["phases"]) phase.erase("trafficWeight");
+    create(controllers::kAgentRollouts, ns, Rollout("env-deployment", env_spec));
+    prometheus_->SetValue(kEnvQuery, 0.01);
     prometheus_->SetValue(kGatewayQuery, 0.01);
     prometheus_->SetValue(kIstioQuery, 0.01);
     prometheus_->SetValue(kReplicasQuery, 0.2);
@@ -346,7 +363,8 @@ class OperatorRun {
     kube::ReadCacheClient target_cache(fake_, std::move(cache_options));
     kube::Client& targets =
         configuration_.cache_target_reads ? static_cast<kube::Client&>(target_cache) : *fake_;
-    controllers::FlagStorePtr flags = controllers::NewFlagStore(targets);
+    controllers::FlagStorePtr flags = controllers::NewFlagStore(
+        targets, {}, controllers::FlagStoreOptions{.deployment_env = true});
     controllers::TrafficRouterPtr router = controllers::NewTrafficRouter(targets);
 
     controllers::WebhookNotifierOptions notifier_options;
@@ -428,7 +446,7 @@ class OperatorRun {
   }
   bool Finished() {
     return InPhase("gateway-configmap", "Succeeded") && InPhase("istio-featureflag", "Succeeded") &&
-           InPhase("replicas-configmap", "RolledBack");
+           InPhase("replicas-configmap", "RolledBack") && InPhase("env-deployment", "Succeeded");
   }
 
   const Configuration configuration_;
