@@ -14,8 +14,9 @@ namespace {
 class DisabledDeploymentEnvStore final : public FlagStore {
  public:
   Status Apply(const DesiredFlags& desired) override { return Refuse(desired); }
-  Status Release(const DesiredFlags& desired, ReleaseMode /*mode*/) override {
-    return Refuse(desired);
+  // Nothing of it was ever written: there is no owner to clear, only a state to refuse.
+  Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
+    return mode == ReleaseMode::kOwnerOnly ? OkStatus() : Refuse(desired);
   }
 
  private:

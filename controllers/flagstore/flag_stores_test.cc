@@ -57,6 +57,25 @@ struct BadCase {
   const char* message;
 };
 
+// flag.deploymentEnv is written only when the installation turned it on.
+TEST(NewFlagStore, RefusesDeploymentEnvUnlessTurnedOn) {
+  kube::FakeClient client;
+  DesiredFlags env = Desired();
+  env.deployment_env = api::DeploymentEnvFlagStore{"voice-agent", "", {"VOICE_V2", ""}};
+  Status refused = NewFlagStore(client)->Apply(env);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message(), HasSubstr("chart value deploymentEnv.enabled=true"));
+  EXPECT_TRUE(NewFlagStore(client)->Release(env, ReleaseMode::kOwnerOnly).ok())
+      << "nothing was written, so there is nothing to let go of";
+  EXPECT_FALSE(NewFlagStore(client)->Release(env, ReleaseMode::kWithState).ok());
+  EXPECT_TRUE(client.Actions().empty()) << "no API call at all";
+
+  Status missing = NewFlagStore(client, {}, {.deployment_env = true})->Apply(env);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound) << "turned on, it reads the Deployment";
+}
+
 TEST(CheckDesiredFlags, NamesTheFieldAndValue) {
   const BadCase cases[] = {
       {"no store", [](DesiredFlags& d) { d.config_map.reset(); },

@@ -147,25 +147,22 @@ TEST_F(DeploymentEnvE2ETest, HoldsAsFlagTargetNotFoundThenWritesThePhasesVariabl
           {"name": "app", "image": "icupa:2", "env": [{"name": "LOG_LEVEL", "value": "info"}]}]}}}})"))
                   .ok());
   ASSERT_TRUE(WaitFor([&] { return Variables()["ICUPA_AGENT_V2_PERCENT"] == "10"; })) << Log();
-  EXPECT_EQ(Variables(), (std::map<std::string, std::string>{
-                             {"LOG_LEVEL", "info"},
-                             {"ICUPA_AGENT_V2_ENABLED", "true"},
-                             {"ICUPA_AGENT_V2_PERCENT", "10"},
-                             {"VOUCHER_CREATION_ENABLED", "true"},
-                             {"LOYALTY_POINTS_PERCENT", "50"}}));
+  EXPECT_EQ(Variables(), (std::map<std::string, std::string>{{"LOG_LEVEL", "info"},
+                                                             {"ICUPA_AGENT_V2_ENABLED", "true"},
+                                                             {"ICUPA_AGENT_V2_PERCENT", "10"},
+                                                             {"VOUCHER_CREATION_ENABLED", "true"},
+                                                             {"LOYALTY_POINTS_PERCENT", "50"}}));
   EXPECT_TRUE(WaitFor([&] { return Status().value("phase", "") == "Progressing"; }));
 
   auto annotated = Cluster().Kubectl({"-n", ns_, "annotate", "agentrollout", "icupa-agent-v2",
                                       std::string(api::kActionAnnotation) + "=abort"});
   ASSERT_EQ(annotated.exit_code, 0) << annotated.Describe();
-  ASSERT_TRUE(WaitFor([&] { return Status().value("phase", "") == "RolledBack"; }))
-      << Log();
-  EXPECT_EQ(Variables(), (std::map<std::string, std::string>{
-                             {"LOG_LEVEL", "info"},
-                             {"ICUPA_AGENT_V2_ENABLED", "false"},
-                             {"ICUPA_AGENT_V2_PERCENT", "0"},
-                             {"VOUCHER_CREATION_ENABLED", "false"},
-                             {"LOYALTY_POINTS_PERCENT", "false"}}));
+  ASSERT_TRUE(WaitFor([&] { return Status().value("phase", "") == "RolledBack"; })) << Log();
+  EXPECT_EQ(Variables(), (std::map<std::string, std::string>{{"LOG_LEVEL", "info"},
+                                                             {"ICUPA_AGENT_V2_ENABLED", "false"},
+                                                             {"ICUPA_AGENT_V2_PERCENT", "0"},
+                                                             {"VOUCHER_CREATION_ENABLED", "false"},
+                                                             {"LOYALTY_POINTS_PERCENT", "false"}}));
 }
 
 }  // namespace
