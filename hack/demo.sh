@@ -4,8 +4,8 @@
 # canary degrades.
 #
 # Usage: hack/demo.sh [--keep] [--non-interactive] [--no-build] | --stop
-#   --keep             leave the cluster, Prometheus, agents and operator running at the end
-#                      (prints how to use them); `hack/demo.sh --stop` stops them
+#   --keep             leave the cluster, Prometheus, agents, operator and dashboard running at
+#                      the end (prints how to use them); `hack/demo.sh --stop` stops them
 #   --non-interactive  no pauses, no colours; fails unless the rollout advanced and then rolled
 #                      back (the e2e test runs this mode)
 #   --no-build         use the binaries already in build/default (the e2e test)
@@ -13,7 +13,8 @@
 # What runs, all on 127.0.0.1 with free ports, nothing needing root or a container engine:
 #   etcd + kube-apiserver (hack/cluster.sh), Prometheus scraping every second
 #   (hack/prometheus.sh), two "agents" -- the test exporter as voice-agent-v1 (stable) and
-#   voice-agent-v2 (canary) --, an HTTPRoute between them, and agentrollout-operator.
+#   voice-agent-v2 (canary) --, an HTTPRoute between them, agentrollout-operator, and the web
+#   dashboard (`kubectl agentrollout dashboard`), whose URL it prints.
 # It applies examples/voice-agent-v2.yaml with the bake times cut to seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +58,7 @@ fi
 OPERATOR="$BUILD_DIR/operator/agentrollout-operator"
 EXPORTER="$BUILD_DIR/analysis/exporter/agentrollout-test-exporter"
 PLUGIN_DIR="$BUILD_DIR/plugin"
-for bin in "$OPERATOR" "$EXPORTER"; do
+for bin in "$OPERATOR" "$EXPORTER" "$PLUGIN_DIR/kubectl-agentrollout"; do
   [ -x "$bin" ] || die "$bin is missing: build it (drop --no-build)"
 done
 
@@ -72,11 +73,13 @@ teardown() {
     echo "  kubectl annotate aro voice-agent-v2 -n $NS rollouts.agentops.dev/action=retry"
     echo "  curl -XPOST '$(cat "$DEMO_DIR/v2.url")/control?errorRatio=0'   # heal the canary"
     echo "  Prometheus: $(bash hack/prometheus.sh url)   operator log: $DEMO_DIR/operator.log"
+    echo "  dashboard:  $(cat "$DEMO_DIR/dashboard.url")"
     echo "  stop it all: bash hack/demo.sh --stop"
     return 0
   fi
   echo
   bold "==> tearing down"
+  stop_pid "$DEMO_DIR/dashboard.pid" "$DEMO_DIR" dashboard
   stop_pid "$DEMO_DIR/operator.pid" "$DEMO_DIR" operator
   stop_pid "$DEMO_DIR/v1.pid" "$DEMO_DIR" voice-agent-v1
   stop_pid "$DEMO_DIR/v2.pid" "$DEMO_DIR" voice-agent-v2
@@ -110,6 +113,7 @@ export PATH="$KUBE_BIN_DIR:$PLUGIN_DIR:$PATH"
 mkdir -p "$DEMO_DIR/bin"
 ln -sf "$OPERATOR" "$DEMO_DIR/bin/agentrollout-operator"
 ln -sf "$EXPORTER" "$DEMO_DIR/bin/agentrollout-test-exporter"
+ln -sf "$PLUGIN_DIR/kubectl-agentrollout" "$DEMO_DIR/bin/kubectl-agentrollout"
 
 # start_agent NAME: the test exporter as one version of the agent; records its URL.
 start_agent() {
@@ -158,6 +162,20 @@ start_detached "$DEMO_DIR/operator.pid" "$DEMO_DIR/operator.log" \
   "$DEMO_DIR/bin/agentrollout-operator" --kubeconfig "$KUBECONFIG" \
   --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 --log-format text
 echo "  log: $DEMO_DIR/operator.log"
+
+step "the web dashboard (kubectl agentrollout dashboard)"
+start_detached "$DEMO_DIR/dashboard.pid" "$DEMO_DIR/dashboard.log" \
+  "$DEMO_DIR/bin/kubectl-agentrollout" dashboard --kubeconfig "$KUBECONFIG" -n "$NS" \
+  --address 127.0.0.1:0
+# Its first line: "dashboard: http://127.0.0.1:PORT/ (namespace voice); Ctrl-C stops it".
+for i in $(seq 1 100); do
+  dashboard_url="$(sed -n '1s/^dashboard: \(http[^ ]*\) .*/\1/p' "$DEMO_DIR/dashboard.log")"
+  [ -n "$dashboard_url" ] && break
+  sleep 0.1
+done
+[ -n "$dashboard_url" ] || die "the dashboard did not start; see $DEMO_DIR/dashboard.log"
+echo "$dashboard_url" >"$DEMO_DIR/dashboard.url"
+echo "  open $dashboard_url in a browser to watch the rollout live"
 
 # The example with bake times in seconds, queries over 10 s windows, analysis every 2 s,
 # the local Prometheus, no Slack webhook, and phase 3's approval left in (the demo shows it).

@@ -418,6 +418,8 @@ void Dashboard::Routes() {
              [this, page](const httplib::Request& req, httplib::Response& res) {
                page(res, informer_->Get(req.matches[1].str(), req.matches[2].str()) ? 200 : 404);
              });
+  server.Get("/favicon.ico",
+             [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   server.Get("/assets/(.+)", [](const httplib::Request& req, httplib::Response& res) {
     const Asset* asset = FindAsset(req.path);
     if (asset == nullptr) {

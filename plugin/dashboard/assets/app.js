@@ -84,7 +84,7 @@ function phaseBar(row, withDetails) {
     const label = phase.name + (withDetails ? ' ' + phase.flagPercent + '%' : '');
     const seg = el('div', {class: 'seg ' + cls, title: phase.name + ': flag ' + phase.flagPercent +
       '%, weight ' + phase.trafficWeight + '%' + (phase.durationSeconds ? ', bake ' + duration(phase.durationSeconds) : '') +
-      (phase.approval ? ', needs approval' : '')}, el('span', {text: label}), phase.approval ? el('span', {class: 'gate', text: '⛿'}) : null);
+      (phase.approval ? ', needs approval' : '')}, el('span', {text: label}), phase.approval ? el('span', {class: 'gate', text: 'approval'}) : null);
     bar.append(seg);
   });
   if (!phases.length) bar.append(el('div', {class: 'seg todo', text: 'spec unknown'}));
