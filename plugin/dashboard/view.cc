@@ -235,7 +235,11 @@ nlohmann::json SummaryJson(const RolloutRecord& record, api::Timestamp now) {
       static_cast<std::size_t>(current->index) < rollout.spec.phases.size()) {
     const api::PhaseSpec& phase = rollout.spec.phases[static_cast<std::size_t>(current->index)];
     approval = phase.approval;
-    if (phase.duration.count() > 0 && current->started_at != api::Timestamp{}) {
+    using api::RolloutPhase;
+    const RolloutPhase at = status.phase;
+    const bool baking = at == RolloutPhase::kProgressing || at == RolloutPhase::kPaused ||
+                        at == RolloutPhase::kAwaitingApproval;
+    if (baking && phase.duration.count() > 0 && current->started_at != api::Timestamp{}) {
       const long long left =
           SecondsOf(phase.duration) - duration_cast<seconds>(now - current->started_at).count();
       bake_left = std::max(0LL, left);

@@ -77,6 +77,12 @@ TEST(SummaryJson, ShowsPhaseBarFlagWeightAndBakeLeft) {
   EXPECT_EQ(row["rank"], 2);
 }
 
+TEST(SummaryJson, NoBakeTimeLeftOnceRolledBack) {
+  const Json row = SummaryJson(Record(RolloutObject("a", Status("RolledBack", "NoGo"))), kNow);
+  EXPECT_TRUE(row["bakeLeftSeconds"].is_null());
+  EXPECT_EQ(row["rank"], 0);
+}
+
 TEST(DecodeRecord, MalformedStatusIsUnknownNotAnError) {
   Json status = Status("Progressing");
   status["currentPhase"] = "not an object";

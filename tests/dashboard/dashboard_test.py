@@ -25,7 +25,9 @@ from playwright.sync_api import sync_playwright
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("AGENTROLLOUT_BUILD_DIR", os.path.join(ROOT, "build", "default"))
-NS = "dashboard-test"
+# A namespace of this run's own: without a namespace controller (hack/cluster.sh runs none)
+# a deleted namespace stays Terminating, so a name is never reused.
+NS = "dashboard-" + os.urandom(3).hex()
 LIVE_TIMEOUT_MS = 120_000
 
 
@@ -43,9 +45,9 @@ def run(args, env=None, input_text=None, check=True):
 
 def start_reading_first_line(args, log_path, env=None):
     """Starts a server that prints its address first; returns (process, first line)."""
-    logfile = open(log_path, "w")
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=logfile, text=True, env=env,
-                               start_new_session=True)
+    with open(log_path, "w") as logfile:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=logfile, text=True,
+                                   env=env, start_new_session=True)
     line = process.stdout.readline().strip()
     if not line:
         process.kill()
@@ -167,12 +169,12 @@ class DashboardBrowserTest(unittest.TestCase):
             route("voice-a"), route("voice-b"), route("voice-c")]})
         cls._restricted_kubeconfig()
 
-        operator = subprocess.Popen(
-            [os.path.join(BUILD, "operator/agentrollout-operator"), "--kubeconfig", cls.kubeconfig,
-             "--namespace", NS, "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
-             "--log-format", "text"],
-            stdout=open(os.path.join(cls.work, "operator.log"), "w"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+        with open(os.path.join(cls.work, "operator.log"), "w") as operator_log:
+            operator = subprocess.Popen(
+                [os.path.join(BUILD, "operator/agentrollout-operator"), "--kubeconfig",
+                 cls.kubeconfig, "--namespace", NS, "--metrics-addr", "127.0.0.1:0",
+                 "--health-addr", "127.0.0.1:0", "--log-format", "text"],
+                stdout=operator_log, stderr=subprocess.STDOUT, start_new_session=True)
         cls.processes.append(operator)
 
         plugin = os.path.join(BUILD, "plugin/kubectl-agentrollout")
@@ -217,6 +219,8 @@ class DashboardBrowserTest(unittest.TestCase):
     @classmethod
     def _stop_servers(cls):
         for process in reversed(cls.processes):
+            if process.stdout:
+                process.stdout.close()
             if process.poll() is None:
                 process.terminate()
                 try:
@@ -412,10 +416,13 @@ class DashboardBrowserTest(unittest.TestCase):
     def test_6_cross_origin_post_is_refused(self):
         admin = self.dashboards["admin"]
         target = f"{admin}/api/rollouts/{NS}/voice-a/actions/abort"
-        # From another origin in the browser (the viewer's dashboard): a simple no-cors POST
-        # reaches the server with a foreign Origin, and a POST with the token header needs a
-        # preflight that the server never grants.
-        page, _ = self.page("viewer", "/")
+        # From a foreign site in the browser (served by Playwright as http://evil.example): a
+        # simple no-cors POST reaches the server with a foreign Origin, and a POST with the
+        # token header needs a preflight that the server never grants.
+        page = self.browser.new_page()
+        page.route("http://evil.example/**",
+                   lambda r: r.fulfill(status=200, content_type="text/html", body="<p>evil</p>"))
+        page.goto("http://evil.example/")
         page.evaluate("""async target => {
             await fetch(target, {method: 'POST', mode: 'no-cors'}).catch(() => {});
         }""", target)
