@@ -386,6 +386,15 @@ function showError(message) {
 
 // ------------------------------------------------------------------ live updates
 
+// A burst of changes (hundreds of rollouts moving at once) repaints the overview once per
+// animation frame, not once per change.
+let overviewPending = false;
+function scheduleOverview() {
+  if (overviewPending) return;
+  overviewPending = true;
+  requestAnimationFrame(() => { overviewPending = false; renderOverview(); });
+}
+
 function connect() {
   const live = document.getElementById('live');
   const source = new EventSource('/api/events');
@@ -397,13 +406,13 @@ function connect() {
   source.addEventListener('rollout', event => {
     const row = JSON.parse(event.data);
     state.rows.set(key(row), row);
-    if (state.route.page === 'overview') renderOverview();
+    if (state.route.page === 'overview') scheduleOverview();
     else if (state.route.page === 'rollout' && key(row) === state.route.namespace + '/' + state.route.name) loadRollout();
   });
   source.addEventListener('deleted', event => {
     const row = JSON.parse(event.data);
     state.rows.delete(key(row));
-    if (state.route.page === 'overview') renderOverview();
+    if (state.route.page === 'overview') scheduleOverview();
     else if (state.route.page === 'rollout' && key(row) === state.route.namespace + '/' + state.route.name) loadRollout();
   });
   source.addEventListener('resync', refresh);
