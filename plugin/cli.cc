@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
 #pragma GCC diagnostic pop
+#include <malloc.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -106,6 +107,10 @@ int RunDashboard(PluginEnv& env, const Values& v) {
             << " is not a loopback address: anyone who can reach it sees every AgentRollout "
                "your kubeconfig may read (actions still need the page's token)\n";
   }
+  // The server's pool threads each build large JSON answers; with glibc's default of up to
+  // 8 arenas per core each keeps its own freed memory (measured: 68 MiB instead of ~40 MiB
+  // with 1,000 rollouts after a few page loads).
+  mallopt(M_ARENA_MAX, 2);
   Result<Connection> connection = env.connect(v.connection);
   if (!connection.ok()) return Fail(env, connection.error());
   options.namespace_ = v.all_namespaces ? "" : connection->namespace_;

@@ -53,7 +53,9 @@ int HttpStatus(const Error& error) {
 
 void Reply(httplib::Response& res, int status, const Json& body) {
   res.status = status;
-  res.set_content(Dump(body), "application/json");
+  // With the charset, cpp-httplib does not brotli-compress the body (it compresses exactly
+  // "application/json", at quality 11: half a second for the overview of 1,000 rollouts).
+  res.set_content(Dump(body), "application/json; charset=utf-8");
 }
 
 void ReplyError(httplib::Response& res, const Error& error) {

@@ -121,7 +121,7 @@ TEST_F(DashboardServer, PagesCarryAStrictContentSecurityPolicy) {
   auto js = http_->Get("/assets/uPlot.iife.min.js");
   ASSERT_TRUE(js);
   EXPECT_EQ(js->status, 200);
-  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(js->get_header_value("Content-Type"), "application/javascript; charset=utf-8");
   EXPECT_EQ(http_->Get("/assets/nothing.js")->status, 404);
 }
 

@@ -116,7 +116,15 @@ function renderOverview() {
   const table = el('table', {class: 'overview', id: 'overview'},
     el('thead', {}, el('tr', {}, ['Namespace', 'Name', 'Revision', 'Phase', 'Progress', 'Flag', 'Weight',
       'Verdict', 'Message', 'Age'].map(h => el('th', {text: h})))),
-    el('tbody', {}, shown.map(row => el('tr', {'data-key': key(row), class: 'rank-' + row.rank},
+    el('tbody', {}, shown.map(overviewRow)));
+  main.replaceChildren(
+    el('div', {class: 'toolbar'}, el('h2', {text: 'Rollouts'}), nsSelect, phaseSelect,
+      el('span', {class: 'muted', text: shown.length + ' of ' + rows.length + ' shown; rollbacks and holds first'})),
+    rows.length ? table : el('p', {class: 'muted', id: 'empty', text: 'No AgentRollouts here yet.'}));
+}
+
+function overviewRow(row) {
+  return el('tr', {'data-key': key(row), 'data-rank': row.rank, class: 'rank-' + row.rank},
       el('td', {text: row.namespace}),
       el('td', {}, el('a', {href: '/rollouts/' + encodeURIComponent(row.namespace) + '/' +
         encodeURIComponent(row.name), text: row.name})),
@@ -129,11 +137,20 @@ function renderOverview() {
       el('td', {class: 'num', 'data-field': 'weight', text: pct(row.trafficWeight)}),
       el('td', {}, verdictBadge(row.verdict)),
       el('td', {class: 'message', text: known(row.message, '')}),
-      el('td', {text: duration(row.ageSeconds)})))));
-  main.replaceChildren(
-    el('div', {class: 'toolbar'}, el('h2', {text: 'Rollouts'}), nsSelect, phaseSelect,
-      el('span', {class: 'muted', text: shown.length + ' of ' + rows.length + ' shown; rollbacks and holds first'})),
-    rows.length ? table : el('p', {class: 'muted', id: 'empty', text: 'No AgentRollouts here yet.'}));
+      el('td', {text: duration(row.ageSeconds)}));
+}
+
+// One row changed: replaced in place when it keeps its place in the order and the filters,
+// else the table is drawn again (at most once per frame).
+function updateOverviewRow(row) {
+  const tr = document.querySelector('#overview tr[data-key="' + CSS.escape(key(row)) + '"]');
+  const nsFilter = document.getElementById('filter-ns');
+  const phaseFilter = document.getElementById('filter-phase');
+  const filtered = (nsFilter && nsFilter.value) || (phaseFilter && phaseFilter.value);
+  const phaseListed = !phaseFilter ||
+    [...phaseFilter.options].some(o => o.value === known(row.phase, 'not reconciled'));
+  if (tr && !filtered && phaseListed && Number(tr.dataset.rank) === row.rank) tr.replaceWith(overviewRow(row));
+  else scheduleOverview();
 }
 
 async function loadOverview() {
@@ -406,7 +423,7 @@ function connect() {
   source.addEventListener('rollout', event => {
     const row = JSON.parse(event.data);
     state.rows.set(key(row), row);
-    if (state.route.page === 'overview') scheduleOverview();
+    if (state.route.page === 'overview') updateOverviewRow(row);
     else if (state.route.page === 'rollout' && key(row) === state.route.namespace + '/' + state.route.name) loadRollout();
   });
   source.addEventListener('deleted', event => {
