@@ -79,6 +79,9 @@ class DashboardServer : public ::testing::Test {
     options.connect_prometheus =
         [this](const analysis::PrometheusTarget& target) -> Result<analysis::PrometheusClientPtr> {
       token_seen_ = target.credentials.bearer_token;
+      if (prometheus_down_) {
+        return Error(ErrorCode::kUnavailable, "Prometheus at http://prom:9090 is unreachable");
+      }
       return analysis::PrometheusClientPtr(prometheus_);
     };
     dashboard_ = std::make_unique<Dashboard>(client_, options);
@@ -107,6 +110,7 @@ class DashboardServer : public ::testing::Test {
   std::unique_ptr<Dashboard> dashboard_;
   std::unique_ptr<httplib::Client> http_;
   std::atomic<bool> may_patch_{true};
+  std::atomic<bool> prometheus_down_{false};
   std::string token_seen_;
 };
 
@@ -200,6 +204,17 @@ TEST_F(DashboardServer, MetricsUseTheSecretButNeverShowIt) {
   EXPECT_EQ(prometheus_->queries, (std::vector<std::string>{R"(sum(errors{version="agent-v2"}))",
                                                             R"(sum(errors{version="agent-v1"}))"}));
   EXPECT_EQ(body["refreshSeconds"], 10);
+}
+
+TEST_F(DashboardServer, UnreachablePrometheusIsSaidForThatRolloutOnly) {
+  prometheus_down_ = true;
+  auto metrics = http_->Get("/api/rollouts/voice/voice-v2/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  const Json body = Json::parse(metrics->body);
+  EXPECT_NE(body["error"].get<std::string>().find("unreachable"), std::string::npos);
+  EXPECT_TRUE(body["charts"].empty());
+  EXPECT_EQ(http_->Get("/api/rollouts/voice/voice-v2")->status, 200) << "the page still loads";
 }
 
 TEST_F(DashboardServer, UnlabelledSecretIsNotRead) {
