@@ -115,18 +115,25 @@ ln -sf "$OPERATOR" "$DEMO_DIR/bin/agentrollout-operator"
 ln -sf "$EXPORTER" "$DEMO_DIR/bin/agentrollout-test-exporter"
 ln -sf "$PLUGIN_DIR/kubectl-agentrollout" "$DEMO_DIR/bin/kubectl-agentrollout"
 
+# first_line FILE SED_SCRIPT: the first line of a server's log as SED_SCRIPT prints it (the
+# servers print their address first), waiting up to 10 s for it; "" when it never does.
+first_line() {
+  local line="" i
+  for i in $(seq 1 100); do
+    line="$(sed -n "1{$2}" "$1")"
+    [ -n "$line" ] && break
+    sleep 0.1
+  done
+  echo "$line"
+}
+
 # start_agent NAME: the test exporter as one version of the agent; records its URL.
 start_agent() {
-  local name="$1" short="${1#voice-agent-}" port="" i
+  local name="$1" short="${1#voice-agent-}" port
   start_detached "$DEMO_DIR/$short.pid" "$DEMO_DIR/$short.log" \
     "$DEMO_DIR/bin/agentrollout-test-exporter" --listen 127.0.0.1:0 --version-label "$name" \
     --rps 50 --latency-ms 350
-  # Its first line of output is the port it bound.
-  for i in $(seq 1 50); do
-    port="$(sed -n '1{/^[0-9][0-9]*$/p}' "$DEMO_DIR/$short.log")"
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
+  port="$(first_line "$DEMO_DIR/$short.log" '/^[0-9][0-9]*$/p')"
   [ -n "$port" ] || die "$name did not start; see $DEMO_DIR/$short.log"
   echo "http://127.0.0.1:$port" >"$DEMO_DIR/$short.url"
 }
@@ -168,11 +175,7 @@ start_detached "$DEMO_DIR/dashboard.pid" "$DEMO_DIR/dashboard.log" \
   "$DEMO_DIR/bin/kubectl-agentrollout" dashboard --kubeconfig "$KUBECONFIG" -n "$NS" \
   --address 127.0.0.1:0
 # Its first line: "dashboard: http://127.0.0.1:PORT/ (namespace voice); Ctrl-C stops it".
-for i in $(seq 1 100); do
-  dashboard_url="$(sed -n '1s/^dashboard: \(http[^ ]*\) .*/\1/p' "$DEMO_DIR/dashboard.log")"
-  [ -n "$dashboard_url" ] && break
-  sleep 0.1
-done
+dashboard_url="$(first_line "$DEMO_DIR/dashboard.log" 's/^dashboard: \(http[^ ]*\) .*/\1/p')"
 [ -n "$dashboard_url" ] || die "the dashboard did not start; see $DEMO_DIR/dashboard.log"
 echo "$dashboard_url" >"$DEMO_DIR/dashboard.url"
 echo "  open $dashboard_url in a browser to watch the rollout live"

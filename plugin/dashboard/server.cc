@@ -156,6 +156,11 @@ Status Dashboard::Start(std::chrono::milliseconds sync_timeout) {
   handlers.on_update = [this](const auto&, const auto& record) { OnChange(record); };
   handlers.on_delete = [this](const auto& record) {
     const auto& meta = record->rollout.metadata;
+    {
+      std::lock_guard lock(mu_);
+      series_.erase(meta.namespace_ + "/" + meta.name);
+      comparisons_.erase(meta.namespace_ + "/" + meta.name);
+    }
     feed_.Publish("deleted", Dump({{"namespace", meta.namespace_}, {"name", meta.name}}));
   };
   informer_->AddEventHandlers(std::move(handlers));
