@@ -38,10 +38,14 @@ std::string NewToken() {
 RequestGuard::RequestGuard(std::string token, int port, std::vector<std::string> hosts)
     : token_(std::move(token)) {
   hosts.insert(hosts.end(), {"localhost", "127.0.0.1", "[::1]"});
-  for (const std::string& host : hosts) hosts_.push_back(Lower(host) + ":" + std::to_string(port));
+  for (const std::string& host : hosts) {
+    if (host == "*") any_host_ = true;
+    hosts_.push_back(Lower(host) + ":" + std::to_string(port));
+  }
 }
 
 bool RequestGuard::KnownHost(std::string_view host) const {
+  if (any_host_) return !host.empty();
   return std::find(hosts_.begin(), hosts_.end(), Lower(host)) != hosts_.end();
 }
 

@@ -21,7 +21,9 @@ std::string NewToken();
 class RequestGuard {
  public:
   // `port` is the bound port; `hosts` the names the server answers to besides the loopback
-  // ones (localhost, 127.0.0.1, [::1]), e.g. the host of a non-loopback --address.
+  // ones (localhost, 127.0.0.1, [::1]), e.g. the host of a non-loopback --address; "*" (a
+  // wildcard address such as 0.0.0.0, whose names cannot be known) accepts any Host — the
+  // server is then reachable under any name anyway, and Origin and token checks remain.
   RequestGuard(std::string token, int port, std::vector<std::string> hosts = {});
 
   const std::string& token() const { return token_; }
@@ -38,6 +40,7 @@ class RequestGuard {
 
   std::string token_;
   std::vector<std::string> hosts_;  // "name:port"
+  bool any_host_ = false;
 };
 
 }  // namespace agentrollout::plugin::dashboard

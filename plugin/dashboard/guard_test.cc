@@ -31,6 +31,14 @@ TEST(RequestGuard, NonLoopbackAddressIsAKnownHostToo) {
   EXPECT_FALSE(guard.CheckRead("other.internal:8080", "").ok());
 }
 
+TEST(RequestGuard, WildcardAddressAcceptsAnyHostButStillChecksOrigin) {
+  const RequestGuard guard("t", 3100, {"*"});
+  EXPECT_TRUE(guard.CheckRead("192.0.2.7:3100", "http://192.0.2.7:3100").ok());
+  EXPECT_FALSE(guard.CheckRead("192.0.2.7:3100", "http://evil.example").ok());
+  EXPECT_FALSE(guard.CheckRead("", "").ok());
+  EXPECT_FALSE(guard.CheckWrite("192.0.2.7:3100", "http://192.0.2.7:3100", "wrong").ok());
+}
+
 TEST(RequestGuard, OriginMustBeThisServer) {
   const RequestGuard guard("t", 3100);
   EXPECT_TRUE(guard.CheckRead("127.0.0.1:3100", "http://127.0.0.1:3100").ok());

@@ -199,7 +199,14 @@ Status Dashboard::Start(std::chrono::milliseconds sync_timeout) {
                                               " (in use? try --address 127.0.0.1:0)");
   }
   std::vector<std::string> hosts;
-  if (!IsLoopback(options_.host)) hosts.push_back(options_.host);
+  const bool wildcard =
+      options_.host == "0.0.0.0" || options_.host == "::" || options_.host.empty();
+  if (wildcard) {
+    hosts.push_back("*");
+  } else if (!IsLoopback(options_.host)) {
+    hosts.push_back(options_.host.find(':') != std::string::npos ? "[" + options_.host + "]"
+                                                                 : options_.host);
+  }
   guard_ = std::make_unique<RequestGuard>(NewToken(), port_, std::move(hosts));
   Routes();
   serve_thread_ = std::thread([this] { server_->listen_after_bind(); });
