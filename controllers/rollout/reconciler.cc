@@ -391,6 +391,7 @@ void Reconciler::UpdateAnalysis(const std::string& key, const Execution& executi
   evaluation.vars =
       analysis::BuildTemplateVars(api::AgentRollout{input.metadata, input.spec, execution.status},
                                   execution.status.current_phase->name);
+  evaluation.phase_started = execution.status.current_phase->started_at;
   if (input.spec.analysis.prometheus) {
     auto credentials =
         CachedCredentials(key, input.metadata.namespace_, *input.spec.analysis.prometheus);
@@ -476,9 +477,9 @@ void Reconciler::SubstituteErrorEvaluation(const std::string& key, const api::An
     KeyState& state = keys_[key];
     if (now < state.next_credential_error) return;  // one per interval, as the scheduler would
     state.next_credential_error = now + spec.interval;
-    std::vector<Result<analysis::QueryResult>> outcomes(spec.metrics.size(),
+    std::vector<Result<analysis::QueryResult>> outcomes(analysis::QueryCount(spec),
                                                         Result<analysis::QueryResult>(error));
-    state.evaluation = analysis::AssembleEvaluation(spec, outcomes, now);
+    state.evaluation = analysis::AssembleEvaluation(spec, {}, outcomes, now);
     metrics_.CountVerdict(state.evaluation->verdict);
   }
   logger_->warn("analysis of {} cannot run: {}", key, error.ToString());
