@@ -197,8 +197,7 @@ std::array<Result<std::string>, kQueriesPerComparison> RenderComparison(
           render(comparison.total, versions.stable, "total")};
 }
 
-api::MetricStatus JudgeComparison(const api::ComparisonSpec& comparison,
-                                  const Versions& versions,
+api::MetricStatus JudgeComparison(const api::ComparisonSpec& comparison, const Versions& versions,
                                   const std::vector<Result<QueryResult>>& outcomes,
                                   std::size_t first) {
   api::MetricStatus status;
@@ -219,9 +218,8 @@ api::MetricStatus JudgeComparison(const api::ComparisonSpec& comparison,
   for (std::size_t query : {kCanaryTotal, kStableTotal}) {
     if (!reads[query].count) {
       status.verdict = api::Verdict::kHold;
-      status.message =
-          WithWarnings("no data for the " + VersionName(query, versions) + " in this phase yet",
-                       warnings);
+      status.message = WithWarnings(
+          "no data for the " + VersionName(query, versions) + " in this phase yet", warnings);
       return status;
     }
   }
@@ -235,10 +233,10 @@ api::MetricStatus JudgeComparison(const api::ComparisonSpec& comparison,
   Result<judge::Judgement> judgement = judge::Judge(judged, canary, stable);
   if (!judgement.ok()) {
     status.verdict = api::Verdict::kError;
-    status.message = WithWarnings(judgement.error().message() + " (canary " +
-                                      QuoteForMessage(versions.canary) + ", stable " +
-                                      QuoteForMessage(versions.stable) + ")",
-                                  warnings);
+    status.message =
+        WithWarnings(judgement.error().message() + " (canary " + QuoteForMessage(versions.canary) +
+                         ", stable " + QuoteForMessage(versions.stable) + ")",
+                     warnings);
     return status;
   }
   api::ComparisonStatus& shown = status.comparison.emplace();

@@ -49,8 +49,7 @@ std::array<Result<std::string>, kQueriesPerComparison> RenderComparison(
 // - fewer than minTotal calls -> Hold, "needs 140 more stable calls";
 // - else the judge's verdict: "canary is worse by 1.2–3.4 points (No-Go above 2)",
 //   "canary − stable is −0.4 to +1.1 points: not yet below 0.5 (Go) nor above 2 (No-Go)".
-api::MetricStatus JudgeComparison(const api::ComparisonSpec& comparison,
-                                  const Versions& versions,
+api::MetricStatus JudgeComparison(const api::ComparisonSpec& comparison, const Versions& versions,
                                   const std::vector<Result<QueryResult>>& outcomes,
                                   std::size_t first);
 

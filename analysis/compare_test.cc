@@ -95,8 +95,7 @@ TEST(JudgeComparison, GoWhenEqualRatesAreWellMeasured) {
 TEST(JudgeComparison, HoldsInTheGreyZoneAndBelowMinTotal) {
   const api::MetricStatus grey = Judged(Counts(20, 1000, 100, 10000));
   EXPECT_EQ(grey.verdict, Verdict::kHold);
-  EXPECT_TRUE(grey.message.ends_with("not yet below 0.5 (Go) nor above 2 (No-Go)"))
-      << grey.message;
+  EXPECT_TRUE(grey.message.ends_with("not yet below 0.5 (Go) nor above 2 (No-Go)")) << grey.message;
 
   const api::MetricStatus few = Judged(Counts(0, 60, 0, 5000));
   EXPECT_EQ(few.verdict, Verdict::kHold);
@@ -123,8 +122,8 @@ TEST(JudgeComparison, NoEventSeriesCountsZeroNoTotalHolds) {
 TEST(JudgeComparison, BadInputIsAnErrorNamingTheQueryAndTheVersion) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
-  const Result<QueryResult> two_series =
-      QueryResult{QueryResult::Type::kVector, {Sample{{{"a", "1"}}, 1}, Sample{{{"a", "2"}}, 2}}, {}};
+  const Result<QueryResult> two_series = QueryResult{
+      QueryResult::Type::kVector, {Sample{{{"a", "1"}}, 1}, Sample{{{"a", "2"}}, 2}}, {}};
   struct Case {
     std::vector<Result<QueryResult>> outcomes;
     std::string message;

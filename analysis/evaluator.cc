@@ -61,8 +61,8 @@ api::Evaluation AssembleEvaluation(const api::AnalysisSpec& spec, const Template
   }
   const Versions versions = VersionsOf(vars);
   for (std::size_t i = 0; i < spec.comparisons.size(); ++i) {
-    evaluation.metrics.push_back(JudgeComparison(
-        spec.comparisons[i], versions, outcomes, spec.metrics.size() + kQueriesPerComparison * i));
+    evaluation.metrics.push_back(JudgeComparison(spec.comparisons[i], versions, outcomes,
+                                                 spec.metrics.size() + kQueriesPerComparison * i));
   }
   evaluation.verdict = TableVerdict(evaluation.metrics);
   return evaluation;

@@ -115,8 +115,9 @@ TEST(EvaluateOnce, TemplateErrorsAndConnectErrorsAreMetricErrors) {
   input = Input();
   input.spec.prometheus.reset();
   evaluation = EvaluateOnce(input, Connecting(connect));
-  EXPECT_EQ(evaluation.metrics[1].message,
-            "analysis.prometheus.address is required when analysis.metrics or comparisons are given");
+  EXPECT_EQ(
+      evaluation.metrics[1].message,
+      "analysis.prometheus.address is required when analysis.metrics or comparisons are given");
 }
 
 TEST(EvaluateOnce, EmptyTableIsGoWithoutConnecting) {

@@ -498,8 +498,8 @@ ComparisonSpec DecodeComparison(Decoder& d, const json& value, const Path& path)
         d.Number(*confidence, path.Member("confidence"), kMinConfidence, kMaxConfidence);
   }
   if (const json* min_total = Find(value, "minTotal")) {
-    comparison.min_total = d.Integer(*min_total, path.Member("minTotal"), 1, kMaxMinTotal,
-                                     kInt64Min, kInt64Max);
+    comparison.min_total =
+        d.Integer(*min_total, path.Member("minTotal"), 1, kMaxMinTotal, kInt64Min, kInt64Max);
   }
   return comparison;
 }

@@ -328,8 +328,11 @@ TEST(DecodeSpec, ComparisonErrorsNameTheField) {
   };
   for (const auto& [patch, message] : cases) {
     json spec = VoiceAgentManifest()["spec"];
-    json comparison = {{"name", "errors-vs-stable"}, {"events", "e"}, {"total", "t"},
-                       {"go", "< 0.005"},            {"noGo", "> 0.02"}};
+    json comparison = {{"name", "errors-vs-stable"},
+                       {"events", "e"},
+                       {"total", "t"},
+                       {"go", "< 0.005"},
+                       {"noGo", "> 0.02"}};
     comparison.update(patch);
     spec["analysis"]["comparisons"] = json::array({comparison});
     auto decoded = DecodeSpec(spec);
@@ -337,10 +340,9 @@ TEST(DecodeSpec, ComparisonErrorsNameTheField) {
     EXPECT_TRUE(decoded.error().message().starts_with(message)) << decoded.error().message();
   }
   json spec = VoiceAgentManifest()["spec"];
-  spec["analysis"]["comparisons"] = json::array({{{"name", "x"}, {"total", "t"},
-                                                  {"go", "< 0"}, {"noGo", "> 0"}}});
-  EXPECT_EQ(DecodeSpec(spec).error().message(),
-            "spec.analysis.comparisons[0].events: is required");
+  spec["analysis"]["comparisons"] =
+      json::array({{{"name", "x"}, {"total", "t"}, {"go", "< 0"}, {"noGo", "> 0"}}});
+  EXPECT_EQ(DecodeSpec(spec).error().message(), "spec.analysis.comparisons[0].events: is required");
 }
 
 TEST(DecodeObjectMeta, ReadsDeletionAndFinalizers) {
@@ -458,10 +460,9 @@ TEST(SpecRoundTrip, DecodeOfEncodeIsIdentity) {
   odd.rollback_mode = RollbackMode::kStepBack;
   odd.traffic->istio = IstioTraffic{"vs", "a", "b", "", "v2"};
   odd.notifications.push_back(NotificationSpec{"", SecretKeyRef{"s", "url"}, {}});
-  odd.analysis.comparisons.push_back(ComparisonSpec{"errors-vs-stable", "e{v=\"{{version}}\"}",
-                                                    "t[{{window}}]", Threshold{CompareOp::kLess, 0.005},
-                                                    Threshold{CompareOp::kGreaterEqual, 0.02}, 0.99,
-                                                    250});
+  odd.analysis.comparisons.push_back(ComparisonSpec{
+      "errors-vs-stable", "e{v=\"{{version}}\"}", "t[{{window}}]",
+      Threshold{CompareOp::kLess, 0.005}, Threshold{CompareOp::kGreaterEqual, 0.02}, 0.99, 250});
   for (const AgentRolloutSpec& spec : {example, *minimal, odd}) {
     const json encoded = EncodeSpec(spec);
     auto decoded = DecodeSpec(encoded);

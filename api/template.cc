@@ -172,8 +172,7 @@ Status CheckTemplate(std::string_view query, const std::map<std::string, std::st
       continue;
     }
     const std::string where = std::string(field_path) + ": {{" + part.text + "}} of " +
-                              (comparison ? "comparison " : "metric ") +
-                              QuoteForMessage(metric) +
+                              (comparison ? "comparison " : "metric ") + QuoteForMessage(metric) +
                               " stands outside a \"…\" or '…' string literal, so its value "
                               "must be a number or a duration";
     if (builtin) {

@@ -132,9 +132,9 @@ struct ComparisonSpec {
   // since the phase started; rendered with {{version}} = canary, then stable.
   std::string events;
   std::string total;
-  Threshold go;     // on canary - stable; < or <= (validated)
-  Threshold no_go;  // > or >= (validated)
-  double confidence = 0.95;  // in [0.8, 0.999]
+  Threshold go;                  // on canary - stable; < or <= (validated)
+  Threshold no_go;               // > or >= (validated)
+  double confidence = 0.95;      // in [0.8, 0.999]
   std::int64_t min_total = 100;  // per version; fewer -> Hold
   friend bool operator==(const ComparisonSpec&, const ComparisonSpec&) = default;
 };
@@ -251,7 +251,7 @@ struct CountsStatus {
 
 // A comparison's judgement, on its entry in status.analysis.metrics[].
 struct ComparisonStatus {
-  std::string low;   // interval: [low, high] for canary - stable
+  std::string low;  // interval: [low, high] for canary - stable
   std::string high;
   CountsStatus canary;
   CountsStatus stable;

@@ -178,8 +178,8 @@ Status CheckComparisons(const AgentRolloutSpec& spec) {
   for (std::size_t i = 0; i < analysis.comparisons.size(); ++i) {
     const ComparisonSpec& comparison = analysis.comparisons[i];
     const std::string path = "spec.analysis.comparisons[" + std::to_string(i) + "]";
-    for (const auto& [field, query] : {std::pair{".events", &comparison.events},
-                                       std::pair{".total", &comparison.total}}) {
+    for (const auto& [field, query] :
+         {std::pair{".events", &comparison.events}, std::pair{".total", &comparison.total}}) {
       if (Status s = CheckTemplate(*query, analysis.args, path + field, comparison.name,
                                    TemplateScope::kComparison);
           !s.ok()) {

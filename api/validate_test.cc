@@ -420,17 +420,19 @@ TEST(ValidateSpec, BareTemplateValuesMustBeNumbersOrDurations) {
 }
 
 json ErrorRateVsStable() {
-  return {{"name", "error-rate-vs-stable"},
-          {"events",
-           R"q(sum(increase(agent_requests_total{version="{{version}}",outcome="error"}[{{window}}])))q"},
-          {"total", R"q(sum(increase(agent_requests_total{version="{{version}}"}[{{window}}])))q"},
-          {"go", "< 0.005"},
-          {"noGo", "> 0.02"}};
+  return {
+      {"name", "error-rate-vs-stable"},
+      {"events",
+       R"q(sum(increase(agent_requests_total{version="{{version}}",outcome="error"}[{{window}}])))q"},
+      {"total", R"q(sum(increase(agent_requests_total{version="{{version}}"}[{{window}}])))q"},
+      {"go", "< 0.005"},
+      {"noGo", "> 0.02"}};
 }
 
 TEST(ValidateSpec, ChecksComparisons) {
-  const json example = Apply(VoiceAgentManifest(),
-                             {Set("/spec/analysis/comparisons", json::array({ErrorRateVsStable()}))});
+  const json example =
+      Apply(VoiceAgentManifest(),
+            {Set("/spec/analysis/comparisons", json::array({ErrorRateVsStable()}))});
   auto accepted = DecodeAndValidate(example);
   ASSERT_TRUE(accepted.ok()) << accepted.error().message();
   const std::vector<MalformedCase> cases = {
@@ -468,8 +470,8 @@ TEST(ValidateSpec, ChecksComparisons) {
   EXPECT_TRUE(metric_window.error().message().starts_with(
       "spec.analysis.metrics[0].query: unknown template variable {{window}}"));
   auto flag_only = DecodeAndValidate(Apply(
-      example, {Remove("/spec/traffic"),
-                Set("/spec/analysis/args", {{"canaryVersion", "2.0.0"}, {"stableVersion", "1.9"}})}));
+      example, {Remove("/spec/traffic"), Set("/spec/analysis/args", {{"canaryVersion", "2.0.0"},
+                                                                     {"stableVersion", "1.9"}})}));
   EXPECT_TRUE(flag_only.ok()) << flag_only.error().message();
 }
 

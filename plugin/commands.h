@@ -40,8 +40,15 @@ std::string FormatList(const std::vector<api::AgentRollout>& rollouts, bool with
                        api::Timestamp now);
 
 // `status`: phase, step i/n, flag %, weight, message, the go/no-go table with live values,
-// the rollback record, history and conditions.
+// the comparisons (canary and stable counts and shares, the interval for canary - stable
+// in points and as an IntervalBar), the rollback record, history and conditions.
 std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now);
+
+// The interval [low, high] of a comparison as a 31-character text bar against its lines:
+// `[===]` spans the interval, `G` marks the go line and `N` the No-Go line (drawn over the
+// interval when inside it), `.` the rest; the scale covers the interval and both lines.
+// E.g. `..G...N....[=====]..` for a canary clearly worse than the No-Go line.
+std::string IntervalBar(double low, double high, double go, double no_go);
 
 // `status --queries`: each metric's query rendered as the operator sends it to Prometheus
 // (analysis::BuildTemplateVars and Render for the current phase, else the first), or the

@@ -138,6 +138,49 @@ TEST(FormatStatus, ShowsEverythingAPersonAsksAbout) {
             "  Healthy       Unknown   Hold          12m\n");
 }
 
+TEST(IntervalBar, DrawsTheIntervalAgainstTheLines) {
+  // Scale: [-0.0035, 0.0385] over 31 columns; go at 0.005, no-go at 0.02.
+  EXPECT_EQ(IntervalBar(0.012, 0.035, 0.005, 0.02), ".......G.....[====N=========]..");
+  EXPECT_EQ(IntervalBar(-0.002, 0.003, 0.005, 0.02), ".[======]G..............N......");
+  // A point interval is one mark; a line over the interval wins.
+  EXPECT_EQ(IntervalBar(0.01, 0.01, 0.005, 0.02).find('G') != std::string::npos, true);
+  EXPECT_EQ(IntervalBar(-1, 1, 0.005, 0.02).size(), 31u);
+}
+
+TEST(FormatStatus, ShowsComparisonsWithCountsRatesAndTheIntervalBar) {
+  api::AgentRollout rollout = VoiceAgent();
+  rollout.spec.analysis.comparisons = {
+      api::ComparisonSpec{"error-rate-vs-stable", "e", "t",
+                          api::Threshold{api::CompareOp::kLess, 0.005},
+                          api::Threshold{api::CompareOp::kGreater, 0.02}, 0.95, 100},
+      api::ComparisonSpec{"slow-calls-vs-stable", "e", "t",
+                          api::Threshold{api::CompareOp::kLess, 0.01},
+                          api::Threshold{api::CompareOp::kGreater, 0.05}, 0.95, 100}};
+  api::MetricStatus judged;
+  judged.name = "error-rate-vs-stable";
+  judged.verdict = api::Verdict::kNoGo;
+  judged.value = "0.0235";
+  judged.message = "canary is worse by 1.2–3.5 points (No-Go above 2)";
+  judged.comparison = api::ComparisonStatus{"0.012", "0.035", {"52", "2000"}, {"50", "20000"}};
+  rollout.status.analysis.metrics.push_back(judged);
+  const std::string text = FormatStatus(rollout, At("2026-11-22T11:00:00Z"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("\nCanary vs stable (events/calls in this phase; interval of canary - "
+                "stable):\n"
+                "  COMPARISON             CANARY            STABLE             "
+                "CANARY-STABLE       INTERVAL (G go, N no-go)          VERDICT   "
+                "MESSAGE\n"
+                "  error-rate-vs-stable   52/2000 (2.6%)   50/20000 (0.25%)   "
+                "+1.2..+3.5 pts   .......G.....[====N=========]..   NoGo      canary "
+                "is worse by 1.2–3.5 points (No-Go above 2)\n"
+                "  slow-calls-vs-stable   -                 -                  -                   "
+                "-                                 -\n"))
+      << text;
+  // The comparison's status entry is not listed again among the metrics.
+  EXPECT_THAT(text, Not(HasSubstr("  error-rate-vs-stable   0.0235")));
+}
+
 TEST(FormatStatus, SaysWhatIsMissing) {
   api::AgentRollout rollout;
   rollout.metadata.name = "new";

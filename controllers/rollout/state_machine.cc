@@ -461,7 +461,8 @@ class Decider {
   void Fold() {
     // An empty table advances on time alone: an evaluation of metrics the spec no longer
     // has (made before an edit emptied the table) is no evidence either way.
-    if (!IsLive(s_.phase) || !in_.evaluation || abort_ || !analysis::HasTable(spec_.analysis)) return;
+    if (!IsLive(s_.phase) || !in_.evaluation || abort_ || !analysis::HasTable(spec_.analysis))
+      return;
     const api::Evaluation& evaluation = *in_.evaluation;
     const api::Timestamp at = WholeSeconds(evaluation.at);
     if (s_.analysis.last_evaluated && at <= *s_.analysis.last_evaluated) return;  // folded
