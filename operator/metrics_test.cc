@@ -193,7 +193,7 @@ TEST(MetricsTest, ComparisonSeriesFollowTheLiveComparisons) {
                          {metric, Compared("errors-vs-stable", "0.012", "0.034"),
                           Compared("slow-vs-stable", "-0.001", "0.004")});
   std::string text = metrics.Serialize();
-  const std::string errors = R"({comparison="errors-vs-stable",name="v2",namespace="voice")";
+  const std::string errors = R"({comparison="errors-vs-stable",name="v2",namespace="voice"})";
   EXPECT_EQ(Sample(text, "agentrollout_comparison_low" + errors), 0.012);
   EXPECT_EQ(Sample(text, "agentrollout_comparison_high" + errors), 0.034);
   EXPECT_EQ(

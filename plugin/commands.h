@@ -47,7 +47,8 @@ std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now);
 // The interval [low, high] of a comparison as a 31-character text bar against its lines:
 // `[===]` spans the interval, `G` marks the go line and `N` the No-Go line (drawn over the
 // interval when inside it), `.` the rest; the scale covers the interval and both lines.
-// E.g. `..G...N....[=====]..` for a canary clearly worse than the No-Go line.
+// E.g. `...G....[======N============]..` for the interval [0.012, 0.035] against go
+// 0.005 and noGo 0.02.
 std::string IntervalBar(double low, double high, double go, double no_go);
 
 // `status --queries`: each metric's query rendered as the operator sends it to Prometheus

@@ -139,9 +139,9 @@ TEST(FormatStatus, ShowsEverythingAPersonAsksAbout) {
 }
 
 TEST(IntervalBar, DrawsTheIntervalAgainstTheLines) {
-  // Scale: [-0.0035, 0.0385] over 31 columns; go at 0.005, no-go at 0.02.
-  EXPECT_EQ(IntervalBar(0.012, 0.035, 0.005, 0.02), ".......G.....[====N=========]..");
-  EXPECT_EQ(IntervalBar(-0.002, 0.003, 0.005, 0.02), ".[======]G..............N......");
+  // Scale [0.002, 0.038] (the interval and both lines, 10 % margins) over 31 columns.
+  EXPECT_EQ(IntervalBar(0.012, 0.035, 0.005, 0.02), "...G....[======N============]..");
+  EXPECT_EQ(IntervalBar(-0.002, 0.003, 0.005, 0.02), "...[====].G.................N..");
   // A point interval is one mark; a line over the interval wins.
   EXPECT_EQ(IntervalBar(0.01, 0.01, 0.005, 0.02).find('G') != std::string::npos, true);
   EXPECT_EQ(IntervalBar(-1, 1, 0.005, 0.02).size(), 31u);
@@ -164,18 +164,16 @@ TEST(FormatStatus, ShowsComparisonsWithCountsRatesAndTheIntervalBar) {
   judged.comparison = api::ComparisonStatus{"0.012", "0.035", {"52", "2000"}, {"50", "20000"}};
   rollout.status.analysis.metrics.push_back(judged);
   const std::string text = FormatStatus(rollout, At("2026-11-22T11:00:00Z"));
-  EXPECT_THAT(
-      text,
-      HasSubstr("\nCanary vs stable (events/calls in this phase; interval of canary - "
-                "stable):\n"
-                "  COMPARISON             CANARY            STABLE             "
-                "CANARY-STABLE       INTERVAL (G go, N no-go)          VERDICT   "
-                "MESSAGE\n"
-                "  error-rate-vs-stable   52/2000 (2.6%)   50/20000 (0.25%)   "
-                "+1.2..+3.5 pts   .......G.....[====N=========]..   NoGo      canary "
-                "is worse by 1.2–3.5 points (No-Go above 2)\n"
-                "  slow-calls-vs-stable   -                 -                  -                   "
-                "-                                 -\n"))
+  EXPECT_THAT(text,
+              HasSubstr("\nCanary vs stable (events/calls in this phase; interval of canary - "
+                        "stable):\n"
+                        "  COMPARISON             CANARY           STABLE             "
+                        "CANARY-STABLE    INTERVAL (G go, N no-go)          VERDICT   MESSAGE\n"
+                        "  error-rate-vs-stable   52/2000 (2.6%)   50/20000 (0.25%)   "
+                        "+1.2..+3.5 pts   ...G....[======N============]..   NoGo      canary "
+                        "is worse by 1.2–3.5 points (No-Go above 2)\n"
+                        "  slow-calls-vs-stable   -                -                  -        "
+                        "        -                                 -\n"))
       << text;
   // The comparison's status entry is not listed again among the metrics.
   EXPECT_THAT(text, Not(HasSubstr("  error-rate-vs-stable   0.0235")));
