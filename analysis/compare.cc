@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "analysis/classify.h"
 #include "analysis/judge/judge.h"
 #include "api/template.h"
 #include "api/threshold.h"
@@ -89,13 +90,6 @@ std::string VersionName(std::size_t query, const Versions& versions) {
   const bool canary = query == kCanaryEvents || query == kCanaryTotal;
   return std::string(canary ? "canary" : "stable") + " (" +
          QuoteForMessage(canary ? versions.canary : versions.stable) + ")";
-}
-
-std::string WithWarnings(std::string message, const std::vector<std::string>& warnings) {
-  for (const std::string& warning : warnings) {
-    message += (message.empty() ? "" : "; ") + std::string("Prometheus warned: ") + warning;
-  }
-  return message;
 }
 
 // One count read from one answer: nullopt (with `error` unset) when the answer has no
