@@ -4,6 +4,7 @@
 #include <agentrollout/flag_client_json.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -12,11 +13,13 @@
 #include <system_error>
 #include <utility>
 
+#include "analysis/compare.h"
 #include "analysis/template.h"
 #include "api/codec.h"
 #include "api/names.h"
 #include "api/threshold.h"
 #include "api/time.h"
+#include "common/text.h"
 
 namespace agentrollout::plugin {
 namespace {
@@ -390,13 +393,16 @@ std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now) {
   return out.str();
 }
 
-std::string FormatQueries(const api::AgentRollout& rollout) {
-  const std::vector<api::MetricSpec>& metrics = rollout.spec.analysis.metrics;
+std::string FormatQueries(const api::AgentRollout& rollout, api::Timestamp now) {
+  const api::AnalysisSpec& analysis = rollout.spec.analysis;
   std::string phase;
   std::string when;
+  api::Duration since_start{0};
   if (rollout.status.current_phase) {
     phase = rollout.status.current_phase->name;
     when = "phase " + phase;
+    since_start =
+        std::chrono::duration_cast<api::Duration>(now - rollout.status.current_phase->started_at);
   } else if (!rollout.spec.phases.empty()) {
     phase = rollout.spec.phases.front().name;
     when = "phase " + phase + ", not started yet";
@@ -404,21 +410,37 @@ std::string FormatQueries(const api::AgentRollout& rollout) {
   std::ostringstream out;
   out << "\nQueries";
   if (!when.empty()) out << " (" << when << ")";
-  if (metrics.empty()) {
+  if (analysis.metrics.empty() && analysis.comparisons.empty()) {
     out << ": none (no metrics: phases advance on time alone)\n";
     return out.str();
   }
   out << ":\n";
-  const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
-  for (const api::MetricSpec& metric : metrics) {
-    Result<std::string> rendered = analysis::Render(metric.query, vars);
+  const auto print = [&out](const std::string& title, const Result<std::string>& rendered) {
     if (!rendered.ok()) {
-      out << "  " << metric.name << ": does not render: " << rendered.error().message() << '\n';
-      continue;
+      out << "  " << title << ": does not render: " << rendered.error().message() << '\n';
+      return;
     }
-    out << "  " << metric.name << (metric.dry_run ? " (dryRun):\n" : ":\n");
+    out << "  " << title << ":\n";
     std::istringstream lines(*rendered);
     for (std::string line; std::getline(lines, line);) out << "    " << line << '\n';
+  };
+  const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
+  for (const api::MetricSpec& metric : analysis.metrics) {
+    print(metric.name + (metric.dry_run ? " (dryRun)" : ""), analysis::Render(metric.query, vars));
+  }
+  // As the operator sends them now: {{window}} is the time since the phase started.
+  const analysis::Versions versions = analysis::VersionsOf(vars);
+  const std::string window = analysis::PromQLWindow(since_start);
+  for (const api::ComparisonSpec& comparison : analysis.comparisons) {
+    const auto queries = analysis::RenderComparison(comparison, vars, versions, window);
+    const std::array<std::string, analysis::kQueriesPerComparison> titles = {
+        "events, canary " + QuoteForMessage(versions.canary),
+        "total, canary " + QuoteForMessage(versions.canary),
+        "events, stable " + QuoteForMessage(versions.stable),
+        "total, stable " + QuoteForMessage(versions.stable)};
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      print(comparison.name + " (" + titles[i] + ")", queries[i]);
+    }
   }
   return out.str();
 }

@@ -51,10 +51,11 @@ std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now);
 // 0.005 and noGo 0.02.
 std::string IntervalBar(double low, double high, double go, double no_go);
 
-// `status --queries`: each metric's query rendered as the operator sends it to Prometheus
-// (analysis::BuildTemplateVars and Render for the current phase, else the first), or the
-// reason it does not render.
-std::string FormatQueries(const api::AgentRollout& rollout);
+// `status --queries`: each metric's query, and each comparison's four (events and total,
+// canary and stable), rendered as the operator sends them to Prometheus at `now`
+// (analysis::BuildTemplateVars and Render for the current phase, else the first;
+// {{window}} the time since that phase started), or the reason one does not render.
+std::string FormatQueries(const api::AgentRollout& rollout, api::Timestamp now);
 
 // What `bucket` knows about a flag beyond the tenants' buckets.
 struct BucketState {

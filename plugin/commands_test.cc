@@ -288,7 +288,7 @@ TEST(FormatQueries, RendersEachMetricAsTheOperatorDoes) {
       {"broken", "rate(x{a=\"{{nope}}\"}[5m])", false, {}, {}, std::nullopt});
   const std::string phase = rollout.status.current_phase ? rollout.status.current_phase->name
                                                          : rollout.spec.phases.front().name;
-  const std::string text = FormatQueries(rollout);
+  const std::string text = FormatQueries(rollout, At("2026-11-22T11:00:00Z"));
   EXPECT_THAT(text, HasSubstr("Queries (phase " + phase));
   const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
   const api::MetricSpec& first = rollout.spec.analysis.metrics.front();
@@ -302,7 +302,23 @@ TEST(FormatQueries, RendersEachMetricAsTheOperatorDoes) {
   EXPECT_THAT(text, HasSubstr("{{nope}}"));
 
   rollout.spec.analysis.metrics.clear();
-  EXPECT_THAT(FormatQueries(rollout), HasSubstr("none (no metrics"));
+  EXPECT_THAT(FormatQueries(rollout, At("2026-11-22T11:00:00Z")), HasSubstr("none (no metrics"));
+}
+
+TEST(FormatQueries, RendersEachComparisonForBothVersionsWithTheWindowSoFar) {
+  api::AgentRollout rollout = VoiceAgent();
+  rollout.spec.analysis.metrics.clear();
+  rollout.spec.analysis.comparisons = {
+      api::ComparisonSpec{"errors-vs-stable", R"(sum(increase(e{v="{{version}}"}[{{window}}])))",
+                          R"(sum(increase(t{v="{{version}}"}[{{window}}])))",
+                          api::Threshold{api::CompareOp::kLess, 0.005},
+                          api::Threshold{api::CompareOp::kGreater, 0.02}, 0.95, 100}};
+  // The example's phase started 60m before.
+  const std::string text = FormatQueries(rollout, At("2026-11-22T11:00:00Z"));
+  EXPECT_THAT(text, HasSubstr("  errors-vs-stable (events, canary \"voice-agent-v2\"):\n"
+                              "    sum(increase(e{v=\"voice-agent-v2\"}[3600s]))\n"));
+  EXPECT_THAT(text, HasSubstr("  errors-vs-stable (total, stable \"voice-agent-v1\"):\n"
+                              "    sum(increase(t{v=\"voice-agent-v1\"}[3600s]))\n"));
 }
 
 TEST(CheckAction, FollowsTheOperatorsRules) {
