@@ -26,6 +26,9 @@ constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
 constexpr std::size_t kMaxPhases = 50;
 constexpr Duration kMinInterval = std::chrono::seconds(1);
+constexpr double kMinConfidence = 0.8;  // analysis.comparisons[].confidence (API.md §3.3)
+constexpr double kMaxConfidence = 0.999;
+constexpr std::int64_t kMaxMinTotal = 1000000000;
 
 // A JSON path kept on the stack while decoding descends, rendered only for an error.
 class Path {
@@ -210,6 +213,18 @@ class Decoder {
   }
   std::int64_t Int64(const json& value, const Path& path) {
     return Integer(value, path, kInt64Min, kInt64Max, kInt64Min, kInt64Max);
+  }
+
+  // A finite number in [min, max].
+  double Number(const json& value, const Path& path, double min, double max) {
+    if (!Expect(value.is_number(), value, path, "a number")) return min;
+    const double number = value.get<double>();
+    if (!(number >= min && number <= max)) {
+      Fail(path, "must be in [" + FormatNumber(min) + ", " + FormatNumber(max) + "], got " +
+                     Describe(value));
+      return min;
+    }
+    return number;
   }
 
   Duration DurationValue(const json& value, const Path& path) {
@@ -433,17 +448,23 @@ PrometheusSpec DecodePrometheus(Decoder& d, const json& value, const Path& path)
   return prometheus;
 }
 
+// The name of a metric or a comparison: a DNS label.
+std::string DecodeTableName(Decoder& d, const json& value, const Path& path) {
+  const json* name = d.Required(value, "name", path);
+  if (name == nullptr) return {};
+  const Path at = path.Member("name");
+  std::string text = d.String(*name, at);
+  if (d.ok() && !IsDnsLabel(text)) {
+    d.Fail(at, "must be a DNS label (lower-case letters, digits and '-', at most 63), got " +
+                   Quote(text));
+  }
+  return text;
+}
+
 MetricSpec DecodeMetric(Decoder& d, const json& value, const Path& path) {
   MetricSpec metric;
   if (!d.ExpectObject(value, path)) return metric;
-  if (const json* name = d.Required(value, "name", path)) {
-    const Path at = path.Member("name");
-    metric.name = d.String(*name, at);
-    if (d.ok() && !IsDnsLabel(metric.name)) {
-      d.Fail(at, "must be a DNS label (lower-case letters, digits and '-', at most 63), got " +
-                     Quote(metric.name));
-    }
-  }
+  metric.name = DecodeTableName(d, value, path);
   metric.query = d.RequiredName(value, "query", path);
   if (const json* dry_run = Find(value, "dryRun")) {
     metric.dry_run = d.Bool(*dry_run, path.Member("dryRun"));
@@ -458,6 +479,29 @@ MetricSpec DecodeMetric(Decoder& d, const json& value, const Path& path) {
     metric.abort = d.ThresholdValue(*abort, path.Member("abort"));
   }
   return metric;
+}
+
+ComparisonSpec DecodeComparison(Decoder& d, const json& value, const Path& path) {
+  ComparisonSpec comparison;
+  if (!d.ExpectObject(value, path)) return comparison;
+  comparison.name = DecodeTableName(d, value, path);
+  comparison.events = d.RequiredName(value, "events", path);
+  comparison.total = d.RequiredName(value, "total", path);
+  if (const json* go = d.Required(value, "go", path)) {
+    comparison.go = d.ThresholdValue(*go, path.Member("go"));
+  }
+  if (const json* no_go = d.Required(value, "noGo", path)) {
+    comparison.no_go = d.ThresholdValue(*no_go, path.Member("noGo"));
+  }
+  if (const json* confidence = Find(value, "confidence")) {
+    comparison.confidence =
+        d.Number(*confidence, path.Member("confidence"), kMinConfidence, kMaxConfidence);
+  }
+  if (const json* min_total = Find(value, "minTotal")) {
+    comparison.min_total =
+        d.Integer(*min_total, path.Member("minTotal"), 1, kMaxMinTotal, kInt64Min, kInt64Max);
+  }
+  return comparison;
 }
 
 AnalysisSpec DecodeAnalysis(Decoder& d, const json& value, const Path& path) {
@@ -503,6 +547,15 @@ AnalysisSpec DecodeAnalysis(Decoder& d, const json& value, const Path& path) {
       analysis.metrics.reserve(metrics->size());
       for (std::size_t i = 0; i < metrics->size(); ++i) {
         analysis.metrics.push_back(DecodeMetric(d, (*metrics)[i], at.Index(i)));
+      }
+    }
+  }
+  if (const json* comparisons = Find(value, "comparisons")) {
+    const Path at = path.Member("comparisons");
+    if (d.ExpectList(*comparisons, at)) {
+      analysis.comparisons.reserve(comparisons->size());
+      for (std::size_t i = 0; i < comparisons->size(); ++i) {
+        analysis.comparisons.push_back(DecodeComparison(d, (*comparisons)[i], at.Index(i)));
       }
     }
   }
@@ -625,6 +678,14 @@ AgentRolloutSpec DecodeSpecAt(Decoder& d, const json& value, const Path& path) {
 
 // ---------------------------------------------------------------- status
 
+CountsStatus DecodeCounts(Decoder& d, const json& value, const Path& path) {
+  CountsStatus counts;
+  if (!d.ExpectObject(value, path)) return counts;
+  if (const json* v = Find(value, "events")) counts.events = d.String(*v, path.Member("events"));
+  if (const json* v = Find(value, "total")) counts.total = d.String(*v, path.Member("total"));
+  return counts;
+}
+
 MetricStatus DecodeMetricStatus(Decoder& d, const json& value, const Path& path) {
   MetricStatus metric;
   if (!d.ExpectObject(value, path)) return metric;
@@ -640,6 +701,23 @@ MetricStatus DecodeMetricStatus(Decoder& d, const json& value, const Path& path)
     metric.message = d.String(*v, path.Member("message"));
   }
   if (const json* v = Find(value, "dryRun")) metric.dry_run = d.Bool(*v, path.Member("dryRun"));
+  const json* interval = Find(value, "interval");
+  const json* canary = Find(value, "canary");
+  const json* stable = Find(value, "stable");
+  if (interval != nullptr || canary != nullptr || stable != nullptr) {
+    ComparisonStatus& comparison = metric.comparison.emplace();
+    if (interval != nullptr) {
+      const std::vector<std::string> bounds = d.StringList(*interval, path.Member("interval"));
+      if (d.ok() && bounds.size() != 2) {
+        d.Fail(path.Member("interval"), "must be [low, high], got " + Describe(*interval));
+      } else if (d.ok()) {
+        comparison.low = bounds[0];
+        comparison.high = bounds[1];
+      }
+    }
+    if (canary != nullptr) comparison.canary = DecodeCounts(d, *canary, path.Member("canary"));
+    if (stable != nullptr) comparison.stable = DecodeCounts(d, *stable, path.Member("stable"));
+  }
   return metric;
 }
 
@@ -905,6 +983,19 @@ json EncodeAnalysis(const AnalysisSpec& analysis) {
     }
     out["metrics"] = std::move(metrics);
   }
+  if (!analysis.comparisons.empty()) {
+    json comparisons = json::array();
+    for (const ComparisonSpec& c : analysis.comparisons) {
+      comparisons.push_back({{"name", c.name},
+                             {"events", c.events},
+                             {"total", c.total},
+                             {"go", FormatThreshold(c.go)},
+                             {"noGo", FormatThreshold(c.no_go)},
+                             {"confidence", c.confidence},
+                             {"minTotal", c.min_total}});
+    }
+    out["comparisons"] = std::move(comparisons);
+  }
   return out;
 }
 
@@ -944,6 +1035,11 @@ json EncodeMetricStatus(const MetricStatus& metric) {
   PutString(out, "abort", metric.abort);
   PutString(out, "message", metric.message);
   if (metric.dry_run) out["dryRun"] = true;
+  if (const auto& comparison = metric.comparison) {
+    out["interval"] = {comparison->low, comparison->high};
+    out["canary"] = {{"events", comparison->canary.events}, {"total", comparison->canary.total}};
+    out["stable"] = {{"events", comparison->stable.events}, {"total", comparison->stable.total}};
+  }
   return out;
 }
 

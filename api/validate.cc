@@ -171,10 +171,78 @@ Status CheckStores(const AgentRolloutSpec& spec) {
   return OkStatus();
 }
 
+// analysis.comparisons (API.md §3.3): the lines face the right way and do not overlap,
+// the templates are valid with {{version}} and {{window}}, and each version has a name.
+Status CheckComparisons(const AgentRolloutSpec& spec) {
+  const AnalysisSpec& analysis = spec.analysis;
+  for (std::size_t i = 0; i < analysis.comparisons.size(); ++i) {
+    const ComparisonSpec& comparison = analysis.comparisons[i];
+    const std::string path = "spec.analysis.comparisons[" + std::to_string(i) + "]";
+    for (const auto& [field, query] :
+         {std::pair{".events", &comparison.events}, std::pair{".total", &comparison.total}}) {
+      if (Status s = CheckTemplate(*query, analysis.args, path + field, comparison.name,
+                                   TemplateScope::kComparison);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (comparison.go.op != CompareOp::kLess && comparison.go.op != CompareOp::kLessEqual) {
+      return InvalidArgument(path + ".go: must be < or <= (canary - stable is below it), got " +
+                             Quoted(comparison.go));
+    }
+    if (comparison.no_go.op != CompareOp::kGreater &&
+        comparison.no_go.op != CompareOp::kGreaterEqual) {
+      return InvalidArgument(path + ".noGo: must be > or >= (canary - stable is above it), got " +
+                             Quoted(comparison.no_go));
+    }
+    if (auto both = Overlap(comparison.go, comparison.no_go)) {
+      return InvalidArgument(path + ".noGo: " + Quoted(comparison.no_go) + " overlaps go " +
+                             Quoted(comparison.go) + ": " + DescribeValues(*both) +
+                             " would be both Go and NoGo");
+    }
+  }
+  if (!analysis.comparisons.empty() && !spec.traffic) {
+    for (const char* arg : {kCanaryVersionArg, kStableVersionArg}) {
+      if (analysis.args.count(arg) == 0) {
+        return InvalidArgument(std::string("spec.analysis.args.") + arg +
+                               ": is required by spec.analysis.comparisons without "
+                               "spec.traffic (it names the version {{version}} stands for)");
+      }
+    }
+  }
+  return OkStatus();
+}
+
+// Metrics and comparisons share status.analysis.metrics, so a name is unique across both;
+// the first repeat is reported against its first occurrence.
+Status CheckTableNames(const AnalysisSpec& analysis) {
+  std::map<std::string_view, std::string> seen;  // name -> the path of its first use
+  const auto check = [&](const std::string& name, const char* list, std::size_t i) -> Status {
+    std::string path = std::string("spec.analysis.") + list + "[" + std::to_string(i) + "]";
+    const auto [first, inserted] = seen.emplace(name, path);
+    if (inserted) return OkStatus();
+    return InvalidArgument(path + ".name: duplicate name \"" + name + "\" (same as " +
+                           first->second + ".name)");
+  };
+  for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
+    if (Status s = check(analysis.metrics[i].name, "metrics", i); !s.ok()) return s;
+  }
+  for (std::size_t i = 0; i < analysis.comparisons.size(); ++i) {
+    if (Status s = check(analysis.comparisons[i].name, "comparisons", i); !s.ok()) return s;
+  }
+  return OkStatus();
+}
+
 Status CheckAnalysis(const AnalysisSpec& analysis) {
   if (!analysis.metrics.empty() && (!analysis.prometheus || analysis.prometheus->address.empty())) {
     return InvalidArgument(
         "spec.analysis.prometheus.address: is required when spec.analysis.metrics is not empty");
+  }
+  if (!analysis.comparisons.empty() &&
+      (!analysis.prometheus || analysis.prometheus->address.empty())) {
+    return InvalidArgument(
+        "spec.analysis.prometheus.address: is required when spec.analysis.comparisons is not "
+        "empty");
   }
   if (analysis.prometheus && analysis.prometheus->bearer_token_secret_ref &&
       analysis.prometheus->basic_auth_secret_ref) {
@@ -182,7 +250,7 @@ Status CheckAnalysis(const AnalysisSpec& analysis) {
         "spec.analysis.prometheus: set at most one of bearerTokenSecretRef and "
         "basicAuthSecretRef");
   }
-  if (Status s = CheckUniqueNames(analysis.metrics, "spec.analysis.metrics"); !s.ok()) return s;
+  if (Status s = CheckTableNames(analysis); !s.ok()) return s;
   for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
     const MetricSpec& metric = analysis.metrics[i];
     const std::string path = "spec.analysis.metrics[" + std::to_string(i) + "]";
@@ -240,6 +308,7 @@ Status CheckNotifications(const std::vector<NotificationSpec>& notifications) {
 Status ValidateSpec(const AgentRolloutSpec& spec) {
   if (Status s = CheckStores(spec); !s.ok()) return s;
   if (Status s = CheckAnalysis(spec.analysis); !s.ok()) return s;
+  if (Status s = CheckComparisons(spec); !s.ok()) return s;
   if (Status s = CheckPhases(spec); !s.ok()) return s;
   return CheckNotifications(spec.notifications);
 }

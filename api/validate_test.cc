@@ -419,6 +419,62 @@ TEST(ValidateSpec, BareTemplateValuesMustBeNumbersOrDurations) {
             "duration; analysis.args.x is \"z'} or vector(9) #\"");
 }
 
+json ErrorRateVsStable() {
+  return {
+      {"name", "error-rate-vs-stable"},
+      {"events",
+       R"q(sum(increase(agent_requests_total{version="{{version}}",outcome="error"}[{{window}}])))q"},
+      {"total", R"q(sum(increase(agent_requests_total{version="{{version}}"}[{{window}}])))q"},
+      {"go", "< 0.005"},
+      {"noGo", "> 0.02"}};
+}
+
+TEST(ValidateSpec, ChecksComparisons) {
+  const json example =
+      Apply(VoiceAgentManifest(),
+            {Set("/spec/analysis/comparisons", json::array({ErrorRateVsStable()}))});
+  auto accepted = DecodeAndValidate(example);
+  ASSERT_TRUE(accepted.ok()) << accepted.error().message();
+  const std::vector<MalformedCase> cases = {
+      {{Set("/spec/analysis/comparisons/0/go", "> 0.005")},
+       R"m(spec.analysis.comparisons[0].go: must be < or <= (canary - stable is below it), got "> 0.005")m"},
+      {{Set("/spec/analysis/comparisons/0/noGo", "== 0.02")},
+       R"m(spec.analysis.comparisons[0].noGo: must be > or >= (canary - stable is above it), got "== 0.02")m"},
+      {{Set("/spec/analysis/comparisons/0/noGo", "> 0.001")},
+       R"m(spec.analysis.comparisons[0].noGo: "> 0.001" overlaps go "< 0.005": a value in (0.001, 0.005) would be both Go and NoGo)m"},
+      {{Set("/spec/analysis/comparisons/0/name", "error-rate")},
+       R"m(spec.analysis.comparisons[0].name: duplicate name "error-rate" (same as spec.analysis.metrics[0].name))m"},
+      {{Set("/spec/analysis/comparisons/1", ErrorRateVsStable())},
+       R"m(spec.analysis.comparisons[1].name: duplicate name "error-rate-vs-stable" (same as spec.analysis.comparisons[0].name))m"},
+      {{Set("/spec/analysis/comparisons/0/total", "sum(x{v={{version}}})")},
+       R"m(spec.analysis.comparisons[0].total: {{version}} of comparison "error-rate-vs-stable" stands outside a "…" or '…' string literal, so its value must be a number or a duration; built-in variables are names: put it inside "…")m"},
+      {{Set("/spec/analysis/comparisons/0/events", R"(x{v="{{versoin}}"})")},
+       "spec.analysis.comparisons[0].events: unknown template variable {{versoin}} (known: name, "
+       "namespace, flag, phase, canary, stable, version, window)"},
+      {{Remove("/spec/traffic")},
+       "spec.analysis.args.canaryVersion: is required by spec.analysis.comparisons without "
+       "spec.traffic (it names the version {{version}} stands for)"},
+      {{Remove("/spec/traffic"), Set("/spec/analysis/args", {{"canaryVersion", "2.0.0"}})},
+       "spec.analysis.args.stableVersion: is required by spec.analysis.comparisons without "
+       "spec.traffic (it names the version {{version}} stands for)"},
+  };
+  for (const MalformedCase& c : cases) {
+    auto rollout = DecodeAndValidate(Apply(example, c.edits));
+    ASSERT_FALSE(rollout.ok()) << "accepted: " << c.message;
+    EXPECT_EQ(rollout.error().message(), c.message);
+  }
+  // {{window}} and {{version}} belong to comparisons only.
+  auto metric_window = DecodeAndValidate(
+      Apply(example, {Set("/spec/analysis/metrics/0/query", "sum(increase(x[{{window}}]))")}));
+  ASSERT_FALSE(metric_window.ok());
+  EXPECT_TRUE(metric_window.error().message().starts_with(
+      "spec.analysis.metrics[0].query: unknown template variable {{window}}"));
+  auto flag_only = DecodeAndValidate(Apply(
+      example, {Remove("/spec/traffic"), Set("/spec/analysis/args", {{"canaryVersion", "2.0.0"},
+                                                                     {"stableVersion", "1.9"}})}));
+  EXPECT_TRUE(flag_only.ok()) << flag_only.error().message();
+}
+
 TEST(ValidateSpec, AcceptsTrafficOnlyAndFlagOnlyRollouts) {
   auto base = DecodeSpec(VoiceAgentManifest()["spec"]);
   ASSERT_TRUE(base.ok());

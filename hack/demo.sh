@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo (README command 1): a canary rollout of a voice agent on an embedded local
 # cluster, advanced phase by phase on live metrics, then rolled back by itself when the
-# canary degrades.
+# canary degrades -- subtly enough that only the canary-versus-stable comparison sees it.
 #
 # Usage: hack/demo.sh [--keep] [--non-interactive] [--no-build] | --stop
 #   --keep             leave the cluster, Prometheus, agents, operator and dashboard running at
@@ -71,7 +71,7 @@ teardown() {
     echo "  kubectl get aro -n $NS -w"
     echo "  kubectl agentrollout status voice-agent-v2 -n $NS"
     echo "  kubectl annotate aro voice-agent-v2 -n $NS rollouts.agentops.dev/action=retry"
-    echo "  curl -XPOST '$(cat "$DEMO_DIR/v2.url")/control?errorRatio=0'   # heal the canary"
+    echo "  curl -XPOST '$(cat "$DEMO_DIR/v2.url")/control?slowRatio=0'   # heal the canary"
     echo "  Prometheus: $(bash hack/prometheus.sh url)   operator log: $DEMO_DIR/operator.log"
     echo "  dashboard:  $(cat "$DEMO_DIR/dashboard.url")"
     echo "  stop it all: bash hack/demo.sh --stop"
@@ -132,12 +132,12 @@ start_agent() {
   local name="$1" short="${1#voice-agent-}" port
   start_detached "$DEMO_DIR/$short.pid" "$DEMO_DIR/$short.log" \
     "$DEMO_DIR/bin/agentrollout-test-exporter" --listen 127.0.0.1:0 --version-label "$name" \
-    --rps 50 --latency-ms 350
+    --rps 200 --latency-ms 350
   port="$(first_line "$DEMO_DIR/$short.log" '/^[0-9][0-9]*$/p')"
   [ -n "$port" ] || die "$name did not start; see $DEMO_DIR/$short.log"
   echo "http://127.0.0.1:$port" >"$DEMO_DIR/$short.url"
 }
-step "two agents: voice-agent-v1 (stable) and voice-agent-v2 (canary), 50 requests/s each"
+step "two agents: voice-agent-v1 (stable) and voice-agent-v2 (canary), 200 requests/s each"
 start_agent voice-agent-v1
 start_agent voice-agent-v2
 V2_URL="$(cat "$DEMO_DIR/v2.url")"
@@ -204,7 +204,7 @@ show_progress() {
     .status as $s
     | "\(now | strftime("%H:%M:%S"))  \($s.phase // "-")  step=\($s.currentPhase.name // "-")"
       + "  flag=\($flag)  route v1/v2=\($route)  verdict=\($s.verdict // "-")  "
-      + ([$s.analysis.metrics[]? | "\(.name)=\(if (.value // "") == "" then "no-data" else .value end)"] | join(" "))' <<<"$aro"
+      + ([$s.analysis.metrics[]? | "\(.name)=\(if .interval then "[\(.interval[0]),\(.interval[1])]" elif (.value // "") == "" then "no-data" else .value end)"] | join(" "))' <<<"$aro"
 }
 phase_of() { kubectl get aro voice-agent-v2 -n $NS -o jsonpath='{.status.phase}'; }
 step_of() { kubectl get aro voice-agent-v2 -n $NS -o jsonpath='{.status.currentPhase.name}'; }
@@ -230,9 +230,12 @@ watch_until 150 awaiting_approval ||
 advanced_to="$(step_of)"
 pause 3
 
-step ">>> the marked moment: the canary degrades (errors 12 %, p95 1.5 s) before anyone promotes"
-curl -fsS -XPOST "$V2_URL/control?errorRatio=0.12&latencyMs=1500" >/dev/null
-watch_until 90 rolled_back || die "the rollout did not roll back (now: $(phase_of))"
+# 4.5 % of the canary's calls take 1.5 s: its p95 stays fast (latency-p95-ms keeps Go, as
+# does every absolute line), but the share of calls over 800 ms is 4.5 points above v1's,
+# past slow-calls-vs-v1's No-Go line of 3 points once the judge is sure of it.
+step ">>> the marked moment: 4.5 % of the canary's calls turn slow (1.5 s) before anyone promotes; p95 stays fast"
+curl -fsS -XPOST "$V2_URL/control?slowRatio=0.045&slowLatencyMs=1500" >/dev/null
+watch_until 150 rolled_back || die "the rollout did not roll back (now: $(phase_of))"
 
 step "automatic rollback: flag off, all traffic back on v1"
 kubectl get aro -n $NS -o wide
@@ -247,5 +250,10 @@ flag_state="$(kubectl get configmap feature-flags -n $NS -o jsonpath='{.data.fla
   jq -c '.voice_agent_v2 | [.enabled, .percentage]')"
 [ "$weights" = "100/0" ] || die "route weights are $weights after the rollback, want 100/0"
 [ "$flag_state" = "[false,0]" ] || die "flag is $flag_state after the rollback, want [false,0]"
+decided_by="$(kubectl get aro voice-agent-v2 -n $NS -o jsonpath='{.status.rollback.metric}')"
+[ "$decided_by" = slow-calls-vs-v1 ] ||
+  die "the rollback was decided by '$decided_by', want the comparison slow-calls-vs-v1"
+echo "rolled back by the comparison $decided_by: $(kubectl get aro voice-agent-v2 -n $NS \
+  -o jsonpath='{.status.rollback.reason}')"
 echo
-bold "demo passed: advanced to '$advanced_to', then rolled back by itself (route $weights, flag $flag_state)"
+bold "demo passed: advanced to '$advanced_to', then rolled back by itself on $decided_by (route $weights, flag $flag_state)"

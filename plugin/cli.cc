@@ -160,7 +160,7 @@ int RunStatus(PluginEnv& env, const Values& v) {
   if (!rollout.ok()) return Fail(env, rollout.error());
   const auto print = [&](const api::AgentRollout& shown) {
     env.out << FormatStatus(shown, env.now());
-    if (v.queries) env.out << FormatQueries(shown);
+    if (v.queries) env.out << FormatQueries(shown, env.now());
   };
   if (!v.watch) {
     print(*rollout);

@@ -883,6 +883,48 @@ TEST(StateMachineTest, EmptyTableAdvancesOnTimeAlone) {
   EXPECT_EQ(rollout.Step(At(hours(4))).status.current_phase->index, 1);
 }
 
+// A table of comparisons only (API.md §3.3) is analysed, says what it waits for, and
+// its No-Go rolls back naming the interval that crossed the line.
+TEST(StateMachineTest, ComparisonsAloneAreATable) {
+  api::AgentRolloutSpec spec = VoiceSpec();
+  spec.analysis.metrics.clear();
+  spec.analysis.comparisons = {
+      api::ComparisonSpec{"error-rate-vs-stable", R"(e{v="{{version}}"}[{{window}}])",
+                          R"(t{v="{{version}}"})", api::Threshold{api::CompareOp::kLess, 0.005},
+                          api::Threshold{api::CompareOp::kGreater, 0.02}, 0.95, 200}};
+  Rollout rollout(spec);
+  EXPECT_TRUE(rollout.Step(At()).analyse);
+  api::MetricStatus judged;
+  judged.name = "error-rate-vs-stable";
+  judged.go = "< 0.005";
+  judged.no_go = "> 0.02";
+  judged.verdict = Verdict::kHold;
+  judged.value = "0.004";
+  judged.message = "needs 140 more stable calls";
+  judged.comparison = api::ComparisonStatus{"-0.02", "0.03", {"1", "300"}, {"0", "60"}};
+  const Decision hold =
+      rollout.Step(At(minutes(1)), Evaluation(At(minutes(1)), Verdict::kHold, {judged}));
+  EXPECT_EQ(hold.status.message,
+            "holding in canary: error-rate-vs-stable needs 140 more stable calls; 3h59m0s of "
+            "bake left");
+  EXPECT_EQ(hold.status.analysis.metrics, std::vector<api::MetricStatus>{judged});
+
+  judged.verdict = Verdict::kNoGo;
+  judged.value = "0.023";
+  judged.message = "canary is worse by 1.2–3.4 points (No-Go above 2)";
+  judged.comparison = api::ComparisonStatus{"0.012", "0.034", {"46", "2000"}, {"10", "2000"}};
+  const Decision d =
+      rollout.Step(At(minutes(2)), Evaluation(At(minutes(2)), Verdict::kNoGo, {judged}));
+  EXPECT_EQ(d.status.phase, RolloutPhase::kRolledBack);
+  ASSERT_TRUE(d.status.rollback);
+  EXPECT_EQ(d.status.rollback->metric, "error-rate-vs-stable");
+  EXPECT_EQ(d.status.rollback->value, "[0.012, 0.034]");
+  EXPECT_EQ(d.status.rollback->line, "> 0.02");
+  EXPECT_THAT(d.status.rollback->reason,
+              HasSubstr("error-rate-vs-stable: canary is worse by 1.2–3.4 points (No-Go above "
+                        "2), for 1 consecutive evaluation (failureLimit 0)"));
+}
+
 TEST(StateMachineTest, AnEmptyTableIgnoresEvaluations) {
   Rollout rollout;
   rollout.Step(At());
