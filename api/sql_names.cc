@@ -39,6 +39,15 @@ bool IsJsonPath(std::string_view text) {
   return segment > 0;
 }
 
+bool IsFlagKey(std::string_view text) {
+  constexpr std::size_t kMaxFlagKey = 128;
+  if (text.empty() || text.size() > kMaxFlagKey) return false;
+  for (char c : text) {
+    if (!IsLetter(c) && !IsDigit(c) && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
 std::vector<std::string> SplitJsonPath(std::string_view text) {
   std::vector<std::string> segments;
   std::size_t start = 0;

@@ -19,6 +19,9 @@ bool IsQualifiedSqlIdentifier(std::string_view text);
 // Segments of a dotted path into a JSON document, each ^[A-Za-z0-9_-]{1,128}$, the
 // whole at most 256 characters: `unifiedServiceRolloutPercent`, `voice.enabled`.
 bool IsJsonPath(std::string_view text);
+// A flag key, ^[A-Za-z0-9_.-]{1,128}$: the stores bind it as a value, and check it again
+// all the same (every byte from outside is hostile).
+bool IsFlagKey(std::string_view text);
 // "a.b.c" -> {"a", "b", "c"} (the text is not checked).
 std::vector<std::string> SplitJsonPath(std::string_view text);
 

@@ -16,9 +16,8 @@ TEST(IsSqlIdentifier, AcceptsPlainNamesOnly) {
   }
   EXPECT_TRUE(IsSqlIdentifier(std::string(63, 'a')));
   EXPECT_FALSE(IsSqlIdentifier(std::string(64, 'a')));
-  for (const char* hostile :
-       {"", "1name", "name\"", "na me", "name;DROP TABLE t", "name--", "public.t", "n\xc3\xa4me",
-        "name)", "$1", "a-b"}) {
+  for (const char* hostile : {"", "1name", "name\"", "na me", "name;DROP TABLE t", "name--",
+                              "public.t", "n\xc3\xa4me", "name)", "$1", "a-b"}) {
     EXPECT_FALSE(IsSqlIdentifier(hostile)) << hostile;
   }
 }
