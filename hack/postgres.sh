@@ -4,8 +4,9 @@
 # system service is used or started.
 #
 # Usage: hack/postgres.sh COMMAND
-#   up      initdb (superuser `app`, trust auth on loopback), start, wait until it accepts
-#           connections, print the connection URI postgresql://app@127.0.0.1:PORT/postgres
+#   up      initdb (superuser `app` without a password; other roles authenticate with
+#           SCRAM passwords), start on loopback, wait until it accepts connections, print
+#           the connection URI postgresql://app@127.0.0.1:PORT/postgres
 #   down    stop the server and remove the state directory
 #   stop    stop the server, keeping its data and port (a test's "database down")
 #   start   start it again on the same port (after stop)
@@ -78,6 +79,14 @@ cmd_up() {
     cat "$STATE/initdb.log" >&2
     die "initdb failed; see $STATE/initdb.log"
   }
+  # Loopback only. The superuser `app` needs no password; every other role does (SCRAM),
+  # so tests can cover password authentication from a connection URI.
+  cat >"$DATA/pg_hba.conf" <<'HBA'
+local all all trust
+host all app 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+HBA
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$DATA/pg_hba.conf"
   local attempt port
   for attempt in 1 2 3; do
     port="$(free_port)"

@@ -236,8 +236,9 @@ class PostgresFlagStore final : public FlagStore {
       columns.emplace(PQgetvalue(result->get(), row, 0), PQgetvalue(result->get(), row, 1));
     }
     if (columns.empty()) {
-      return NotFound("does not exist (or the connection's user cannot see it); create it, the "
-                      "operator never creates tables");
+      return NotFound(
+          "does not exist (or the connection's user cannot see it); create it, the "
+          "operator never creates tables");
     }
     return &connection.columns.emplace(table, std::move(columns)).first->second;
   }
@@ -253,8 +254,8 @@ class PostgresFlagStore final : public FlagStore {
                        const std::string& column) -> Result<const std::string*> {
       auto it = types.find(column);
       if (it == types.end()) {
-        return NotFound("has no column " + postgres::QuoteIdentifier(column) +
-                        " (flag.postgres." + field + ")");
+        return NotFound("has no column " + postgres::QuoteIdentifier(column) + " (flag.postgres." +
+                        field + ")");
       }
       return &it->second;
     };
@@ -265,8 +266,8 @@ class PostgresFlagStore final : public FlagStore {
       if (!type.ok()) return type.error();
       if (**type != "jsonb") {
         return Error(ErrorCode::kFailedPrecondition,
-                     "column " + postgres::QuoteIdentifier(store.json_column) + " is " +
-                         **type + "; the flag document must be a jsonb column");
+                     "column " + postgres::QuoteIdentifier(store.json_column) + " is " + **type +
+                         "; the flag document must be a jsonb column");
       }
     } else {
       const std::pair<const char*, const std::string*> mapped[] = {
@@ -310,8 +311,7 @@ class PostgresFlagStore final : public FlagStore {
       const auto values =
           postgres::RowValues(store.columns, desired.flags[i], /*own=*/i == 0, list_kinds);
       if (values.empty()) continue;
-      auto updated =
-          Run(connection, postgres::UpdateRow(store, desired.flags[i].key, values), uri);
+      auto updated = Run(connection, postgres::UpdateRow(store, desired.flags[i].key, values), uri);
       if (!updated.ok()) return updated.error();
     }
     return OkStatus();
@@ -336,8 +336,8 @@ class PostgresFlagStore final : public FlagStore {
         document, postgres::DocumentValues(store.json_paths, desired.flags), document_where);
     if (!writes.ok()) return writes.error();
     if (writes->empty()) return OkStatus();
-    auto updated = Run(connection,
-                       postgres::UpdateDocument(store, desired.flags.front().key, *writes), uri);
+    auto updated =
+        Run(connection, postgres::UpdateDocument(store, desired.flags.front().key, *writes), uri);
     return updated.ok() ? OkStatus() : Status(updated.error());
   }
 

@@ -90,9 +90,9 @@ Status CheckStore(const api::PostgresFlagStore& store) {
     if (Status column = CheckIdentifier("jsonColumn", store.json_column); !column.ok()) {
       return column;
     }
-    for (const std::string* path : {&store.json_paths.enabled, &store.json_paths.percentage,
-                                    &store.json_paths.enabled_tenants,
-                                    &store.json_paths.disabled_tenants}) {
+    for (const std::string* path :
+         {&store.json_paths.enabled, &store.json_paths.percentage,
+          &store.json_paths.enabled_tenants, &store.json_paths.disabled_tenants}) {
       if (!path->empty() && !api::IsJsonPath(*path)) {
         return InvalidArgument("flag.postgres.jsonPaths: not a dotted JSON path: " +
                                json(*path).dump(-1, ' ', false, json::error_handler_t::replace));
@@ -145,9 +145,8 @@ Statement LockRows(const api::PostgresFlagStore& store, const std::vector<std::s
   return statement;
 }
 
-std::vector<ColumnValue> RowValues(const api::PostgresFields& columns,
-                                   const flag::FlagState& state, bool own,
-                                   const std::map<std::string, ColumnKind>& list_kinds) {
+std::vector<ColumnValue> RowValues(const api::PostgresFields& columns, const flag::FlagState& state,
+                                   bool own, const std::map<std::string, ColumnKind>& list_kinds) {
   std::vector<ColumnValue> values;
   if (!columns.enabled.empty()) {
     values.push_back({columns.enabled, state.enabled ? "true" : "false", ColumnKind::kScalar});
@@ -181,8 +180,8 @@ Statement UpdateRow(const api::PostgresFlagStore& store, const std::string& key,
     differs += (differs.empty() ? "" : " OR ") + column + " IS DISTINCT FROM " + expression;
   }
   statement.sql = "UPDATE " + QuoteTable(store.table) + " SET " + sets + " WHERE " +
-                  QuoteIdentifier(store.key_column) + "::text = " + key_param + " AND (" +
-                  differs + ")";
+                  QuoteIdentifier(store.key_column) + "::text = " + key_param + " AND (" + differs +
+                  ")";
   return statement;
 }
 
@@ -210,9 +209,9 @@ std::vector<std::pair<std::string, json>> DocumentValues(
   return values;
 }
 
-Result<std::vector<PathWrite>> PlanDocument(
-    json& document, const std::vector<std::pair<std::string, json>>& wanted,
-    const std::string& where) {
+Result<std::vector<PathWrite>> PlanDocument(json& document,
+                                            const std::vector<std::pair<std::string, json>>& wanted,
+                                            const std::string& where) {
   std::vector<PathWrite> writes;
   for (const auto& [dotted, value] : wanted) {
     const std::vector<std::string> path = api::SplitJsonPath(dotted);
@@ -238,8 +237,8 @@ Result<std::vector<PathWrite>> PlanDocument(
     json written = value;
     for (std::size_t i = path.size() - 1; i > depth; --i) written = json{{path[i], written}};
     (*node)[path[depth]] = written;
-    writes.push_back({std::vector<std::string>(path.begin(), path.begin() + depth + 1),
-                      std::move(written)});
+    writes.push_back(
+        {std::vector<std::string>(path.begin(), path.begin() + depth + 1), std::move(written)});
   }
   return writes;
 }

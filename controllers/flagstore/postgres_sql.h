@@ -67,9 +67,8 @@ struct ColumnValue {
 // The mapped columns of one row and their values: the rollout's own flag (`own`) writes
 // every mapped column; a phases[].flags row writes enabled and percentage only.
 // `list_kinds` holds the kind of each mapped tenant-list column.
-std::vector<ColumnValue> RowValues(const api::PostgresFields& columns,
-                                   const flag::FlagState& state, bool own,
-                                   const std::map<std::string, ColumnKind>& list_kinds);
+std::vector<ColumnValue> RowValues(const api::PostgresFields& columns, const flag::FlagState& state,
+                                   bool own, const std::map<std::string, ColumnKind>& list_kinds);
 
 // UPDATE of the row `key` that sets `values` only when one of them differs (a row already
 // in that state is not written, and its triggers do not fire).

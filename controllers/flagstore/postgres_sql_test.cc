@@ -110,20 +110,21 @@ TEST(PostgresSql, RowValuesWriteOnlyMappedColumns) {
 }
 
 TEST(PostgresSql, UpdateRowWritesOnlyWhenAColumnDiffers) {
-  const Statement update =
-      UpdateRow(Rows(), "voice_agent_v2",
-                {{"enabled", "false", ColumnKind::kScalar},
-                 {"enabled_tenants", R"(["t-1"])", ColumnKind::kTextArray},
-                 {"disabled_tenants", "[]", ColumnKind::kJsonb}});
+  const Statement update = UpdateRow(Rows(), "voice_agent_v2",
+                                     {{"enabled", "false", ColumnKind::kScalar},
+                                      {"enabled_tenants", R"(["t-1"])", ColumnKind::kTextArray},
+                                      {"disabled_tenants", "[]", ColumnKind::kJsonb}});
   const std::string list =
       "ARRAY(SELECT e FROM jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS t(e, i) ORDER "
       "BY i)";
-  EXPECT_EQ(update.sql, "UPDATE \"public\".\"feature_flags\" SET \"enabled\" = $2, "
-                        "\"enabled_tenants\" = " +
-                            list + ", \"disabled_tenants\" = $4::jsonb WHERE \"name\"::text = $1 "
-                                   "AND (\"enabled\" IS DISTINCT FROM $2 OR \"enabled_tenants\" "
-                                   "IS DISTINCT FROM " +
-                            list + " OR \"disabled_tenants\" IS DISTINCT FROM $4::jsonb)");
+  EXPECT_EQ(update.sql,
+            "UPDATE \"public\".\"feature_flags\" SET \"enabled\" = $2, "
+            "\"enabled_tenants\" = " +
+                list +
+                ", \"disabled_tenants\" = $4::jsonb WHERE \"name\"::text = $1 "
+                "AND (\"enabled\" IS DISTINCT FROM $2 OR \"enabled_tenants\" "
+                "IS DISTINCT FROM " +
+                list + " OR \"disabled_tenants\" IS DISTINCT FROM $4::jsonb)");
   EXPECT_THAT(update.params, ElementsAre("voice_agent_v2", "false", R"(["t-1"])", "[]"));
 }
 
