@@ -7,15 +7,21 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "api/codec.h"
 #include "controllers/flagstore/postgres_flags.h"
+#include "tests/harness/cluster.h"
 #include "tests/harness/postgres.h"
+#include "tests/harness/yaml_json.h"
 
 namespace agentrollout::testing {
 namespace {
@@ -158,7 +164,8 @@ TEST_F(PostgresFlagsTest, RowModeWritesOnlyMappedColumnsOfTextArrayLists) {
   ASSERT_TRUE(store_->Apply(Rows("feature_flags", 10)).ok());
   EXPECT_EQ(FlagRow(), "t 10 {t-internal-1} {t-vip-bank} voice v2");
   // Idempotent: a row already in the state is not written (its xmin stays).
-  const std::string xmin = sql_->Value("SELECT xmin FROM feature_flags WHERE name = 'voice_agent_v2'");
+  const std::string xmin =
+      sql_->Value("SELECT xmin FROM feature_flags WHERE name = 'voice_agent_v2'");
   ASSERT_TRUE(store_->Apply(Rows("feature_flags", 10)).ok());
   EXPECT_EQ(sql_->Value("SELECT xmin FROM feature_flags WHERE name = 'voice_agent_v2'"), xmin);
   // Total rollback.
@@ -221,7 +228,8 @@ TEST_F(PostgresFlagsTest, DocumentModeChangesOnlyItsPaths) {
 TEST_F(PostgresFlagsTest, FiftyRolloutsShareOneTableAndOneDocument) {
   constexpr int kRollouts = 50;
   std::string insert = "INSERT INTO feature_flags (name) VALUES ";
-  for (int i = 0; i < kRollouts; ++i) insert += (i ? ", " : "") + std::string("('flag_") + std::to_string(i) + "')";
+  for (int i = 0; i < kRollouts; ++i)
+    insert += (i ? ", " : "") + std::string("('flag_") + std::to_string(i) + "')";
   sql_->Exec(insert);
   std::vector<std::future<int>> writers;
   for (int i = 0; i < kRollouts; ++i) {
@@ -260,7 +268,8 @@ TEST_F(PostgresFlagsTest, WaitsForACompetingTransactionsRowLock) {
   competitor.Exec("SELECT * FROM feature_flags WHERE name = 'voice_agent_v2' FOR UPDATE");
   competitor.Exec("UPDATE feature_flags SET percentage = 77 WHERE name = 'voice_agent_v2'");
   const auto started = std::chrono::steady_clock::now();
-  auto write = std::async(std::launch::async, [this] { return store_->Apply(Rows("feature_flags", 10)); });
+  auto write =
+      std::async(std::launch::async, [this] { return store_->Apply(Rows("feature_flags", 10)); });
   EXPECT_EQ(write.wait_for(std::chrono::milliseconds(700)), std::future_status::timeout)
       << "the store wrote while another transaction held the row lock";
   EXPECT_EQ(sql_->Value("SELECT percentage FROM feature_flags WHERE name = 'voice_agent_v2'"), "0");
@@ -316,9 +325,10 @@ TEST_F(PostgresFlagsTest, MissingTableColumnOrRowIsNotFoundWithNothingWritten) {
   EXPECT_TRUE(store_->Release(table, controllers::ReleaseMode::kOwnerOnly).ok());
 
   // Created afterwards: the next write finds it (the catalog is read again).
-  sql_->Exec("CREATE TABLE no_such_table (name text PRIMARY KEY, enabled boolean, percentage "
-             "int, enabled_tenants text[], disabled_tenants jsonb);"
-             "INSERT INTO no_such_table (name) VALUES ('voice_agent_v2')");
+  sql_->Exec(
+      "CREATE TABLE no_such_table (name text PRIMARY KEY, enabled boolean, percentage "
+      "int, enabled_tenants text[], disabled_tenants jsonb);"
+      "INSERT INTO no_such_table (name) VALUES ('voice_agent_v2')");
   Status created = store_->Apply(table);
   EXPECT_TRUE(created.ok()) << created.error().ToString();
 }
@@ -371,8 +381,9 @@ TEST_F(PostgresFlagsTest, RollbackWhileTheDatabaseIsDownLandsWhenItIsBack) {
 }
 
 TEST_F(PostgresFlagsTest, PasswordFromTheUriAndNeverInMessages) {
-  sql_->Exec("DROP ROLE IF EXISTS flag_writer; CREATE ROLE flag_writer LOGIN PASSWORD "
-             "'pw-Secret-42'; GRANT SELECT, UPDATE ON feature_flags TO flag_writer");
+  sql_->Exec(
+      "DROP ROLE IF EXISTS flag_writer; CREATE ROLE flag_writer LOGIN PASSWORD "
+      "'pw-Secret-42'; GRANT SELECT, UPDATE ON feature_flags TO flag_writer");
   uri_ = postgres_->UriFor("flag_writer", "pw-Secret-42");
   Status written = store_->Apply(Rows("feature_flags", 10));
   ASSERT_TRUE(written.ok()) << written.error().ToString();
@@ -386,6 +397,67 @@ TEST_F(PostgresFlagsTest, PasswordFromTheUriAndNeverInMessages) {
   EXPECT_THAT(refused.error().message(), Not(HasSubstr(uri_)));
   EXPECT_EQ(FlagRow(), "t 10 {t-internal-1} {t-vip-bank} voice v2");
   sql_->Exec("REVOKE ALL ON feature_flags FROM flag_writer; DROP ROLE flag_writer");
+}
+
+// examples/*-postgres.yaml on the tables of examples/sql/, as the least-privileged role the
+// SQL grants: every phase's percentage lands, then a total rollback.
+TEST_F(PostgresFlagsTest, TheExamplesRunOnTheirTables) {
+  sql_->Exec(
+      "DROP TABLE IF EXISTS feature_flags, app_config; DROP ROLE IF EXISTS flag_writer;"
+      "CREATE ROLE flag_writer LOGIN PASSWORD 'example-pw'");
+  int examples = 0;
+  for (const char* name : {"voice-agent-postgres.yaml", "unified-webhook-postgres.yaml"}) {
+    SCOPED_TRACE(name);
+    auto documents = LoadYamlDocuments(SourceDir() / "examples" / name);
+    ASSERT_TRUE(documents.ok()) << documents.error().ToString();
+    auto rollout = api::DecodeAgentRollout(documents->at(0));
+    ASSERT_TRUE(rollout.ok()) << rollout.error().ToString();
+    const api::FlagSpec& flag = *rollout->spec.flag;
+    ASSERT_TRUE(flag.postgres);
+    std::string table = flag.postgres->table;
+    table = table.substr(table.find('.') + 1);
+    std::ifstream file(SourceDir() / "examples" / "sql" / (table + ".sql"));
+    std::stringstream text;
+    text << file.rdbuf();
+    ASSERT_FALSE(text.str().empty()) << "examples/sql/" << table << ".sql";
+    sql_->Exec(text.str());
+    uri_ = postgres_->UriFor("flag_writer", "example-pw");
+
+    DesiredFlags desired;
+    desired.namespace_ = rollout->metadata.namespace_;
+    desired.rollout = desired.namespace_ + "/" + rollout->metadata.name;
+    desired.postgres = flag.postgres;
+    std::vector<std::string> seen;
+    for (const api::PhaseSpec& phase : rollout->spec.phases) {
+      desired.flags = {
+          {flag.key, true, phase.flag_percent, flag.enabled_tenants, flag.disabled_tenants}};
+      Status applied = store_->Apply(desired);
+      ASSERT_TRUE(applied.ok()) << applied.error().ToString();
+      seen.push_back(
+          flag.postgres->json_column.empty()
+              ? sql_->Value("SELECT percentage FROM feature_flags WHERE name = '" + flag.key + "'")
+              : sql_->Value("SELECT value->>'unifiedServiceRolloutPercent' FROM "
+                            "app_config WHERE key = '" +
+                            flag.key + "'"));
+    }
+    std::vector<std::string> want;
+    for (const api::PhaseSpec& phase : rollout->spec.phases) {
+      want.push_back(std::to_string(phase.flag_percent));
+    }
+    EXPECT_EQ(seen, want);
+    desired.flags = {{flag.key, false, 0, flag.enabled_tenants, flag.disabled_tenants}};
+    ASSERT_TRUE(store_->Apply(desired).ok());
+    ++examples;
+  }
+  EXPECT_EQ(sql_->Value("SELECT enabled::text || percentage || array_to_string(enabled_tenants, "
+                        "',') || description FROM feature_flags"),
+            "false0t-internal-1,t-internal-2Voice agent v2 (driven by AgentRollout "
+            "voice/voice-agent-v2-postgres)");
+  EXPECT_EQ(json::parse(sql_->Value("SELECT value::text FROM app_config")),
+            json::parse(R"({"unifiedServiceEnabled": false, "unifiedServiceRolloutPercent": 0,
+                            "legacyRetries": 3})"));
+  EXPECT_EQ(examples, 2);
+  sql_->Exec("DROP TABLE feature_flags, app_config; DROP ROLE flag_writer");
 }
 
 }  // namespace
