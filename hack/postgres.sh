@@ -114,16 +114,12 @@ cmd_start() {
   uri
 }
 
-cmd_down() {
-  [ -e "$STATE" ] || return 0
-  if [ -z "$(ls -A "$STATE")" ]; then
-    rmdir "$STATE"
-    return 0
-  fi
-  [ -f "$MARKER" ] || die "$STATE is not a PostgreSQL state directory; not touching it"
-  if [ -d "$DATA" ]; then cmd_stop || log "pg_ctl stop failed; removing the state anyway"; fi
-  rm -rf "$STATE"
+stop_before_removal() {
+  [ -d "$DATA" ] || return 0
+  cmd_stop || log "pg_ctl stop failed; removing the state anyway"
 }
+
+cmd_down() { remove_state "$STATE" "$MARKER" PostgreSQL stop_before_removal; }
 
 cmd="${1:-}"
 [ $# -gt 0 ] && shift

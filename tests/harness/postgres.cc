@@ -1,8 +1,5 @@
 #include "tests/harness/postgres.h"
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <iostream>
 
 #include "tests/harness/cluster.h"
@@ -56,16 +53,7 @@ std::string PostgresFixture::UriFor(const std::string& user, const std::string& 
 
 Status PostgresFixture::Stop() {
   if (state_dir_.empty()) return OkStatus();
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  if (test != nullptr && test->result()->Failed()) {
-    std::filesystem::path keep = std::filesystem::current_path() / "agentrollout-logs" /
-                                 ("postgres-" + std::to_string(::getpid()));
-    std::error_code ec;
-    std::filesystem::create_directories(keep, ec);
-    std::filesystem::copy(state_dir_ / "pg" / "postgres.log", keep / "postgres.log",
-                          std::filesystem::copy_options::overwrite_existing, ec);
-    std::cerr << "[postgres] test failed; log kept in " << keep << "\n";
-  }
+  KeepFilesIfTestFailed("postgres", {state_dir_ / "pg" / "postgres.log"});
   Status down = Run("down");
   std::filesystem::path dir = std::exchange(state_dir_, {});
   uri_.clear();
