@@ -399,6 +399,19 @@ TEST_F(PostgresFlagsTest, PasswordFromTheUriAndNeverInMessages) {
   sql_->Exec("REVOKE ALL ON feature_flags FROM flag_writer; DROP ROLE flag_writer");
 }
 
+// TLS is what the URI's sslmode says: this test server has no TLS, so sslmode=require is
+// refused rather than silently sent in the clear, and sslmode=disable connects.
+TEST_F(PostgresFlagsTest, TlsAsTheUriSays) {
+  uri_ = postgres_->uri() + "?sslmode=require";
+  Status required = store_->Apply(Rows("feature_flags", 10));
+  ASSERT_FALSE(required.ok());
+  EXPECT_EQ(required.error().code(), ErrorCode::kUnavailable);
+  EXPECT_THAT(required.error().message(), HasSubstr("does not support SSL"));
+  EXPECT_EQ(FlagRow(), "f 0 {} {} voice v2");
+  uri_ = postgres_->uri() + "?sslmode=disable";
+  EXPECT_TRUE(store_->Apply(Rows("feature_flags", 10)).ok());
+}
+
 // examples/*-postgres.yaml on the tables of examples/sql/, as the least-privileged role the
 // SQL grants: every phase's percentage lands, then a total rollback.
 TEST_F(PostgresFlagsTest, TheExamplesRunOnTheirTables) {
