@@ -77,7 +77,8 @@ class PostgresFlagStore final : public FlagStore {
     const std::string where = "postgres table " + desired.postgres->table;
     std::shared_ptr<Pool> pool = PoolFor(desired, *uri);
     // A pooled connection may have died with a server restart; that is only found out by
-    // using it, so a failure on a broken reused connection is retried once on a new one.
+    // using it. Then its idle siblings are as dead: they are dropped, and the write is
+    // retried once on a new connection.
     for (int attempt = 0;; ++attempt) {
       bool reused = false;
       auto connection = Acquire(*pool, reused);
@@ -86,6 +87,8 @@ class PostgresFlagStore final : public FlagStore {
       const bool broken = PQstatus((*connection)->handle.get()) != CONNECTION_OK;
       Return(*pool, std::move(*connection));
       if (written.ok() || !broken || !reused || attempt > 0) return written;
+      std::lock_guard lock(pool->mu);
+      pool->idle.clear();
     }
   }
 

@@ -356,7 +356,13 @@ TEST_F(PostgresFlagsTest, HostileFlagKeyAndColumnNamesAreRejected) {
 }
 
 TEST_F(PostgresFlagsTest, SurvivesARestartMidRollout) {
-  ASSERT_TRUE(store_->Apply(Rows("feature_flags", 10)).ok());  // pooled connection now idle
+  // Four writers at once leave four pooled connections idle; the restart kills them all.
+  std::vector<std::future<Status>> writers;
+  for (int i = 0; i < 4; ++i) {
+    writers.push_back(std::async(std::launch::async,
+                                 [this] { return store_->Apply(Rows("feature_flags", 10)); }));
+  }
+  for (auto& writer : writers) ASSERT_TRUE(writer.get().ok());
   ASSERT_TRUE(postgres_->StopServer().ok());
   ASSERT_TRUE(postgres_->StartServer().ok());
   Status advanced = store_->Apply(Rows("feature_flags", 50));
