@@ -10,6 +10,7 @@
 
 #include "api/duration.h"
 #include "api/names.h"
+#include "api/sql_names.h"
 #include "api/template.h"
 #include "api/threshold.h"
 #include "api/time.h"
@@ -312,6 +313,77 @@ SecretRef DecodeSecretRef(Decoder& d, const json& value, const Path& path) {
   return ref;
 }
 
+// An identifier (`qualified`: optionally schema.table) that goes into SQL text quoted.
+std::string DecodeSqlIdentifier(Decoder& d, const json& value, const Path& path, bool qualified) {
+  std::string text = d.String(value, path);
+  if (d.ok() && !(qualified ? IsQualifiedSqlIdentifier(text) : IsSqlIdentifier(text))) {
+    d.Fail(path, std::string("must be an SQL identifier ") +
+                     (qualified ? "[A-Za-z_][A-Za-z0-9_]* (at most 63, optionally schema.table)"
+                                : "[A-Za-z_][A-Za-z0-9_]* (at most 63)") +
+                     ", got " + Quote(text));
+  }
+  return text;
+}
+
+// columns / jsonPaths: each member a column name or a dotted JSON path.
+PostgresFields DecodePostgresFields(Decoder& d, const json& value, const Path& path,
+                                    bool json_paths) {
+  PostgresFields fields;
+  if (!d.ExpectObject(value, path)) return fields;
+  const std::pair<const char*, std::string*> members[] = {
+      {"enabled", &fields.enabled},
+      {"percentage", &fields.percentage},
+      {"enabledTenants", &fields.enabled_tenants},
+      {"disabledTenants", &fields.disabled_tenants}};
+  for (const auto& [name, field] : members) {
+    const json* member = Find(value, name);
+    if (member == nullptr) continue;
+    const Path at = path.Member(name);
+    if (!json_paths) {
+      *field = DecodeSqlIdentifier(d, *member, at, /*qualified=*/false);
+      continue;
+    }
+    *field = d.String(*member, at);
+    if (d.ok() && !IsJsonPath(*field)) {
+      d.Fail(at, "must be a dotted JSON path of [A-Za-z0-9_-] segments, got " + Quote(*field));
+    }
+  }
+  for (const auto& [name, member] : value.items()) {
+    const bool known = std::any_of(std::begin(members), std::end(members),
+                                   [&](const auto& m) { return name == m.first; });
+    if (!known) {
+      d.Fail(path.Member(name),
+             "unknown; the mapped fields are enabled, percentage, enabledTenants, "
+             "disabledTenants");
+    }
+  }
+  return fields;
+}
+
+PostgresFlagStore DecodePostgresStore(Decoder& d, const json& value, const Path& path) {
+  PostgresFlagStore store;
+  if (!d.ExpectObject(value, path)) return store;
+  if (const json* ref = d.Required(value, "connectionSecretRef", path)) {
+    store.connection_secret_ref = DecodeSecretKeyRef(d, *ref, path.Member("connectionSecretRef"));
+  }
+  if (const json* table = d.Required(value, "table", path)) {
+    store.table = DecodeSqlIdentifier(d, *table, path.Member("table"), /*qualified=*/true);
+  }
+  if (const json* column = d.Required(value, "keyColumn", path)) {
+    store.key_column = DecodeSqlIdentifier(d, *column, path.Member("keyColumn"), false);
+  }
+  if (const json* columns = Find(value, "columns")) {
+    store.columns = DecodePostgresFields(d, *columns, path.Member("columns"), false);
+  }
+  if (const json* column = Find(value, "jsonColumn")) {
+    store.json_column = DecodeSqlIdentifier(d, *column, path.Member("jsonColumn"), false);
+  }
+  if (const json* paths = Find(value, "jsonPaths")) {
+    store.json_paths = DecodePostgresFields(d, *paths, path.Member("jsonPaths"), true);
+  }
+  return store;
+}
+
 FlagSpec DecodeFlag(Decoder& d, const json& value, const Path& path) {
   FlagSpec flag;
   if (!d.ExpectObject(value, path)) return flag;
@@ -342,6 +414,9 @@ FlagSpec DecodeFlag(Decoder& d, const json& value, const Path& path) {
     FeatureFlagStore feature_flag;
     if (d.ExpectObject(*store, at)) feature_flag.name = d.RequiredName(*store, "name", at);
     flag.feature_flag = std::move(feature_flag);
+  }
+  if (const json* store = Find(value, "postgres")) {
+    flag.postgres = DecodePostgresStore(d, *store, path.Member("postgres"));
   }
   if (const json* tenants = Find(value, "enabledTenants")) {
     flag.enabled_tenants = d.StringList(*tenants, path.Member("enabledTenants"));
@@ -916,12 +991,37 @@ json EncodeStringMap(const std::map<std::string, std::string>& map) {
   return out;
 }
 
+json EncodePostgresFields(const PostgresFields& fields) {
+  json out = json::object();
+  if (!fields.enabled.empty()) out["enabled"] = fields.enabled;
+  if (!fields.percentage.empty()) out["percentage"] = fields.percentage;
+  if (!fields.enabled_tenants.empty()) out["enabledTenants"] = fields.enabled_tenants;
+  if (!fields.disabled_tenants.empty()) out["disabledTenants"] = fields.disabled_tenants;
+  return out;
+}
+
+json EncodePostgresStore(const PostgresFlagStore& store) {
+  json out = {
+      {"connectionSecretRef",
+       {{"name", store.connection_secret_ref.name}, {"key", store.connection_secret_ref.key}}},
+      {"table", store.table},
+      {"keyColumn", store.key_column}};
+  if (store.json_column.empty() || store.columns != PostgresFields{}) {
+    out["columns"] = EncodePostgresFields(store.columns);
+  }
+  if (!store.json_column.empty()) out["jsonColumn"] = store.json_column;
+  if (store.json_paths != PostgresFields{})
+    out["jsonPaths"] = EncodePostgresFields(store.json_paths);
+  return out;
+}
+
 json EncodeFlag(const FlagSpec& flag) {
   json out = {{"key", flag.key}};
   if (flag.config_map) {
     out["configMap"] = {{"name", flag.config_map->name}, {"key", flag.config_map->key}};
   }
   if (flag.feature_flag) out["featureFlag"] = {{"name", flag.feature_flag->name}};
+  if (flag.postgres) out["postgres"] = EncodePostgresStore(*flag.postgres);
   if (!flag.enabled_tenants.empty()) out["enabledTenants"] = flag.enabled_tenants;
   if (!flag.disabled_tenants.empty()) out["disabledTenants"] = flag.disabled_tenants;
   return out;

@@ -54,11 +54,32 @@ struct FeatureFlagStore {  // flag.featureFlag (core.openfeature.dev/v1beta1 Fea
   friend bool operator==(const FeatureFlagStore&, const FeatureFlagStore&) = default;
 };
 
+// What a PostgreSQL store writes of a flag: columns (row mode) or dotted JSON paths
+// (document mode). "" = not written.
+struct PostgresFields {
+  std::string enabled;
+  std::string percentage;
+  std::string enabled_tenants;
+  std::string disabled_tenants;
+  friend bool operator==(const PostgresFields&, const PostgresFields&) = default;
+};
+
+struct PostgresFlagStore {             // flag.postgres (API.md §5.3)
+  SecretKeyRef connection_secret_ref;  // a libpq URI
+  std::string table;                   // [schema.]table
+  std::string key_column;              // the row whose key_column = a flag key
+  PostgresFields columns;              // row mode
+  std::string json_column;             // document mode when set: a jsonb column
+  PostgresFields json_paths;           // document mode
+  friend bool operator==(const PostgresFlagStore&, const PostgresFlagStore&) = default;
+};
+
 struct FlagSpec {  // flag
   std::string key;
-  // Exactly one of the two stores is set.
+  // Exactly one store is set.
   std::optional<ConfigMapFlagStore> config_map;
   std::optional<FeatureFlagStore> feature_flag;
+  std::optional<PostgresFlagStore> postgres;
   std::vector<std::string> enabled_tenants;
   std::vector<std::string> disabled_tenants;
   friend bool operator==(const FlagSpec&, const FlagSpec&) = default;

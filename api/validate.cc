@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/codec.h"
+#include "api/sql_names.h"
 #include "api/template.h"
 #include "api/threshold.h"
 
@@ -138,17 +139,68 @@ Status CheckUniqueNames(const std::vector<Item>& items, const std::string& list_
   return OkStatus();
 }
 
+// flag.postgres (API.md §5.3): row mode (columns) or document mode (jsonColumn +
+// jsonPaths), never both; phases[].flags keys are row keys or dotted document paths.
+Status CheckPostgresStore(const PostgresFlagStore& store, const std::vector<PhaseSpec>& phases) {
+  const PostgresFields none;
+  const bool json_mode = !store.json_column.empty();
+  if (json_mode && store.columns != none) {
+    return InvalidArgument(
+        "spec.flag.postgres: set columns (row mode) or jsonColumn and jsonPaths (JSON document "
+        "mode), not both");
+  }
+  if (json_mode && store.json_paths == none) {
+    return InvalidArgument(
+        "spec.flag.postgres.jsonPaths: map at least one of enabled, percentage, enabledTenants, "
+        "disabledTenants (jsonColumn is set)");
+  }
+  if (!json_mode && store.json_paths != none) {
+    return InvalidArgument("spec.flag.postgres.jsonColumn: required with jsonPaths");
+  }
+  if (!json_mode && store.columns == none) {
+    return InvalidArgument(
+        "spec.flag.postgres.columns: map at least one of enabled, percentage, enabledTenants, "
+        "disabledTenants (or set jsonColumn and jsonPaths)");
+  }
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    for (const auto& [key, percent] : phases[i].flags) {
+      const std::string where = "spec.phases[" + std::to_string(i) + "].flags[" + key + "]";
+      if (json_mode && !IsJsonPath(key)) {
+        return InvalidArgument(where +
+                               ": must be a dotted JSON path (the flag's jsonColumn "
+                               "document), no empty segment, got \"" +
+                               key + "\"");
+      }
+      if (!json_mode && store.columns.enabled.empty() && store.columns.percentage.empty()) {
+        return InvalidArgument(where +
+                               ": another row's flag needs spec.flag.postgres.columns.enabled "
+                               "or .percentage to be written");
+      }
+    }
+  }
+  return OkStatus();
+}
+
 Status CheckStores(const AgentRolloutSpec& spec) {
   if (!spec.flag && !spec.traffic) {
     return InvalidArgument("spec: at least one of flag, traffic is required");
   }
   if (spec.flag) {
-    const bool config_map = spec.flag->config_map.has_value();
-    const bool feature_flag = spec.flag->feature_flag.has_value();
-    if (config_map == feature_flag) {
+    std::vector<std::string> stores;
+    if (spec.flag->config_map) stores.emplace_back("configMap");
+    if (spec.flag->feature_flag) stores.emplace_back("featureFlag");
+    if (spec.flag->postgres) stores.emplace_back("postgres");
+    if (stores.size() != 1) {
+      std::string names;
+      for (const std::string& name : stores) names += names.empty() ? name : ", " + name;
       return InvalidArgument(
-          std::string("spec.flag: exactly one of configMap, featureFlag must be set, got ") +
-          (config_map ? "both" : "neither"));
+          "spec.flag: exactly one of configMap, featureFlag, postgres must be set, got " +
+          (stores.empty() ? std::string("none") : names));
+    }
+    if (spec.flag->postgres) {
+      if (Status store = CheckPostgresStore(*spec.flag->postgres, spec.phases); !store.ok()) {
+        return store;
+      }
     }
   }
   if (spec.traffic) {

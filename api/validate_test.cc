@@ -62,6 +62,15 @@ TEST(DecodeAndValidate, AcceptsTheExample) {
 TEST(DecodeAndValidate, RejectsMalformedManifestsNamingFieldAndValue) {
   const std::string long_key(129, 'a');
   const json istio = {{"virtualService", "vs"}, {"stableHost", "a"}, {"canaryHost", "b"}};
+  const json rows = {{"connectionSecretRef", {{"name", "flags-db"}, {"key", "url"}}},
+                     {"table", "public.feature_flags"},
+                     {"keyColumn", "name"},
+                     {"columns", {{"enabled", "enabled"}, {"percentage", "percentage"}}}};
+  const json document = {{"connectionSecretRef", {{"name", "flags-db"}, {"key", "url"}}},
+                         {"table", "app_config"},
+                         {"keyColumn", "key"},
+                         {"jsonColumn", "value"},
+                         {"jsonPaths", {{"percentage", "unifiedServiceRolloutPercent"}}}};
   const std::vector<MalformedCase> cases = {
       // spec itself
       {{Remove("/spec")}, "spec: is required"},
@@ -84,11 +93,58 @@ TEST(DecodeAndValidate, RejectsMalformedManifestsNamingFieldAndValue) {
       {{Set("/spec/flag/disabledTenants/0", 7)},
        "spec.flag.disabledTenants[0]: must be a string, got 7"},
       {{Set("/spec/flag/featureFlag", {{"name", "ff"}})},
-       "spec.flag: exactly one of configMap, featureFlag must be set, got both"},
+       "spec.flag: exactly one of configMap, featureFlag, postgres must be set, got configMap, "
+       "featureFlag"},
       {{Remove("/spec/flag/configMap")},
-       "spec.flag: exactly one of configMap, featureFlag must be set, got neither"},
+       "spec.flag: exactly one of configMap, featureFlag, postgres must be set, got none"},
       {{Remove("/spec/flag"), Remove("/spec/traffic")},
        "spec: at least one of flag, traffic is required"},
+      // flag.postgres (API.md §5.3)
+      {{Set("/spec/flag/postgres", rows)},
+       "spec.flag: exactly one of configMap, featureFlag, postgres must be set, got configMap, "
+       "postgres"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/table", "feature_flags; DROP TABLE users")},
+       "spec.flag.postgres.table: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at most 63, "
+       "optionally schema.table), got \"feature_flags; DROP TABLE users\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/table", "a.b.c")},
+       "spec.flag.postgres.table: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at most 63, "
+       "optionally schema.table), got \"a.b.c\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/columns/enabled", "enabled\" = true --")},
+       "spec.flag.postgres.columns.enabled: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at "
+       "most 63), got \"enabled\\\" = true --\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/keyColumn", "1name")},
+       "spec.flag.postgres.keyColumn: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at most "
+       "63), got \"1name\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/columns/owner", "owner")},
+       "spec.flag.postgres.columns.owner: unknown; the mapped fields are enabled, percentage, "
+       "enabledTenants, disabledTenants"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Remove("/spec/flag/postgres/connectionSecretRef")},
+       "spec.flag.postgres.connectionSecretRef: is required"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/columns", json::object())},
+       "spec.flag.postgres.columns: map at least one of enabled, percentage, enabledTenants, "
+       "disabledTenants (or set jsonColumn and jsonPaths)"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Set("/spec/flag/postgres/columns", {{"enabled", "enabled"}})},
+       "spec.flag.postgres: set columns (row mode) or jsonColumn and jsonPaths (JSON document "
+       "mode), not both"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Remove("/spec/flag/postgres/jsonColumn")},
+       "spec.flag.postgres.jsonColumn: required with jsonPaths"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Set("/spec/flag/postgres/jsonPaths/percentage", "a..b")},
+       "spec.flag.postgres.jsonPaths.percentage: must be a dotted JSON path of [A-Za-z0-9_-] "
+       "segments, got \"a..b\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Set("/spec/phases/0/flags", {{"voucher..creation", 100}})},
+       "spec.phases[0].flags[voucher..creation]: must be a dotted JSON path (the flag's "
+       "jsonColumn document), no empty segment, got \"voucher..creation\""},
       // traffic
       {{Remove("/spec/traffic/gatewayAPI/httpRoute")},
        "spec.traffic.gatewayAPI.httpRoute: is required"},

@@ -17,6 +17,9 @@ PACKAGES=(
   libcpp-httplib-dev
   # servers and tools used by tests and the demo
   prometheus golang-go openssl curl procps iproute2 lua5.4 jq
+  # the PostgreSQL flag store: its client library, and a throwaway server for its tests
+  # (hack/postgres.sh)
+  libpq-dev postgresql
   # benchmarks (bench/run.sh, bench/judge_sim.sh): the plots in docs/
   python3-matplotlib
   # the judge's reference test (tests/judge/reference.py)

@@ -105,14 +105,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-  [ -e "$STATE" ] || return 0
-  if [ -z "$(ls -A "$STATE")" ]; then
-    rmdir "$STATE"
-    return 0
-  fi
-  [ -f "$MARKER" ] || die "$STATE is not a Prometheus state directory; not touching it"
-  stop_pid "$STATE/prometheus.pid" "$STATE" prometheus
-  rm -rf "$STATE"
+  remove_state "$STATE" "$MARKER" Prometheus stop_pid "$STATE/prometheus.pid" "$STATE" prometheus
 }
 
 cmd="${1:-}"

@@ -613,7 +613,8 @@ Result<BucketState> BucketStateOfRollout(kube::Client& client, std::string_view 
   state.enabled_tenants = spec->enabled_tenants;
   state.disabled_tenants = spec->disabled_tenants;
   if (!spec->config_map) {
-    // The FeatureFlag object is flagd's; the operator writes it from the spec and status.
+    // The FeatureFlag object is flagd's and a PostgreSQL row the application's (the plugin
+    // has no database access); the operator writes either from the spec and status.
     const auto& current = rollout->status.current_phase;
     state.enabled = current && rollout->status.phase != api::RolloutPhase::kRolledBack;
     state.percent = current ? current->flag_percent : 0;

@@ -114,14 +114,25 @@ RolloutPhase UnderlyingPhase(const api::AgentRolloutStatus& status) {
 }
 
 // The status' Ready reason when a write failed (API.md §6: TrafficTargetNotFound when the
-// router object or its backends are missing).
+// router object or its backends are missing; §5.3: FlagTargetNotFound when the flag's table,
+// column or row is).
 std::string BlockedReason(const BlockedWrite& blocked) {
-  return blocked.stage == WriteStage::kTraffic && blocked.error.code() == ErrorCode::kNotFound
-             ? Str(api::EventReason::kTrafficTargetNotFound)
-             : "WriteFailed";
+  if (blocked.error.code() != ErrorCode::kNotFound) return "WriteFailed";
+  switch (blocked.stage) {
+    case WriteStage::kTraffic:
+      return Str(api::EventReason::kTrafficTargetNotFound);
+    case WriteStage::kFlag:
+      return "FlagTargetNotFound";
+    case WriteStage::kFinalizer:
+      break;
+  }
+  return "WriteFailed";
 }
 
 std::string BlockedText(const BlockedWrite& blocked) {
+  if (BlockedReason(blocked) == "FlagTargetNotFound") {
+    return "flag target not found: " + blocked.error.message();
+  }
   if (BlockedReason(blocked) != "WriteFailed") {
     return "traffic target not found: " + blocked.error.message();
   }
@@ -235,6 +246,7 @@ class Decider {
     flags.namespace_ = in_.metadata.namespace_;
     flags.config_map = spec_.flag->config_map;
     flags.feature_flag = spec_.flag->feature_flag;
+    flags.postgres = spec_.flag->postgres;
     flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
     flags.phase = s_.current_phase ? s_.current_phase->name : "";
     flags.updated_at = now_;
@@ -662,6 +674,7 @@ class Decider {
       flags.namespace_ = in_.metadata.namespace_;
       flags.config_map = spec_.flag->config_map;
       flags.feature_flag = spec_.flag->feature_flag;
+      flags.postgres = spec_.flag->postgres;
       flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
       flags.phase = s_.current_phase->name;
       flags.updated_at = now_;

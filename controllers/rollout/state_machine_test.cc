@@ -1216,6 +1216,33 @@ TEST(StateMachineTest, AMissingTrafficTargetHoldsWithoutAdvancingButFolds) {
   EXPECT_THAT(Reasons(held), ElementsAre("TrafficTargetNotFound"));
 }
 
+// API.md §5.3: a flag store whose table, column or row is missing (kNotFound) holds the
+// rollout with Ready=False, reason FlagTargetNotFound, and nothing written.
+TEST(StateMachineTest, AMissingFlagTargetHoldsWithReasonFlagTargetNotFound) {
+  Rollout rollout;
+  rollout.Step(At());
+  rollout.input().now = At(hours(5));
+  rollout.input().evaluation = Go(At(hours(5)));
+  const Decision held =
+      DecideBlocked(rollout.input(), WriteStage::kFlag,
+                    NotFound("postgres table public.feature_flags: has no row with name = "
+                             "\"voice_agent_v2\"; insert it (the operator never inserts rows)"));
+  EXPECT_EQ(held.status.current_phase->index, 0) << "nothing advanced";
+  EXPECT_FALSE(held.flags) << "nothing written";
+  EXPECT_FALSE(held.traffic);
+  EXPECT_TRUE(held.analyse) << "analysis goes on (API.md §4.8)";
+  EXPECT_THAT(held.status.message,
+              HasSubstr("holding in canary: flag target not found: postgres table "
+                        "public.feature_flags: has no row with name = \"voice_agent_v2\""));
+  EXPECT_EQ(ConditionOf(held.status, kReady), api::ConditionStatus::kFalse);
+  EXPECT_EQ(FindCondition(held.status, kReady)->reason, "FlagTargetNotFound");
+  EXPECT_THAT(Reasons(held), ElementsAre("FlagTargetNotFound"));
+  // Any other flag write failure stays WriteFailed.
+  const Decision failed =
+      DecideBlocked(rollout.input(), WriteStage::kFlag, Unavailable("connection refused"));
+  EXPECT_EQ(FindCondition(failed.status, kReady)->reason, "WriteFailed");
+}
+
 TEST(StateMachineTest, ABlockedDecisionStillRollsBack) {
   Rollout rollout;
   const api::Timestamp entered = rollout.DriveTo(1);

@@ -22,6 +22,7 @@ api::AgentRolloutSpec FullSpec() {
   spec.flag = api::FlagSpec{.key = "voice_agent_v2",
                             .config_map = api::ConfigMapFlagStore{"feature-flags", "rollout.json"},
                             .feature_flag = std::nullopt,
+                            .postgres = std::nullopt,
                             .enabled_tenants = {"t-internal-1"},
                             .disabled_tenants = {"t-vip-bank"}};
   spec.traffic = api::TrafficSpec{
@@ -94,6 +95,31 @@ api::AgentRolloutSpec WithReplicas(api::AgentRolloutSpec spec) {
   spec.traffic = api::TrafficSpec{.gateway_api = std::nullopt,
                                   .istio = std::nullopt,
                                   .replicas = api::ReplicasTraffic{"voice-v1", "voice-v2", 10}};
+  return spec;
+}
+
+api::AgentRolloutSpec WithPostgresRows(api::AgentRolloutSpec spec) {
+  spec.flag->config_map.reset();
+  spec.flag->postgres = api::PostgresFlagStore{
+      .connection_secret_ref = {"flags-db", "url"},
+      .table = "public.feature_flags",
+      .key_column = "name",
+      .columns = {"enabled", "percentage", "enabled_tenants", "disabled_tenants"},
+      .json_column = "",
+      .json_paths = {}};
+  return spec;
+}
+
+api::AgentRolloutSpec WithPostgresDocument(api::AgentRolloutSpec spec) {
+  spec.flag->config_map.reset();
+  spec.flag->postgres =
+      api::PostgresFlagStore{.connection_secret_ref = {"flags-db", "url"},
+                             .table = "app_config",
+                             .key_column = "key",
+                             .columns = {},
+                             .json_column = "value",
+                             .json_paths = {"unifiedServiceEnabled", "unifiedServiceRolloutPercent",
+                                            "tenants.on", "tenants.off"}};
   return spec;
 }
 

@@ -1,8 +1,5 @@
 #include "tests/harness/prometheus.h"
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <iostream>
 #include <thread>
 
@@ -54,18 +51,8 @@ Status PrometheusFixture::Start(const std::vector<std::string>& targets) {
 
 Status PrometheusFixture::Stop() {
   if (state_dir_.empty()) return OkStatus();
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  if (test != nullptr && test->result()->Failed()) {
-    std::filesystem::path keep = std::filesystem::current_path() / "agentrollout-logs" /
-                                 ("prometheus-" + std::to_string(::getpid()));
-    std::error_code ec;
-    std::filesystem::create_directories(keep, ec);
-    std::filesystem::copy(state_dir_ / "prometheus.log", keep / "prometheus.log",
-                          std::filesystem::copy_options::overwrite_existing, ec);
-    std::filesystem::copy(state_dir_ / "prometheus.yml", keep / "prometheus.yml",
-                          std::filesystem::copy_options::overwrite_existing, ec);
-    std::cerr << "[prometheus] test failed; log kept in " << keep << "\n";
-  }
+  KeepFilesIfTestFailed("prometheus",
+                        {state_dir_ / "prometheus.log", state_dir_ / "prometheus.yml"});
   auto stopped = RunPrometheusScript(state_dir_, {"stop"});
   std::filesystem::path dir = std::exchange(state_dir_, {});
   base_url_.clear();
