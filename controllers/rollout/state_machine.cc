@@ -743,9 +743,9 @@ class Decider {
     // The bake's end as a time, not a countdown: a countdown would be untrue (or need a
     // status write) every minute; the time stays true until the bake is done.
     std::string bake = current.promoted ? "promoted, bake skipped"
-                       : baked          ? "bake time done"
-                                        : "bake ends at " + api::FormatTime(current.started_at +
-                                                                            phase.duration);
+                       : baked
+                           ? "bake time done"
+                           : "bake ends at " + api::FormatTime(current.started_at + phase.duration);
     if (!analysis::HasTable(spec_.analysis)) {
       return (baked ? "advancing from " : "baking in ") + name + " (" + Percents(current) + "); " +
              bake;

@@ -109,8 +109,8 @@ struct Event {
 };
 
 struct Decision {
-  std::optional<DesiredFlags> flags;      // written first (absent: no flag, or Failed)
-  std::optional<TrafficTarget> traffic;   // written second (absent: no router, or Failed)
+  std::optional<DesiredFlags> flags;     // written first (absent: no flag, or Failed)
+  std::optional<TrafficTarget> traffic;  // written second (absent: no router, or Failed)
   // Written last, when it differs from the input's: a status that would change only
   // values not worth a write yet (status_refresh.h) is the input's, values included.
   api::AgentRolloutStatus status;

@@ -258,7 +258,7 @@ struct Coverage {
   int promotes = 0;
   int crashes = 0;
   int failed_writes = 0;
-  int blocked_folds = 0;  // evaluations folded by a decision whose writes had failed
+  int blocked_folds = 0;   // evaluations folded by a decision whose writes had failed
   int waiting_values = 0;  // evaluations whose values waited for the refresh interval
   int rolling_back_persisted = 0;
   int conflicts = 0;
@@ -1075,11 +1075,11 @@ class Simulation {
     const auto& folded = after.analysis.last_evaluated;
     const auto& unblocked = decision.status.analysis.last_evaluated;
     const auto& persisted = observation.input.status.analysis;
-    const bool one_waited = refresh_.every > api::Duration::zero() &&
-                            (folded == persisted.last_evaluated ||
-                             unblocked == persisted.last_evaluated) &&
-                            after.analysis.consecutive_no_go == persisted.consecutive_no_go &&
-                            after.analysis.consecutive_errors == persisted.consecutive_errors;
+    const bool one_waited =
+        refresh_.every > api::Duration::zero() &&
+        (folded == persisted.last_evaluated || unblocked == persisted.last_evaluated) &&
+        after.analysis.consecutive_no_go == persisted.consecutive_no_go &&
+        after.analysis.consecutive_errors == persisted.consecutive_errors;
     if (IsLive(after.phase) && IsLive(decision.status.phase) &&
         !HasEvent(decision, "PhaseStarted") && folded != unblocked && !one_waited) {
       return Fail("a blocked decision folded differently: " + Show(after));
@@ -1140,8 +1140,7 @@ class Simulation {
     // along; the operator lets go of it once decided (reconciler.h).
     const auto& folded = status_.analysis.last_evaluated;
     if (refresh_.every > api::Duration::zero() && settled.evaluation && folded &&
-        Floor(settled.evaluation->at) > *folded &&
-        decision.status == status_) {
+        Floor(settled.evaluation->at) > *folded && decision.status == status_) {
       settled.evaluation.reset();
     }
     const Decision again = Decide(settled);

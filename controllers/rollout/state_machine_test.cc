@@ -141,7 +141,8 @@ TEST(StateMachineTest, NewObjectStartsAtPhaseZero) {
   EXPECT_THAT(d.events[0].message, HasSubstr("started revision \"2.0.0\" at phase canary"));
   ASSERT_EQ(s.history.size(), 1u);
   EXPECT_EQ(s.history[0], (api::HistoryEntry{At(seconds(42)), "", "canary", "PhaseStarted"}));
-  EXPECT_EQ(s.message, "waiting for the first analysis in canary; bake ends at 2026-11-22T14:00:42Z");
+  EXPECT_EQ(s.message,
+            "waiting for the first analysis in canary; bake ends at 2026-11-22T14:00:42Z");
   EXPECT_TRUE(d.analyse);
   EXPECT_EQ(d.requeue_after, std::optional<api::Duration>(hours(4)));
   EXPECT_FALSE(d.rolls_back);
@@ -353,7 +354,8 @@ TEST(StateMachineTest, ASteadyRolloutWritesItsValuesAtMostEveryRefreshInterval) 
   EXPECT_EQ(writes, 6);
   EXPECT_EQ(rollout.status().analysis.last_evaluated, At(minutes(31)));
   // A status left as persisted is exactly the persisted one, message included.
-  EXPECT_EQ(rollout.status().message, "analysis is Go in canary; bake ends at 2026-11-22T14:00:00Z");
+  EXPECT_EQ(rollout.status().message,
+            "analysis is Go in canary; bake ends at 2026-11-22T14:00:00Z");
 }
 
 TEST(StateMachineTest, ASteadyHoldWritesWhenAValueMovesFarOrTheIntervalPasses) {
@@ -1003,7 +1005,8 @@ TEST(StateMachineTest, EmptyTableAdvancesOnTimeAlone) {
   Rollout rollout(spec);
   const Decision start = rollout.Step(At());
   EXPECT_FALSE(start.analyse);
-  EXPECT_EQ(start.status.message, "baking in canary (5% flag, 5% traffic); bake ends at 2026-11-22T14:00:00Z");
+  EXPECT_EQ(start.status.message,
+            "baking in canary (5% flag, 5% traffic); bake ends at 2026-11-22T14:00:00Z");
   EXPECT_EQ(FindCondition(start.status, kHealthy)->reason, "NoAnalysis");
   EXPECT_EQ(rollout.Step(At(hours(4) - seconds(1))).status.current_phase->index, 0);
   EXPECT_EQ(rollout.Step(At(hours(4))).status.current_phase->index, 1);
