@@ -402,7 +402,7 @@ double CounterValue(const std::string& metrics, const std::string& name) {
 
 // Verdicts counted by agentrollout_analysis_verdicts_total, every verdict summed.
 double VerdictsValue(const std::string& metrics) {
-  static const std::regex pattern("\nagentrollout_analysis_verdicts_total\{[^}]*\} ([0-9.e+]+)");
+  static const std::regex pattern(R"(\nagentrollout_analysis_verdicts_total\{[^}]*\} ([0-9.e+]+))");
   double sum = 0;
   for (auto it = std::sregex_iterator(metrics.begin(), metrics.end(), pattern);
        it != std::sregex_iterator(); ++it) {
