@@ -94,6 +94,10 @@ Metrics::Metrics(std::string_view version)
                                   "agentrollout_workqueue_retries_total",
                                   "Rate-limited re-adds to the workqueue after a failed reconcile.")
                              .Add({})),
+      status_writes_(Register(prometheus::BuildCounter(), *registry_,
+                              "agentrollout_status_writes_total",
+                              "AgentRollout status writes (PUTs of /status that succeeded).")
+                         .Add({})),
       analysis_queries_(Register(prometheus::BuildCounter(), *registry_,
                                  "agentrollout_analysis_queries_total",
                                  "PromQL queries of go/no-go tables, by result.")),
@@ -172,6 +176,8 @@ void Metrics::SetWorkqueueDepth(std::int64_t depth) {
 void Metrics::CountWorkqueueAdd() { workqueue_adds_.Increment(); }
 
 void Metrics::CountWorkqueueRetry() { workqueue_retries_.Increment(); }
+
+void Metrics::CountStatusWrite() { status_writes_.Increment(); }
 
 void Metrics::ObserveAnalysisQuery(const Status& outcome, Seconds took) {
   analysis_queries_.Add({{"result", outcome.ok() ? "success" : "error"}}).Increment();

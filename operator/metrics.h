@@ -69,6 +69,8 @@ class Metrics {
   void SetWorkqueueDepth(std::int64_t depth);
   void CountWorkqueueAdd();
   void CountWorkqueueRetry();  // a rate-limited re-add after a failed reconcile
+  // One AgentRollout status write that succeeded (status_refresh.h keeps these rare).
+  void CountStatusWrite();
 
   // One PromQL query; a failed one is also counted by its error code.
   void ObserveAnalysisQuery(const Status& outcome, Seconds took);
@@ -117,6 +119,7 @@ class Metrics {
   prometheus::Gauge& workqueue_depth_;
   prometheus::Counter& workqueue_adds_;
   prometheus::Counter& workqueue_retries_;
+  prometheus::Counter& status_writes_;
   prometheus::Family<prometheus::Counter>& analysis_queries_;
   prometheus::Family<prometheus::Counter>& analysis_query_errors_;
   prometheus::Histogram& analysis_query_duration_;

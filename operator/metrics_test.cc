@@ -46,6 +46,7 @@ TEST(MetricsTest, FreshRegistryShowsBuildInfoAndZeroedBoundedSeries) {
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_depth"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_adds_total"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_retries_total"), 0);
+  EXPECT_EQ(Sample(text, "agentrollout_status_writes_total"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_queries_total{result=\"error\"}"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_query_duration_seconds_count"), 0);
   for (const char* verdict : {"Go", "Hold", "NoGo", "Error"}) {
@@ -73,6 +74,7 @@ TEST(MetricsTest, CountersAndHistogramsMove) {
   metrics.CountWorkqueueAdd();
   metrics.CountWorkqueueAdd();
   metrics.CountWorkqueueRetry();
+  metrics.CountStatusWrite();
   metrics.ObserveAnalysisQuery(OkStatus(), 40ms);
   metrics.ObserveAnalysisQuery(Unavailable("connection refused"), 5s);
   metrics.ObserveAnalysisQuery(Error(ErrorCode::kDeadlineExceeded, "timeout"), 5s);
@@ -101,6 +103,7 @@ TEST(MetricsTest, CountersAndHistogramsMove) {
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_depth"), 7);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_adds_total"), 2);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_retries_total"), 1);
+  EXPECT_EQ(Sample(text, "agentrollout_status_writes_total"), 1);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_queries_total{result=\"success\"}"), 1);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_queries_total{result=\"error\"}"), 2);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_query_errors_total{code=\"Unavailable\"}"), 1);

@@ -212,6 +212,7 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
   Execution out;
   for (int attempt = 1;; ++attempt) {
     input.rollback_on_delete_timeout = options_.rollback_on_delete_timeout;
+    input.status_refresh = options_.status_refresh;
     if (last_valid_spec) UseLastValidSpec(input, *last_valid_spec);
     Decision decision = Decide(input);
     const std::string& uid = input.metadata.uid;

@@ -56,6 +56,9 @@ struct ExecutorOptions {
   // How long a deletion under the onDelete `rollback` finalizer retries failed writes
   // before it lets the object go (Input::rollback_on_delete_timeout).
   api::Duration rollback_on_delete_timeout = std::chrono::minutes(2);
+  // How often status.analysis values that say nothing new are written
+  // (Input::status_refresh); zero writes every evaluation.
+  StatusRefresh status_refresh;
 };
 
 // What one Execute did.

@@ -196,6 +196,29 @@ TEST_F(ExecutorTest, ASettledDecisionWritesNoStatusAndSaysNothingAgain) {
   EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).size(), 1u);
 }
 
+TEST_F(ExecutorTest, SteadyEvaluationsWriteStatusOncePerRefreshInterval) {
+  ExecutorOptions options;
+  options.status_refresh.every = minutes(5);
+  executor_ = std::make_unique<Executor>(client_, flags_, router_, *recorder_, notifier_, options);
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  ASSERT_TRUE(Run(At() + minutes(1), Go(At() + minutes(1))).status_written);
+  client_->ClearActions();
+  for (int minute = 2; minute <= 11; ++minute) {
+    const Execution execution = Run(At() + minutes(minute), Go(At() + minutes(minute)));
+    EXPECT_TRUE(execution.result.ok());
+    EXPECT_EQ(execution.status_written, minute == 6 || minute == 11) << "minute " << minute;
+    // The object shows the decided status: the reconciler lets go of the evaluation.
+    EXPECT_EQ(execution.status, execution.decision.status);
+    EXPECT_EQ(execution.status, Stored());
+  }
+  EXPECT_EQ(Count("update-status"), 2);
+  EXPECT_EQ(Stored().analysis.last_evaluated, At() + minutes(11));
+  // A new verdict is written at once.
+  EXPECT_TRUE(Run(At() + minutes(12), Hold(At() + minutes(12))).status_written);
+  EXPECT_EQ(Stored().verdict, api::Verdict::kHold);
+}
+
 TEST_F(ExecutorTest, TheSameWritesAreReassertedOnceTheyAreNoLongerRecent) {
   Create();
   ASSERT_TRUE(Run(At()).result.ok());

@@ -493,10 +493,17 @@ void Reconciler::RecordMetrics(const Execution& execution) {
   metrics_.SetRolloutState(metadata.namespace_, metadata.name, status.phase,
                            status.current_phase ? status.current_phase->flag_percent : 0,
                            status.current_phase ? status.current_phase->traffic_weight : 0);
-  // Comparison gauges while the rollout is analysed; removed once it is not.
-  metrics_.SetComparisons(
-      metadata.namespace_, metadata.name,
-      execution.decision.analyse ? status.analysis.metrics : std::vector<api::MetricStatus>{});
+  if (execution.status_written) metrics_.CountStatusWrite();
+  // Comparison gauges while the rollout is analysed; removed once it is not. From the
+  // evaluation this reconcile folded when there is one: status keeps values that say
+  // nothing new for up to --status-refresh-interval (status_refresh.h), gauges need not.
+  const std::optional<api::Evaluation>& evaluation = execution.input.evaluation;
+  const bool fresher = evaluation && (!status.analysis.last_evaluated ||
+                                      evaluation->at > *status.analysis.last_evaluated);
+  metrics_.SetComparisons(metadata.namespace_, metadata.name,
+                          !execution.decision.analyse ? std::vector<api::MetricStatus>{}
+                          : fresher                   ? evaluation->metrics
+                                                      : status.analysis.metrics);
   // A new rollback record is only ever in status after a successful write.
   if (status.rollback && status.rollback != execution.input.status.rollback) {
     metrics_.CountRollback(RollbackReasonOf(execution));

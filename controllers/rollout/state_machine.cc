@@ -60,21 +60,6 @@ std::string Percents(const api::CurrentPhaseStatus& phase) {
          "% traffic";
 }
 
-std::string FormatLeft(api::Duration left) {
-  // Rounded up, never "0s left" while the bake runs; in whole minutes from a minute on.
-  // The message is part of status: were it to tick every second, each reconcile would
-  // write status and each write's watch event would bring the next reconcile, a loop that
-  // keeps a busy operator (reconciles more than a second apart) spinning for the whole
-  // bake. In minutes, the countdown changes no more often than the 1-minute default
-  // analysis interval writes status anyway.
-  const auto seconds = std::chrono::ceil<std::chrono::seconds>(left);
-  if (seconds < std::chrono::minutes(1)) {
-    return api::FormatDuration(std::chrono::duration_cast<api::Duration>(seconds));
-  }
-  return api::FormatDuration(
-      std::chrono::duration_cast<api::Duration>(std::chrono::ceil<std::chrono::minutes>(left)));
-}
-
 // The flags a phase leaves on: the rollout's own key at the phase's percentage (pins
 // apply), and every key of phases[].flags at its latest value up to this phase. Keys that
 // only later phases switch are written off, so the rollout owns the whole set from the
@@ -654,13 +639,33 @@ class Decider {
   Decision Finish() {
     Writes();
     d_.finalizer = FinalizerFor();
-    s_.message = message_override_.empty() ? Message() : message_override_;
-    SetConditions(s_, in_.metadata.generation, now_, analysis::HasTable(spec_.analysis),
-                  ready_reason_);
+    DescribeOrDefer();
     d_.analyse = IsLive(s_.phase) && analysis::HasTable(spec_.analysis);
     d_.requeue_after = RequeueAfter();
     d_.status = std::move(s_);
     return std::move(d_);
+  }
+
+  // The message and conditions. When the only news are status.analysis values not worth
+  // a write yet (status_refresh.h) and nothing is said (an Event is explained by the status
+  // written before it), the status stays as persisted, values included, so that nothing
+  // is written; else everything is written fresh.
+  void DescribeOrDefer() {
+    if (d_.events.empty() && s_.analysis != in_.status.analysis &&
+        !AnalysisWorthWriting(in_.status.analysis, s_.analysis, in_.status_refresh)) {
+      api::AgentRolloutStatus fresh = s_;
+      s_.analysis = in_.status.analysis;
+      Describe();
+      if (s_ == in_.status) return;
+      s_ = std::move(fresh);
+    }
+    Describe();
+  }
+
+  void Describe() {
+    s_.message = message_override_.empty() ? Message() : message_override_;
+    SetConditions(s_, in_.metadata.generation, now_, analysis::HasTable(spec_.analysis),
+                  ready_reason_);
   }
 
   void Writes() {
@@ -748,9 +753,12 @@ class Decider {
     const api::PhaseSpec& phase = spec_.phases[static_cast<std::size_t>(current.index)];
     const auto elapsed = std::chrono::duration_cast<api::Duration>(now_ - current.started_at);
     const bool baked = current.promoted || elapsed >= phase.duration;
+    // The bake's end as a time, not a countdown: a countdown would be untrue (or need a
+    // status write) every minute; the time stays true until the bake is done.
     std::string bake = current.promoted ? "promoted, bake skipped"
-                       : baked          ? "bake time done"
-                                        : FormatLeft(phase.duration - elapsed) + " of bake left";
+                       : baked
+                           ? "bake time done"
+                           : "bake ends at " + api::FormatTime(current.started_at + phase.duration);
     if (!analysis::HasTable(spec_.analysis)) {
       return (baked ? "advancing from " : "baking in ") + name + " (" + Percents(current) + "); " +
              bake;

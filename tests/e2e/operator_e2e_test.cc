@@ -514,6 +514,74 @@ TEST_F(OperatorE2ETest, AdvancesPhaseByPhaseThenRollsBackFullyWhenTheErrorRateRi
   EXPECT_THAT(metrics->body, HasSubstr("agentrollout_leader 1"));
 }
 
+// The value of an unlabelled counter in a /metrics text; -1 when it is not there.
+double CounterValue(const std::string& metrics, const std::string& name) {
+  const std::regex pattern("\n" + name + " ([0-9.e+]+)");
+  std::smatch match;
+  return std::regex_search(metrics, match, pattern) ? std::stod(match[1]) : -1;
+}
+
+// Verdicts counted by agentrollout_analysis_verdicts_total, every verdict summed.
+double VerdictsValue(const std::string& metrics) {
+  static const std::regex pattern(R"(\nagentrollout_analysis_verdicts_total\{[^}]*\} ([0-9.e+]+))");
+  double sum = 0;
+  for (auto it = std::sregex_iterator(metrics.begin(), metrics.end(), pattern);
+       it != std::sregex_iterator(); ++it) {
+    sum += std::stod((*it)[1]);
+  }
+  return sum;
+}
+
+// A steady rollout (one-second interval, verdict Go, error rate 0) writes its status once
+// per --status-refresh-interval, not once per evaluation: counted by the operator's own
+// agentrollout_status_writes_total and by the object's resourceVersion as the apiserver
+// reports it.
+TEST_F(OperatorE2ETest, ASteadyRolloutWritesItsStatusOncePerRefreshInterval) {
+  CreateRoute();
+  CreateRollout(Spec({Phase("canary", 5, "10m")}));
+  StartOperator({"--status-refresh-interval", "4s"});
+  const Observed go =
+      WaitFor([](const Observed& x) { return x.status.verdict == api::Verdict::kGo; });
+  ASSERT_EQ(go.status.verdict, api::Verdict::kGo) << go.Describe() << "\n" << OperatorLog();
+  auto before = HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(before.ok()) << before.error().ToString();
+  const double writes_before = CounterValue(before->body, "agentrollout_status_writes_total");
+  const double verdicts_before = VerdictsValue(before->body);
+  ASSERT_GE(writes_before, 1) << before->body;
+
+  // 13 s of one-second evaluations: every resourceVersion the object goes through.
+  std::set<std::string> versions;
+  std::optional<api::Timestamp> first_evaluated;
+  api::AgentRolloutStatus last;
+  const auto end = std::chrono::steady_clock::now() + 13s;
+  while (std::chrono::steady_clock::now() < end) {
+    const json object = Rollout();
+    versions.insert(object["metadata"].value("resourceVersion", ""));
+    auto status = api::DecodeStatus(object.value("status", json::object()));
+    ASSERT_TRUE(status.ok()) << status.error().ToString();
+    if (!first_evaluated) first_evaluated = status->analysis.last_evaluated;
+    last = *status;
+    std::this_thread::sleep_for(50ms);
+  }
+  auto after = HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(after.ok()) << after.error().ToString();
+  const double writes =
+      CounterValue(after->body, "agentrollout_status_writes_total") - writes_before;
+  const double verdicts = VerdictsValue(after->body) - verdicts_before;
+
+  EXPECT_EQ(last.verdict, api::Verdict::kGo) << last.message;
+  EXPECT_EQ(last.phase, RolloutPhase::kProgressing) << last.message;
+  EXPECT_GE(verdicts, 9) << "evaluations in 13 s at a 1 s interval";
+  // At most one write per 4 s (13 s: 3, 4 with the edges), and the values were refreshed.
+  EXPECT_GE(writes, 2);
+  EXPECT_LE(writes, 4) << "of " << verdicts << " evaluations";
+  EXPECT_LE(versions.size(), 5u) << "resourceVersions seen: every write plus the first";
+  EXPECT_GE(versions.size(), 2u);
+  ASSERT_TRUE(first_evaluated && last.analysis.last_evaluated);
+  EXPECT_GE(*last.analysis.last_evaluated - *first_evaluated, 4s);
+  EXPECT_THAT(last.message, HasSubstr("analysis is Go in canary; bake ends at "));
+}
+
 TEST_F(OperatorE2ETest, StepBackReturnsToThePreviousPhaseThenRollsBackFromPhaseZero) {
   CreateRoute();
   CreateRollout(Spec(
