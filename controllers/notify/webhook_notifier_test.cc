@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "api/names.h"
+#include "controllers/notify/fake_channel.h"
+#include "controllers/notify/webhook_channel.h"
 #include "http/test_server.h"
 #include "kube/fake_client.h"
 
@@ -101,10 +103,14 @@ class RecordingServer {
 
 void Ok(Exchange& ex, int) { ex.Respond(200, {}, "ok"); }
 
-api::NotificationSpec Target(std::string url, std::vector<api::EventReason> events = {}) {
+// The delivery tests use the generic webhook body; the kinds' bodies have tests of their
+// own (channels_test.cc, receivers_test.cc).
+api::NotificationSpec Target(std::string url, std::vector<api::EventReason> events = {},
+                             api::NotificationType type = api::NotificationType::kWebhook) {
   api::NotificationSpec target;
   target.url = std::move(url);
   target.events = std::move(events);
+  target.type = type;
   return target;
 }
 
@@ -137,7 +143,7 @@ class WebhookNotifierTest : public ::testing::Test {
   std::shared_ptr<CaptureSink> sink_ = std::make_shared<CaptureSink>();
 };
 
-TEST_F(WebhookNotifierTest, PostsSlackCompatibleJson) {
+TEST_F(WebhookNotifierTest, WebhookTypePostsTheGenericBody) {
   RecordingServer server(Ok);
   WebhookNotifier notifier(nullptr, FastOptions());
   Notification notification = RolledBack({Target(server.url() + "/services/T0/B0/XYZ")});
@@ -152,6 +158,25 @@ TEST_F(WebhookNotifierTest, PostsSlackCompatibleJson) {
   const json body = json::parse(requests[0].body);
   EXPECT_EQ(body, json({{"text", notification.text}, {"rollout", notification.rollout}}));
   EXPECT_EQ(notifier.Stats(), (WebhookStats{.sent = 1}));
+}
+
+TEST_F(WebhookNotifierTest, EachTargetGetsTheBodyOfItsKind) {
+  RecordingServer server(Ok);
+  WebhookNotifier notifier(nullptr, FastOptions());
+  api::NotificationSpec slack = Target(server.url() + "/slack");
+  slack.type = api::NotificationType::kSlack;  // the default of the API
+  notifier.Notify(RolledBack({slack, Target(server.url() + "/webhook")}));
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().sent == 2; }));
+  for (const ReceivedRequest& request : server.Requests()) {
+    const json body = json::parse(request.body);
+    if (request.target == "/slack") {
+      EXPECT_TRUE(body.contains("blocks")) << body.dump();
+      EXPECT_FALSE(body.contains("rollout")) << body.dump();
+    } else {
+      EXPECT_EQ(request.target, "/webhook");
+      EXPECT_TRUE(body.contains("rollout")) << body.dump();
+    }
+  }
 }
 
 TEST_F(WebhookNotifierTest, RetriesServerErrorsThenSucceeds) {
@@ -264,6 +289,57 @@ std::string Base64(const std::string& text) {
   return out;
 }
 
+TEST_F(WebhookNotifierTest, ChannelsDecideWhoIsToldAndGetTheirSecretsPerAttempt) {
+  auto fake = std::make_shared<FakeChannel>();
+  fake->set_message(json{{"m", 1}});
+  fake->set_answer(http::Response{503, {}, ""});
+  auto kube = std::make_shared<kube::FakeClient>();
+  json secret = Secret("pd", "key", Base64("R0UT1NGKEY"));
+  ASSERT_TRUE(kube->Create(kube::kSecrets, "voice", secret).ok());
+  WebhookNotifierOptions options = FastOptions();
+  options.channels[api::NotificationType::kPagerDuty] = fake;
+  WebhookNotifier notifier(kube, options);
+  api::NotificationSpec target = Target("https://events.example/v2/enqueue?x=1");
+  target.type = api::NotificationType::kPagerDuty;
+  target.routing_key_secret_ref = api::SecretKeyRef{"pd", "key"};
+  notifier.Notify(RolledBack({target}));
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().failed == 1; }));
+  const auto attempts = fake->attempts();
+  ASSERT_EQ(attempts.size(), 4u) << "a 503 is retried up to max_attempts";
+  for (const auto& attempt : attempts) {
+    EXPECT_EQ(attempt.message, json({{"m", 1}}));
+    EXPECT_EQ(attempt.credentials.routing_key, "R0UT1NGKEY");
+    EXPECT_EQ(attempt.base_path, "/v2/enqueue?x=1");
+  }
+  EXPECT_EQ(notifier.Stats(), (WebhookStats{.failed = 1, .retries = 3}));
+  EXPECT_THAT(sink_->Text(), Not(HasSubstr("R0UT1NGKEY")));
+
+  fake->set_message(std::nullopt);  // the channel tells this target nothing
+  notifier.Notify(RolledBack({target}));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(fake->attempts().size(), 4u);
+}
+
+TEST_F(WebhookNotifierTest, AnUnlabelledRoutingKeySecretIsNotUsed) {
+  auto fake = std::make_shared<FakeChannel>();
+  auto kube = std::make_shared<kube::FakeClient>();
+  json secret = Secret("pd", "key", Base64("R0UT1NGKEY"));
+  secret["metadata"].erase("labels");
+  ASSERT_TRUE(kube->Create(kube::kSecrets, "voice", secret).ok());
+  WebhookNotifierOptions options = FastOptions();
+  options.channels[api::NotificationType::kPagerDuty] = fake;
+  WebhookNotifier notifier(kube, options);
+  api::NotificationSpec target = Target("https://events.example/v2/enqueue");
+  target.type = api::NotificationType::kPagerDuty;
+  target.routing_key_secret_ref = api::SecretKeyRef{"pd", "key"};
+  notifier.Notify(RolledBack({target}));
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().failed == 1; }));
+  EXPECT_TRUE(fake->attempts().empty());
+  EXPECT_THAT(sink_->Text(), HasSubstr("Secret voice/pd key key"));
+  EXPECT_THAT(sink_->Text(), HasSubstr("lacks the label"));
+  EXPECT_THAT(sink_->Text(), Not(HasSubstr("R0UT1NGKEY")));
+}
+
 TEST_F(WebhookNotifierTest, UrlFromSecretWinsAndRotationIsPickedUp) {
   RecordingServer server(Ok);
   auto kube = std::make_shared<kube::FakeClient>();
@@ -354,11 +430,11 @@ TEST_F(WebhookNotifierTest, KeepsClientsOfTheOriginsUsedLastOnly) {
   EXPECT_EQ(made.load(), 4);
 }
 
-TEST(WebhookUrlFromSecret, RefusesASecretWithoutTheLabel) {
+TEST(SecretValue, RefusesASecretWithoutTheLabel) {
   json secret = Secret("slack", "url", Base64("https://hooks.slack.com/services/X"));
   secret["metadata"]["namespace"] = "voice";
   secret["metadata"]["labels"] = {{"rollouts.agentops.dev/use", "yes"}};
-  auto url = WebhookUrlFromSecret(secret, "url");
+  auto url = SecretValue(secret, "url");
   ASSERT_FALSE(url.ok());
   EXPECT_EQ(url.error().code(), ErrorCode::kPermissionDenied);
   EXPECT_THAT(url.error().message(), HasSubstr("secret voice/slack lacks the label"));
@@ -556,19 +632,19 @@ TEST(BackoffDelay, DoublesCapsAndJitters) {
   EXPECT_EQ(BackoffDelay(3, initial, max, 0.5), milliseconds(300));
 }
 
-TEST(WebhookUrlFromSecret, DecodesAndTrims) {
+TEST(SecretValue, DecodesAndTrims) {
   json secret = Secret("slack", "url", Base64("https://hooks.slack.com/services/X\n"));
   secret["metadata"]["namespace"] = "voice";
-  auto url = WebhookUrlFromSecret(secret, "url");
+  auto url = SecretValue(secret, "url");
   ASSERT_TRUE(url.ok()) << url.error().ToString();
   EXPECT_EQ(*url, "https://hooks.slack.com/services/X");
 
-  auto missing = WebhookUrlFromSecret(secret, "other");
+  auto missing = SecretValue(secret, "other");
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(kube::IsNotFound(missing.error()));
 
   secret["data"]["url"] = Base64("  \n");
-  auto blank = WebhookUrlFromSecret(secret, "url");
+  auto blank = SecretValue(secret, "url");
   ASSERT_FALSE(blank.ok());
   EXPECT_EQ(blank.error().message(), "data[url] is empty");
 }
