@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libjemalloc-dev
   # servers and tools used by tests and the demo
-  prometheus golang-go openssl curl procps iproute2 lua5.4 jq
+  prometheus prometheus-alertmanager golang-go openssl curl procps iproute2 lua5.4 jq
   # benchmarks (bench/run.sh, bench/judge_sim.sh): the plots in docs/
   python3-matplotlib
   # the judge's reference test (tests/judge/reference.py)
