@@ -12,17 +12,8 @@ namespace {
 using api::EventReason;
 using nlohmann::json;
 
-constexpr EventReason kFiring[] = {EventReason::kRollingBack, EventReason::kRolledBack,
-                                   EventReason::kAnalysisNoGo};
-
-bool MayFire(const api::NotificationSpec& target) {
-  return std::any_of(std::begin(kFiring), std::end(kFiring),
-                     [&](EventReason reason) { return Subscribed(target, reason); });
-}
-
 api::Timestamp When(const Notification& notification) {
-  return notification.at == api::Timestamp{} ? std::chrono::system_clock::now()
-                                             : notification.at;
+  return notification.at == api::Timestamp{} ? std::chrono::system_clock::now() : notification.at;
 }
 
 // A label value quoted for an Alertmanager matcher: "value" with \ and " escaped.
@@ -84,25 +75,16 @@ std::optional<json> AlertmanagerMessage(const Notification& notification,
                                         const api::NotificationSpec& target) {
   const RolloutFields f = FieldsOf(notification);
   const api::Timestamp at = When(notification);
-  const bool told = Subscribed(target, notification.reason) || MayFire(target);
-  switch (notification.reason) {
-    case EventReason::kRollingBack:
-    case EventReason::kRolledBack:
-    case EventReason::kAnalysisNoGo:
+  switch (AlertActionOf(notification, target)) {
+    case AlertAction::kOpen:
       break;
-    case EventReason::kSucceeded:
-      if (!told) return std::nullopt;
+    case AlertAction::kResolveAll:
       return Resolve(f, {kAlertRolledBack, kAlertNoGo}, at);
-    case EventReason::kPhaseStarted:
-      if (!told || notification.previous_revision.empty()) return std::nullopt;
-      return Resolve(f, {kAlertRolledBack, kAlertNoGo}, at);
-    case EventReason::kPhaseAdvanced:
-      if (!told) return std::nullopt;
+    case AlertAction::kResolveNoGo:
       return Resolve(f, {kAlertNoGo}, at);
-    default:
+    case AlertAction::kNone:
       return std::nullopt;
   }
-  if (!Subscribed(target, notification.reason)) return std::nullopt;
   const bool no_go = notification.reason == EventReason::kAnalysisNoGo;
   const api::Duration firing_for =
       no_go ? std::max<api::Duration>(4 * notification.analysis_interval, kMinNoGoAlertFor)
@@ -149,8 +131,7 @@ std::string AlertmanagerQuery(std::string_view base_path, const json& resolve) {
   for (const std::string& filter : filters) query += "&filter=" + UrlEncode(filter);
   std::string target = JoinPath(base_path, "/api/v2/alerts");
   // The receiver URL's own query, if any, comes first.
-  return target.find('?') == std::string::npos ? target + query
-                                               : target + "&" + query.substr(1);
+  return target.find('?') == std::string::npos ? target + query : target + "&" + query.substr(1);
 }
 
 Result<http::Response> AlertmanagerChannel::Deliver(const json& message, const Credentials&,

@@ -28,8 +28,7 @@ int IntField(const nlohmann::json& rollout, const char* name) {
 }  // namespace
 
 Result<http::Response> Channel::Deliver(const nlohmann::json& message, const Credentials&,
-                                        std::string_view base_path,
-                                        const SendRequest& send) const {
+                                        std::string_view base_path, const SendRequest& send) const {
   http::Request request;
   request.method = "POST";
   request.target = std::string(base_path);
@@ -47,6 +46,32 @@ Channels DefaultChannels() {
 bool Subscribed(const api::NotificationSpec& target, api::EventReason reason) {
   return target.events.empty() ||
          std::find(target.events.begin(), target.events.end(), reason) != target.events.end();
+}
+
+AlertAction AlertActionOf(const Notification& notification, const api::NotificationSpec& target) {
+  using api::EventReason;
+  constexpr EventReason kOpening[] = {EventReason::kRollingBack, EventReason::kRolledBack,
+                                      EventReason::kAnalysisNoGo};
+  const bool opens = std::find(std::begin(kOpening), std::end(kOpening), notification.reason) !=
+                     std::end(kOpening);
+  if (opens) {
+    return Subscribed(target, notification.reason) ? AlertAction::kOpen : AlertAction::kNone;
+  }
+  const bool told_of_resolves =
+      Subscribed(target, notification.reason) ||
+      std::any_of(std::begin(kOpening), std::end(kOpening),
+                  [&](EventReason reason) { return Subscribed(target, reason); });
+  if (!told_of_resolves) return AlertAction::kNone;
+  switch (notification.reason) {
+    case EventReason::kSucceeded:
+      return AlertAction::kResolveAll;
+    case EventReason::kPhaseStarted:
+      return notification.previous_revision.empty() ? AlertAction::kNone : AlertAction::kResolveAll;
+    case EventReason::kPhaseAdvanced:
+      return AlertAction::kResolveNoGo;
+    default:
+      return AlertAction::kNone;
+  }
 }
 
 RolloutFields FieldsOf(const Notification& notification) {

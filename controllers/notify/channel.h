@@ -51,8 +51,7 @@ class Channel {
   // returned decides the attempt: 2xx sent, 429 and 5xx retried, anything else failed.
   // The default POSTs the message as JSON to the URL itself.
   virtual Result<http::Response> Deliver(const nlohmann::json& message,
-                                         const Credentials& credentials,
-                                         std::string_view base_path,
+                                         const Credentials& credentials, std::string_view base_path,
                                          const SendRequest& send) const;
 };
 
@@ -64,6 +63,18 @@ Channels DefaultChannels();
 
 // Whether `target` lists `reason` (empty `events` = every event).
 bool Subscribed(const api::NotificationSpec& target, api::EventReason reason);
+
+// What a notification means to an alerting target (pagerduty, alertmanager):
+// - kOpen: RollingBack, RolledBack (the rollback alert) and AnalysisNoGo (the No-Go
+//   alert), when the target lists the reason;
+// - kResolveAll: Succeeded, and the PhaseStarted of a rollout that ran before (retry, or a
+//   new revision; Notification::previous_revision);
+// - kResolveNoGo: PhaseAdvanced (the phase went on, so the No-Go is over);
+// - kNone: anything else.
+// A target that may open an alert gets the resolves whether or not it lists their
+// reasons, so nothing it opened is left open; any other target only those it lists.
+enum class AlertAction { kNone, kOpen, kResolveAll, kResolveNoGo };
+AlertAction AlertActionOf(const Notification& notification, const api::NotificationSpec& target);
 
 // The rollout fields every target gets (API.md §10), read from Notification::rollout with
 // the notification's own namespace, name and reason when the caller left them out.

@@ -67,6 +67,27 @@ TEST(FieldsOf, EveryTargetGetsTheSameFields) {
   EXPECT_LE(cleaned.message.size(), 1024u + 3) << "an Event message: 1 KiB and \"...\"";
 }
 
+TEST(AlertActionOf, OpensOnRollbacksAndNoGoAndResolvesWhenTheRolloutMovesOn) {
+  const api::NotificationSpec all = Target();
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kRollingBack), all), AlertAction::kOpen);
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kRolledBack), all), AlertAction::kOpen);
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kAnalysisNoGo), all), AlertAction::kOpen);
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kSucceeded), all), AlertAction::kResolveAll);
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kPhaseAdvanced), all), AlertAction::kResolveNoGo);
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kPhaseStarted), all), AlertAction::kNone)
+      << "a first start has nothing to resolve";
+  Notification retry = Event(EventReason::kPhaseStarted);
+  retry.previous_revision = "2.0.0";
+  EXPECT_EQ(AlertActionOf(retry, all), AlertAction::kResolveAll);
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kAwaitingApproval), all), AlertAction::kNone);
+  // `events` chooses what opens; a target that may open gets the resolves.
+  const api::NotificationSpec rolled_back = Target({EventReason::kRolledBack});
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kAnalysisNoGo), rolled_back), AlertAction::kNone);
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kSucceeded), rolled_back), AlertAction::kResolveAll);
+  const api::NotificationSpec approvals = Target({EventReason::kAwaitingApproval});
+  EXPECT_EQ(AlertActionOf(Event(EventReason::kSucceeded), approvals), AlertAction::kNone);
+}
+
 // ---------------------------------------------------------------- slack
 
 TEST(SlackBody, ShowsPhaseVerdictAndTheDecidingMetric) {
@@ -296,7 +317,8 @@ TEST(AlertmanagerChannel, ResolvePostsBackTheFiringAlertsOfTheRolloutWithEndsAt)
        // Not this rollout's, or not ours: never posted back.
        {{"labels",
          {{"alertname", "AgentRolloutRolledBack"}, {"namespace", "voice"}, {"rollout", "other"}}}},
-       {{"labels", {{"alertname", "HighLatency"}, {"namespace", "voice"}, {"rollout", "voice-agent-v2"}}}},
+       {{"labels",
+         {{"alertname", "HighLatency"}, {"namespace", "voice"}, {"rollout", "voice-agent-v2"}}}},
        "garbage"});
   std::vector<http::Request> sent;
   const SendRequest send = [&](http::Request request) -> Result<http::Response> {
@@ -310,16 +332,15 @@ TEST(AlertmanagerChannel, ResolvePostsBackTheFiringAlertsOfTheRolloutWithEndsAt)
   EXPECT_EQ(sent[0].method, "GET");
   EXPECT_EQ(sent[1].method, "POST");
   EXPECT_EQ(sent[1].target, "/api/v2/alerts");
-  EXPECT_EQ(json::parse(sent[1].body),
-            json::array({{{"labels",
-                           {{"alertname", "AgentRolloutRolledBack"},
-                            {"namespace", "voice"},
-                            {"rollout", "voice-agent-v2"},
-                            {"revision", "1.9.0"},
-                            {"phase", "canary"}}},
-                          {"annotations", {{"summary", "rolled back"}}},
-                          {"startsAt", "2026-12-06T10:00:00Z"},
-                          {"endsAt", "2026-12-06T10:00:00Z"}}}));
+  EXPECT_EQ(json::parse(sent[1].body), json::array({{{"labels",
+                                                      {{"alertname", "AgentRolloutRolledBack"},
+                                                       {"namespace", "voice"},
+                                                       {"rollout", "voice-agent-v2"},
+                                                       {"revision", "1.9.0"},
+                                                       {"phase", "canary"}}},
+                                                     {"annotations", {{"summary", "rolled back"}}},
+                                                     {"startsAt", "2026-12-06T10:00:00Z"},
+                                                     {"endsAt", "2026-12-06T10:00:00Z"}}}));
 
   // Nothing fires: the GET is the whole attempt. A 5xx is the attempt's answer.
   sent.clear();

@@ -13,15 +13,6 @@ namespace {
 using api::EventReason;
 using nlohmann::json;
 
-constexpr EventReason kTriggers[] = {EventReason::kRollingBack, EventReason::kRolledBack,
-                                     EventReason::kAnalysisNoGo};
-
-// Whether the target may open an alert at all: then it also gets the resolves.
-bool MayTrigger(const api::NotificationSpec& target) {
-  return std::any_of(std::begin(kTriggers), std::end(kTriggers),
-                     [&](EventReason reason) { return Subscribed(target, reason); });
-}
-
 std::uint64_t Fnv1a64(std::string_view text) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
   for (unsigned char c : text) {
@@ -51,24 +42,19 @@ std::string PagerDutyDedupKey(std::string_view ns, std::string_view name,
 std::optional<json> PagerDutyEvent(const Notification& notification,
                                    const api::NotificationSpec& target) {
   const RolloutFields f = FieldsOf(notification);
-  switch (notification.reason) {
-    case EventReason::kRollingBack:
-    case EventReason::kRolledBack:
-    case EventReason::kAnalysisNoGo:
+  switch (AlertActionOf(notification, target)) {
+    case AlertAction::kOpen:
       break;
-    case EventReason::kSucceeded:
-      if (!Subscribed(target, notification.reason) && !MayTrigger(target)) return std::nullopt;
-      return Resolve(PagerDutyDedupKey(f.namespace_, f.name, f.revision));
-    case EventReason::kPhaseStarted:
-      // A first start has nothing to resolve; a retry or a new revision resolves the
-      // alert of the revision that ran before.
-      if (notification.previous_revision.empty()) return std::nullopt;
-      if (!Subscribed(target, notification.reason) && !MayTrigger(target)) return std::nullopt;
-      return Resolve(PagerDutyDedupKey(f.namespace_, f.name, notification.previous_revision));
-    default:
+    case AlertAction::kResolveAll:
+      // A start after an earlier run resolves that run's alert (the revision it had).
+      return Resolve(PagerDutyDedupKey(f.namespace_, f.name,
+                                       notification.reason == EventReason::kPhaseStarted
+                                           ? notification.previous_revision
+                                           : f.revision));
+    case AlertAction::kResolveNoGo:  // one alert per revision: it stays until the end
+    case AlertAction::kNone:
       return std::nullopt;
   }
-  if (!Subscribed(target, notification.reason)) return std::nullopt;
   const bool no_go = notification.reason == EventReason::kAnalysisNoGo;
   json details = {{"namespace", f.namespace_},
                   {"name", f.name},

@@ -12,6 +12,7 @@
 #include "api/names.h"
 #include "api/time.h"
 #include "common/text.h"
+#include "controllers/notify/notify_test_support.h"
 #include "controllers/notify/pagerduty_channel.h"
 #include "controllers/notify/webhook_notifier.h"
 #include "http/test_server.h"
@@ -23,6 +24,9 @@ namespace {
 using api::EventReason;
 using http::testing::Exchange;
 using nlohmann::json;
+using notify_testing::Base64;
+using notify_testing::Eventually;
+using notify_testing::Secret;
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
@@ -59,9 +63,9 @@ bool IsString(const json& object, const char* key) {
 std::vector<std::string> PagerDutyProblems(const json& event) {
   std::vector<std::string> problems;
   if (!event.is_object()) return {"event is not a JSON object"};
-  static const std::set<std::string> kTopLevel = {
-      "routing_key", "event_action", "dedup_key", "payload",
-      "images",      "links",        "client",    "client_url"};
+  static const std::set<std::string> kTopLevel = {"routing_key", "event_action", "dedup_key",
+                                                  "payload",     "images",       "links",
+                                                  "client",      "client_url"};
   for (const auto& [key, value] : event.items()) {
     if (!kTopLevel.contains(key)) problems.push_back("unknown field " + key);
   }
@@ -84,8 +88,8 @@ std::vector<std::string> PagerDutyProblems(const json& event) {
       return problems;
     }
     const json& payload = event["payload"];
-    static const std::set<std::string> kPayload = {"summary",   "source", "severity",
-                                                   "timestamp", "component", "group",
+    static const std::set<std::string> kPayload = {"summary",   "source",        "severity",
+                                                   "timestamp", "component",     "group",
                                                    "class",     "custom_details"};
     for (const auto& [key, value] : payload.items()) {
       if (!kPayload.contains(key)) problems.push_back("unknown payload field " + key);
@@ -102,7 +106,8 @@ std::vector<std::string> PagerDutyProblems(const json& event) {
       problems.push_back("payload.severity: one of critical, error, warning, info");
     }
     if (payload.contains("timestamp") &&
-        (!IsString(payload, "timestamp") || !api::ParseTime(payload["timestamp"].get<std::string>()).ok())) {
+        (!IsString(payload, "timestamp") ||
+         !api::ParseTime(payload["timestamp"].get<std::string>()).ok())) {
       problems.push_back("payload.timestamp: ISO 8601");
     }
     for (const char* key : {"component", "group", "class"}) {
@@ -210,8 +215,7 @@ std::vector<std::string> SlackProblems(const json& body) {
           problems.push_back(where + ".fields: 1..10");
         } else {
           for (std::size_t f = 0; f < fields.size(); ++f) {
-            add(TextObjectProblems(fields[f], 2000,
-                                   where + ".fields[" + std::to_string(f) + "]"));
+            add(TextObjectProblems(fields[f], 2000, where + ".fields[" + std::to_string(f) + "]"));
           }
         }
       }
@@ -289,16 +293,6 @@ class ValidatingReceiver {
   http::testing::TestServerPtr server_;
 };
 
-template <typename Condition>
-bool Eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
-
 WebhookNotifierOptions FastOptions() {
   WebhookNotifierOptions options;
   options.initial_backoff = milliseconds(1);
@@ -316,39 +310,14 @@ Notification Event(EventReason reason, std::string phase, std::string text,
   n.reason = reason;
   n.text = std::move(text);
   n.at = *api::ParseTime("2026-12-06T10:00:00Z");
-  n.rollout = {{"namespace", "voice"},
-               {"name", "voice-agent-v2"},
-               {"revision", "2.0.0"},
-               {"phase", phase},
-               {"step", "majority"},
-               {"flagPercent", 50},
-               {"trafficWeight", 50},
-               {"verdict", "NoGo"},
-               {"reason", api::Name(reason)}};
+  n.rollout = {{"namespace", "voice"}, {"name", "voice-agent-v2"}, {"revision", "2.0.0"},
+               {"phase", phase},       {"step", "majority"},       {"flagPercent", 50},
+               {"trafficWeight", 50},  {"verdict", "NoGo"},        {"reason", api::Name(reason)}};
   n.targets = std::move(targets);
   return n;
 }
 
 constexpr char kRoutingKey[] = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32";  // 32 characters
-
-std::string Base64(const std::string& text) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned value = 0;
-  int bits = 0;
-  for (unsigned char c : text) {
-    value = (value << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(value >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(value << (6 - bits)) & 63];
-  while (out.size() % 4 != 0) out += '=';
-  return out;
-}
 
 // The checks themselves catch what the vendors reject, so the tests below can fail.
 TEST(VendorSchemas, RejectWhatTheVendorsReject) {
@@ -369,10 +338,11 @@ TEST(VendorSchemas, RejectWhatTheVendorsReject) {
   broken[7]["severity"] = "critical";  // at the top level, not in payload
   for (const json& event : broken) EXPECT_THAT(PagerDutyProblems(event), Not(IsEmpty())) << event;
 
-  const json slack = {{"text", "t"},
-                      {"blocks",
-                       {{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", "a &amp; b"}}}},
-                        {{"type", "context"}, {"elements", {{{"type", "mrkdwn"}, {"text", "c"}}}}}}}};
+  const json slack = {
+      {"text", "t"},
+      {"blocks",
+       {{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", "a &amp; b"}}}},
+        {{"type", "context"}, {"elements", {{{"type", "mrkdwn"}, {"text", "c"}}}}}}}};
   EXPECT_THAT(SlackProblems(slack), IsEmpty());
   std::vector<json> bad(7, slack);
   bad[0].erase("text");
@@ -389,14 +359,9 @@ TEST(PagerDutyReceiver, GetsValidEventsTriggeringAndResolvingOneAlert) {
   ValidatingReceiver pagerduty(PagerDutyProblems, 202,
                                R"({"status":"success","message":"Event processed"})");
   auto kube = std::make_shared<kube::FakeClient>();
-  ASSERT_TRUE(kube->Create(kube::kSecrets, "voice",
-                           {{"apiVersion", "v1"},
-                            {"kind", "Secret"},
-                            {"metadata",
-                             {{"name", "pagerduty"},
-                              {"labels", {{"rollouts.agentops.dev/use", "true"}}}}},
-                            {"data", {{"routing-key", Base64(kRoutingKey)}}}})
-                  .ok());
+  ASSERT_TRUE(
+      kube->Create(kube::kSecrets, "voice", Secret("pagerduty", "routing-key", Base64(kRoutingKey)))
+          .ok());
   api::NotificationSpec target;
   target.type = api::NotificationType::kPagerDuty;
   target.url = pagerduty.url() + "/v2/enqueue";
@@ -458,10 +423,10 @@ TEST(SlackReceiver, GetsValidBlocksForEveryReasonAndHostileText) {
   }
   // Text from outside: mentions and links that must stay literal, a long message, a
   // multi-byte character at the cut, an empty verdict.
-  Notification hostile = Event(EventReason::kInvalidSpec, "Failed",
-                               "<!channel> <https://evil.example|click> & " +
-                                   std::string(1500, '&') + "\xc3\xa9\xc3\xa9",
-                               {target});
+  Notification hostile = Event(
+      EventReason::kInvalidSpec, "Failed",
+      "<!channel> <https://evil.example|click> & " + std::string(1500, '&') + "\xc3\xa9\xc3\xa9",
+      {target});
   hostile.rollout["verdict"] = "";
   hostile.metric = DecidingMetric{"m<x>", "", ""};
   notifier.Notify(hostile);
@@ -477,8 +442,7 @@ TEST(SlackReceiver, GetsValidBlocksForEveryReasonAndHostileText) {
   EXPECT_EQ(rolled_back["blocks"][1]["fields"][4]["text"], "*Verdict*\nNoGo");
   EXPECT_EQ(rolled_back["blocks"][2]["text"]["text"],
             "*Deciding metric* `error-rate` = `0.071`, line `&gt; 0.05`");
-  EXPECT_EQ(bodies[13]["blocks"][2]["text"]["text"],
-            "*Deciding metric* `m&lt;x&gt;` = `no data`");
+  EXPECT_EQ(bodies[13]["blocks"][2]["text"]["text"], "*Deciding metric* `m&lt;x&gt;` = `no data`");
 }
 
 }  // namespace

@@ -48,10 +48,9 @@ json SlackBody(const Notification& notification) {
   const RolloutFields f = FieldsOf(notification);
   const std::string subject = f.namespace_ + "/" + f.name;
   json blocks = json::array();
-  blocks.push_back(
-      {{"type", "section"},
-       {"text", Mrkdwn(SlackEscape("*" + subject + "* " + f.reason + "\n", 600) +
-                       SlackEscape(f.message, kSlackMaxTextChars - 600))}});
+  blocks.push_back({{"type", "section"},
+                    {"text", Mrkdwn(SlackEscape("*" + subject + "* " + f.reason + "\n", 600) +
+                                    SlackEscape(f.message, kSlackMaxTextChars - 600))}});
   blocks.push_back({{"type", "section"},
                     {"fields",
                      {Field("Phase", f.phase), Field("Step", f.step),
@@ -63,7 +62,8 @@ json SlackBody(const Notification& notification) {
     std::string text = "*Deciding metric* `" + m.name + "` = `" +
                        (m.value.empty() ? std::string("no data") : m.value) + "`";
     if (!m.line.empty()) text += ", line `" + m.line + "`";
-    blocks.push_back({{"type", "section"}, {"text", Mrkdwn(SlackEscape(text, kSlackMaxTextChars))}});
+    blocks.push_back(
+        {{"type", "section"}, {"text", Mrkdwn(SlackEscape(text, kSlackMaxTextChars))}});
   }
   blocks.push_back(
       {{"type", "context"},

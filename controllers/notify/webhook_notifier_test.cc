@@ -11,6 +11,7 @@
 
 #include "api/names.h"
 #include "controllers/notify/fake_channel.h"
+#include "controllers/notify/notify_test_support.h"
 #include "controllers/notify/webhook_channel.h"
 #include "http/test_server.h"
 #include "kube/fake_client.h"
@@ -21,6 +22,9 @@ namespace {
 using http::testing::Exchange;
 using http::testing::ReceivedRequest;
 using nlohmann::json;
+using notify_testing::Base64;
+using notify_testing::Eventually;
+using notify_testing::Secret;
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -46,16 +50,6 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
  private:
   std::string text_;
 };
-
-template <typename Condition>
-bool Eventually(Condition condition, milliseconds timeout = milliseconds(10000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
 
 // A local HTTP server that records each request and answers with `respond(exchange, n)`,
 // n = 0 for the first request.
@@ -260,51 +254,32 @@ TEST_F(WebhookNotifierTest, ServerErrorsNeverLogTheUrlPath) {
   EXPECT_THAT(log, Not(HasSubstr("SECRETTOKEN")));
 }
 
-json Secret(const std::string& name, const std::string& key, const std::string& base64) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata", {{"name", name}, {"labels", {{"rollouts.agentops.dev/use", "true"}}}}},
-          {"data", {{key, base64}}}};
-}
+// A pagerduty target served by a FakeChannel, its routing key in Secret voice/pd.
+struct FakePagerDuty {
+  std::shared_ptr<FakeChannel> channel = std::make_shared<FakeChannel>();
+  std::shared_ptr<kube::FakeClient> kube = std::make_shared<kube::FakeClient>();
+  api::NotificationSpec target;
 
-std::string Base64(const std::string& text) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < text.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(text[i]) << 16) |
-                       (static_cast<unsigned char>(text[i + 1]) << 8) |
-                       static_cast<unsigned char>(text[i + 2]);
-    for (int shift = 18; shift >= 0; shift -= 6) out += kAlphabet[(v >> shift) & 63];
+  FakePagerDuty(WebhookNotifierOptions& options, bool labelled) {
+    json secret = Secret("pd", "key", Base64("R0UT1NGKEY"));
+    if (!labelled) secret["metadata"].erase("labels");
+    EXPECT_TRUE(kube->Create(kube::kSecrets, "voice", secret).ok());
+    options.channels[api::NotificationType::kPagerDuty] = channel;
+    target = Target("https://events.example/v2/enqueue?x=1");
+    target.type = api::NotificationType::kPagerDuty;
+    target.routing_key_secret_ref = api::SecretKeyRef{"pd", "key"};
   }
-  if (i < text.size()) {
-    unsigned v = static_cast<unsigned char>(text[i]) << 16;
-    if (i + 1 < text.size()) v |= static_cast<unsigned char>(text[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < text.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
+};
 
 TEST_F(WebhookNotifierTest, ChannelsDecideWhoIsToldAndGetTheirSecretsPerAttempt) {
-  auto fake = std::make_shared<FakeChannel>();
-  fake->set_message(json{{"m", 1}});
-  fake->set_answer(http::Response{503, {}, ""});
-  auto kube = std::make_shared<kube::FakeClient>();
-  json secret = Secret("pd", "key", Base64("R0UT1NGKEY"));
-  ASSERT_TRUE(kube->Create(kube::kSecrets, "voice", secret).ok());
   WebhookNotifierOptions options = FastOptions();
-  options.channels[api::NotificationType::kPagerDuty] = fake;
-  WebhookNotifier notifier(kube, options);
-  api::NotificationSpec target = Target("https://events.example/v2/enqueue?x=1");
-  target.type = api::NotificationType::kPagerDuty;
-  target.routing_key_secret_ref = api::SecretKeyRef{"pd", "key"};
-  notifier.Notify(RolledBack({target}));
+  FakePagerDuty pagerduty(options, /*labelled=*/true);
+  pagerduty.channel->set_message(json{{"m", 1}});
+  pagerduty.channel->set_answer(http::Response{503, {}, ""});
+  WebhookNotifier notifier(pagerduty.kube, options);
+  notifier.Notify(RolledBack({pagerduty.target}));
   ASSERT_TRUE(Eventually([&] { return notifier.Stats().failed == 1; }));
-  const auto attempts = fake->attempts();
+  const auto attempts = pagerduty.channel->attempts();
   ASSERT_EQ(attempts.size(), 4u) << "a 503 is retried up to max_attempts";
   for (const auto& attempt : attempts) {
     EXPECT_EQ(attempt.message, json({{"m", 1}}));
@@ -314,27 +289,19 @@ TEST_F(WebhookNotifierTest, ChannelsDecideWhoIsToldAndGetTheirSecretsPerAttempt)
   EXPECT_EQ(notifier.Stats(), (WebhookStats{.failed = 1, .retries = 3}));
   EXPECT_THAT(sink_->Text(), Not(HasSubstr("R0UT1NGKEY")));
 
-  fake->set_message(std::nullopt);  // the channel tells this target nothing
-  notifier.Notify(RolledBack({target}));
+  pagerduty.channel->set_message(std::nullopt);  // the channel tells this target nothing
+  notifier.Notify(RolledBack({pagerduty.target}));
   std::this_thread::sleep_for(milliseconds(100));
-  EXPECT_EQ(fake->attempts().size(), 4u);
+  EXPECT_EQ(pagerduty.channel->attempts().size(), 4u);
 }
 
 TEST_F(WebhookNotifierTest, AnUnlabelledRoutingKeySecretIsNotUsed) {
-  auto fake = std::make_shared<FakeChannel>();
-  auto kube = std::make_shared<kube::FakeClient>();
-  json secret = Secret("pd", "key", Base64("R0UT1NGKEY"));
-  secret["metadata"].erase("labels");
-  ASSERT_TRUE(kube->Create(kube::kSecrets, "voice", secret).ok());
   WebhookNotifierOptions options = FastOptions();
-  options.channels[api::NotificationType::kPagerDuty] = fake;
-  WebhookNotifier notifier(kube, options);
-  api::NotificationSpec target = Target("https://events.example/v2/enqueue");
-  target.type = api::NotificationType::kPagerDuty;
-  target.routing_key_secret_ref = api::SecretKeyRef{"pd", "key"};
-  notifier.Notify(RolledBack({target}));
+  FakePagerDuty pagerduty(options, /*labelled=*/false);
+  WebhookNotifier notifier(pagerduty.kube, options);
+  notifier.Notify(RolledBack({pagerduty.target}));
   ASSERT_TRUE(Eventually([&] { return notifier.Stats().failed == 1; }));
-  EXPECT_TRUE(fake->attempts().empty());
+  EXPECT_TRUE(pagerduty.channel->attempts().empty());
   EXPECT_THAT(sink_->Text(), HasSubstr("Secret voice/pd key key"));
   EXPECT_THAT(sink_->Text(), HasSubstr("lacks the label"));
   EXPECT_THAT(sink_->Text(), Not(HasSubstr("R0UT1NGKEY")));
