@@ -26,7 +26,8 @@ Result<ProcessResult> RunScript(const ScriptServerOptions& options,
 
 ScriptServer::~ScriptServer() {
   Status stopped = Stop();
-  if (!stopped.ok()) std::cerr << "[" << options_.name << "] " << stopped.error().ToString() << "\n";
+  if (!stopped.ok())
+    std::cerr << "[" << options_.name << "] " << stopped.error().ToString() << "\n";
 }
 
 Result<std::string> ScriptServer::Start(const std::vector<std::string>& args) {
@@ -38,9 +39,10 @@ Result<std::string> ScriptServer::Start(const std::vector<std::string>& args) {
   state_dir_ = *dir;
   auto started = RunScript(options_, state_dir_, args);
   if (!started.ok() || started->exit_code != 0) {
-    Error error = started.ok() ? Unavailable("hack/" + options_.script +
-                                             " failed to start: " + started->Describe())
-                               : started.error();
+    Error error =
+        started.ok()
+            ? Unavailable("hack/" + options_.script + " failed to start: " + started->Describe())
+            : started.error();
     Status cleaned = Stop();  // removes whatever the failed start left
     if (!cleaned.ok()) {
       error =

@@ -14,11 +14,11 @@
 namespace agentrollout::testing {
 
 struct ScriptServerOptions {
-  std::string script;     // under hack/, e.g. "prometheus.sh"
-  std::string state_env;  // e.g. "AGENTROLLOUT_PROM_STATE_DIR"
-  std::string name;       // for messages and the kept-logs directory, e.g. "prometheus"
-  std::string stop_command;              // e.g. "stop" or "down"
-  std::vector<std::string> kept_files;   // state files kept when the test failed
+  std::string script;        // under hack/, e.g. "prometheus.sh"
+  std::string state_env;     // e.g. "AGENTROLLOUT_PROM_STATE_DIR"
+  std::string name;          // for messages and the kept-logs directory, e.g. "prometheus"
+  std::string stop_command;  // e.g. "stop" or "down"
+  std::vector<std::string> kept_files;  // state files kept when the test failed
 };
 
 class ScriptServer {

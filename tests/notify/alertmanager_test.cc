@@ -3,6 +3,8 @@
 // by their labels - here the team's route matches namespace="payments" - and Alertmanager's
 // own webhook_configs receiver delivers them to a local HTTP receiver of the test, firing
 // with the labels a team routes on, then resolved once the rollout moves on.
+#include "tests/harness/alertmanager.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,7 +15,6 @@
 #include "api/time.h"
 #include "controllers/notify/webhook_notifier.h"
 #include "http/test_server.h"
-#include "tests/harness/alertmanager.h"
 
 namespace agentrollout::testing {
 namespace {
@@ -26,7 +27,8 @@ using controllers::WebhookNotifierOptions;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-// Receives Alertmanager's webhook deliveries (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config):
+// Receives Alertmanager's webhook deliveries
+// (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config):
 // {"version": "4", "status": "firing"|"resolved", "receiver", "groupLabels",
 //  "commonLabels", "alerts": [{"status", "labels", "annotations", "startsAt", "endsAt"}]}.
 class WebhookReceiver {
@@ -78,11 +80,9 @@ Notification Event(std::string ns, EventReason reason, std::string phase,
   n.reason = reason;
   n.at = std::chrono::system_clock::now();
   n.text = "checkout-v2 " + std::string(api::Name(reason)) + " in majority";
-  n.rollout = {{"namespace", ns},        {"name", "checkout-v2"},
-               {"revision", "7.1.0"},    {"phase", phase},
-               {"step", "majority"},     {"flagPercent", 50},
-               {"trafficWeight", 50},    {"verdict", "NoGo"},
-               {"reason", api::Name(reason)}};
+  n.rollout = {{"namespace", ns},     {"name", "checkout-v2"}, {"revision", "7.1.0"},
+               {"phase", phase},      {"step", "majority"},    {"flagPercent", 50},
+               {"trafficWeight", 50}, {"verdict", "NoGo"},     {"reason", api::Name(reason)}};
   api::NotificationSpec target;
   target.type = api::NotificationType::kAlertmanager;
   target.url = alertmanager_url;
