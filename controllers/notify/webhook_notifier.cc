@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "api/names.h"
@@ -182,6 +183,8 @@ struct WebhookNotifier::State {
   SteadyClock::time_point deadline{};
   int running = 0;
   std::mt19937_64 rng;
+  // OrderKey of each delivery a worker is attempting now.
+  std::set<std::string> in_flight;
 
   // The clients of the origins posted to last, most recent first, at most
   // options.max_clients: targets come and go with the rollouts, so the map is bounded.
@@ -196,6 +199,12 @@ namespace {
 
 std::string Describe(const Subject& subject) {
   return subject.namespace_ + "/" + subject.name + " (" + subject.reason + ")";
+}
+
+// Deliveries with the same key (one rollout, one target) are sent one at a time, in order.
+std::string OrderKey(const Delivery& delivery) {
+  return delivery.subject->namespace_ + "/" + delivery.subject->name + "#" +
+         std::to_string(delivery.target_index);
 }
 
 }  // namespace
@@ -358,11 +367,24 @@ void WebhookNotifier::State::Run() {
                                        [&](const Delivery& d) { return d.not_before <= deadline; });
       if (now >= deadline || !any_due) break;
     }
-    auto ready = std::find_if(queue.begin(), queue.end(),
-                              [&](const Delivery& d) { return d.not_before <= now; });
+    // The first due delivery whose order key has no earlier delivery in flight or waiting
+    // for a retry: a rollout's messages reach a target in the order they happened (a
+    // resolve never overtakes the trigger it resolves).
+    std::set<std::string> waiting = in_flight;
+    auto ready = queue.end();
+    std::optional<SteadyClock::time_point> wake;
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      const std::string key = OrderKey(*it);
+      if (waiting.contains(key)) continue;
+      if (it->not_before <= now) {
+        ready = it;
+        break;
+      }
+      waiting.insert(key);
+      wake = wake ? std::min(*wake, it->not_before) : it->not_before;
+    }
     if (ready == queue.end()) {
-      std::optional<SteadyClock::time_point> wake;
-      for (const Delivery& d : queue) wake = wake ? std::min(*wake, d.not_before) : d.not_before;
+      // Deliveries held back by one in flight are woken by its end (notify_all below).
       if (stopping) wake = wake ? std::min(*wake, deadline) : deadline;
       if (wake) {
         cv.wait_until(lock, *wake);
@@ -374,10 +396,14 @@ void WebhookNotifier::State::Run() {
     Delivery delivery = std::move(*ready);
     queue.erase(ready);
     ++delivery.attempts;
+    const std::string key = OrderKey(delivery);
+    in_flight.insert(key);
     lock.unlock();
     const Outcome outcome = Attempt(delivery);
     lock.lock();
+    in_flight.erase(key);
     Finish(std::move(delivery), outcome);
+    cv.notify_all();
   }
   --running;
   cv.notify_all();

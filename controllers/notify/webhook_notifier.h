@@ -5,6 +5,9 @@
 // rules) and queues one delivery per target told something; worker threads of the
 // notifier's own send them through http::Client, so the caller never waits on the network.
 //
+// - Order: a rollout's deliveries to one target are sent one at a time, in the order they
+//   were queued, retries included (a resolve never overtakes its trigger); other
+//   deliveries go past one that waits for a retry.
 // - Bounded queue: at most `queue_capacity` deliveries wait (including those waiting for a
 //   retry); when it is full the oldest is dropped and counted.
 // - URL: `secretRef` wins over `url`, which wins over the kind's default (PagerDuty's

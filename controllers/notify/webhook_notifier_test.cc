@@ -186,6 +186,39 @@ TEST_F(WebhookNotifierTest, RetriesServerErrorsThenSucceeds) {
   }
 }
 
+TEST_F(WebhookNotifierTest, ARolloutsMessagesToATargetKeepTheirOrderAcrossRetries) {
+  // The first request fails; the rollout's later messages to the same target wait for its
+  // retry (a resolve must not overtake its trigger), another rollout's do not.
+  RecordingServer server([](Exchange& ex, int n) { ex.Respond(n == 0 ? 503 : 200, {}, ""); });
+  WebhookNotifierOptions options = FastOptions();
+  options.initial_backoff = milliseconds(2000);  // the retry waits 1..2 s
+  options.max_backoff = milliseconds(2000);
+  options.workers = 4;
+  WebhookNotifier notifier(nullptr, options);
+  const api::NotificationSpec target = Target(server.url() + "/hook");
+  Notification trigger = RolledBack({target}, "first");
+  Notification resolve = RolledBack({target}, "second");
+  resolve.reason = api::EventReason::kSucceeded;
+  Notification other = RolledBack({target}, "other rollout");
+  other.name = "other";
+  other.rollout["name"] = "other";
+  notifier.Notify(trigger);
+  ASSERT_TRUE(Eventually([&] { return server.Count() >= 1; }));
+  notifier.Notify(resolve);
+  notifier.Notify(other);
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().sent == 3; }));
+  std::vector<std::string> texts;
+  for (const ReceivedRequest& request : server.Requests()) {
+    texts.push_back(json::parse(request.body)["text"]);
+  }
+  // "other rollout" went while "first" waited for its retry; "second" only after "first".
+  ASSERT_EQ(texts.size(), 4u);
+  EXPECT_EQ(texts[0], "first");
+  EXPECT_EQ(texts[1], "other rollout");
+  EXPECT_EQ(texts[2], "first");
+  EXPECT_EQ(texts[3], "second");
+}
+
 TEST_F(WebhookNotifierTest, ClientErrorsAreNotRetried) {
   RecordingServer server([](Exchange& ex, int) { ex.Respond(404, {}, "no_service"); });
   WebhookNotifier notifier(nullptr, FastOptions());
