@@ -296,6 +296,28 @@ TEST_F(ExecutorTest, AFailedFlagWriteKeepsThePhaseAndIsRetried) {
   EXPECT_EQ(sent.metric, std::nullopt) << "an advance is decided by no single metric";
 }
 
+TEST_F(ExecutorTest, RollbackNotificationsCarryTheDecidingMetricAndTheRevision) {
+  json spec = VoiceSpecJson();
+  spec["notifications"] = {{{"type", "alertmanager"}, {"url", "http://alertmanager:9093"}}};
+  Create(spec);
+  ASSERT_TRUE(Run(At()).result.ok());
+  ASSERT_TRUE(Run(At() + minutes(2), Abort(At() + minutes(1))).result.ok());
+  ASSERT_EQ(Stored().phase, RolloutPhase::kRolledBack);
+  const api::RollbackStatus rollback = *Stored().rollback;
+  bool rolled_back = false;
+  for (const Notification& sent : notifier_.sent()) {
+    EXPECT_EQ(sent.targets.at(0).type, api::NotificationType::kAlertmanager);
+    if (sent.reason != api::EventReason::kRolledBack) continue;
+    rolled_back = true;
+    ASSERT_TRUE(sent.metric.has_value());
+    EXPECT_EQ(*sent.metric, (DecidingMetric{rollback.metric, rollback.value, rollback.line}));
+    EXPECT_EQ(sent.metric->name, "error-rate");
+    EXPECT_EQ(sent.previous_revision, Stored().revision);
+    EXPECT_EQ(sent.at, At() + minutes(2));
+  }
+  EXPECT_TRUE(rolled_back);
+}
+
 TEST(DecidingMetricOf, NamesTheMetricThatDecided) {
   api::AgentRolloutStatus status;
   status.analysis.metrics = {
