@@ -291,9 +291,9 @@ TEST(DecodeStatus, ReadsEveryField) {
   EXPECT_EQ(status.analysis.consecutive_no_go, 0);
   EXPECT_EQ(status.analysis.consecutive_errors, 1);
   const std::vector<MetricStatus> metrics = {
-      {"error-rate", "0.0131", Verdict::kGo, "< 0.02", "> 0.05", "> 0.5", "", false},
+      {"error-rate", "0.0131", Verdict::kGo, "< 0.02", "> 0.05", "> 0.5", "", false, std::nullopt},
       {"latency-p95-ms", "912", Verdict::kHold, "< 800", "> 1200", "", "912 is between the lines",
-       true},
+       true, std::nullopt},
   };
   EXPECT_EQ(status.analysis.metrics, metrics);
   EXPECT_EQ(status.rollback,
@@ -325,6 +325,56 @@ TEST(DecodeSpec, OnDeleteNamesTheFieldWhenWrong) {
   decoded = DecodeSpec(spec);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.error().message(), "spec.onDelete: must be a string, got true");
+}
+
+TEST(DecodeSpec, ReadsComparisonsWithDefaults) {
+  json spec = VoiceAgentManifest()["spec"];
+  spec["analysis"]["comparisons"] = json::parse(R"j([{"name": "errors-vs-stable",
+      "events": "sum(increase(e{version=\"{{version}}\"}[{{window}}]))",
+      "total": "sum(increase(t{version=\"{{version}}\"}[{{window}}]))",
+      "go": "< 0.005", "noGo": "> 0.02"}])j");
+  auto decoded = DecodeSpec(spec);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  ASSERT_EQ(decoded->analysis.comparisons.size(), 1u);
+  const ComparisonSpec& comparison = decoded->analysis.comparisons[0];
+  EXPECT_EQ(comparison.name, "errors-vs-stable");
+  EXPECT_EQ(comparison.go, (Threshold{CompareOp::kLess, 0.005}));
+  EXPECT_EQ(comparison.no_go, (Threshold{CompareOp::kGreater, 0.02}));
+  EXPECT_EQ(comparison.confidence, 0.95);
+  EXPECT_EQ(comparison.min_total, 100);
+}
+
+TEST(DecodeSpec, ComparisonErrorsNameTheField) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"confidence", 0.5}},
+       "spec.analysis.comparisons[0].confidence: must be in [0.8, 0.999], got 0.5"},
+      {{{"confidence", "high"}},
+       R"(spec.analysis.comparisons[0].confidence: must be a number, got "high")"},
+      {{{"minTotal", 0}}, "spec.analysis.comparisons[0].minTotal: must be 1..1000000000, got 0"},
+      {{{"minTotal", 2.5}}, "spec.analysis.comparisons[0].minTotal: must be an integer, got 2.5"},
+      {{{"noGo", "above 2"}},
+       R"(spec.analysis.comparisons[0].noGo: invalid threshold "above 2": )"},
+      {{{"name", "Errors"}},
+       "spec.analysis.comparisons[0].name: must be a DNS label (lower-case letters, digits and "
+       "'-', at most 63), got \"Errors\""},
+  };
+  for (const auto& [patch, message] : cases) {
+    json spec = VoiceAgentManifest()["spec"];
+    json comparison = {{"name", "errors-vs-stable"},
+                       {"events", "e"},
+                       {"total", "t"},
+                       {"go", "< 0.005"},
+                       {"noGo", "> 0.02"}};
+    comparison.update(patch);
+    spec["analysis"]["comparisons"] = json::array({comparison});
+    auto decoded = DecodeSpec(spec);
+    ASSERT_FALSE(decoded.ok()) << message;
+    EXPECT_TRUE(decoded.error().message().starts_with(message)) << decoded.error().message();
+  }
+  json spec = VoiceAgentManifest()["spec"];
+  spec["analysis"]["comparisons"] =
+      json::array({{{"name", "x"}, {"total", "t"}, {"go", "< 0"}, {"noGo", "> 0"}}});
+  EXPECT_EQ(DecodeSpec(spec).error().message(), "spec.analysis.comparisons[0].events: is required");
 }
 
 TEST(DecodeObjectMeta, ReadsDeletionAndFinalizers) {
@@ -390,6 +440,10 @@ TEST(StatusRoundTrip, DecodeOfEncodeIsIdentity) {
   memory.pause_reason = "SteppedBack";
   memory.handled_action = "promote";
   memory.interrupted_phase = RolloutPhase::kPaused;
+  memory.analysis.metrics.push_back(
+      {"error-rate-vs-stable", "0.0125", Verdict::kHold, "< 0.005", "> 0.02", "",
+       "needs 140 more stable calls", false,
+       ComparisonStatus{"-0.0031", "0.0342", {"12", "480.5"}, {"0", "60"}}});
   for (const AgentRolloutStatus& status : {full, sparse, counters, memory, AgentRolloutStatus{}}) {
     const json encoded = EncodeStatus(status);
     auto decoded = DecodeStatus(encoded);
@@ -439,6 +493,9 @@ TEST(SpecRoundTrip, DecodeOfEncodeIsIdentity) {
   odd.traffic->istio = IstioTraffic{"vs", "a", "b", "", "v2"};
   odd.notifications.push_back(
       NotificationSpec{"", SecretKeyRef{"s", "url"}, {}, NotificationType::kSlack, std::nullopt});
+  odd.analysis.comparisons.push_back(ComparisonSpec{
+      "errors-vs-stable", "e{v=\"{{version}}\"}", "t[{{window}}]",
+      Threshold{CompareOp::kLess, 0.005}, Threshold{CompareOp::kGreaterEqual, 0.02}, 0.99, 250});
   for (const AgentRolloutSpec& spec : {example, *minimal, odd}) {
     const json encoded = EncodeSpec(spec);
     auto decoded = DecodeSpec(encoded);

@@ -101,7 +101,9 @@ start_alertmanager() {
     --web.listen-address="127.0.0.1:$1" --cluster.listen-address=
 }
 
-cmd_down() { remove_server_state "$STATE" "$MARKER" alertmanager; }
+cmd_down() {
+  remove_state "$STATE" "$MARKER" Alertmanager stop_pid "$STATE/alertmanager.pid" "$STATE" alertmanager
+}
 
 running() { [ -f "$STATE/port" ] && pid_is_ours "$STATE/alertmanager.pid" "$STATE" && ready; }
 

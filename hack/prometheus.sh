@@ -97,7 +97,9 @@ start_prometheus() {
     --web.listen-address="127.0.0.1:$1" --storage.tsdb.retention.time=1d
 }
 
-cmd_stop() { remove_server_state "$STATE" "$MARKER" prometheus; }
+cmd_stop() {
+  remove_state "$STATE" "$MARKER" Prometheus stop_pid "$STATE/prometheus.pid" "$STATE" prometheus
+}
 
 cmd="${1:-}"
 [ $# -gt 0 ] && shift

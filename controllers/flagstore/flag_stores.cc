@@ -5,6 +5,7 @@
 
 #include "controllers/flagstore/configmap_flags.h"
 #include "controllers/flagstore/featureflag_flags.h"
+#include "controllers/flagstore/postgres_flags.h"
 
 namespace agentrollout::controllers {
 namespace {
@@ -13,22 +14,29 @@ class AnyFlagStore final : public FlagStore {
  public:
   AnyFlagStore(kube::Client& client, const ConflictRetry& retry)
       : config_map_(NewConfigMapFlagStore(client, retry)),
-        feature_flag_(NewFeatureFlagStore(client, retry)) {}
+        feature_flag_(NewFeatureFlagStore(client, retry)),
+        postgres_(NewPostgresFlagStore(LabelledSecretUris(client))) {}
 
   Status Apply(const DesiredFlags& desired) override {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
-    return desired.config_map ? config_map_->Apply(desired) : feature_flag_->Apply(desired);
+    return StoreFor(desired).Apply(desired);
   }
 
   Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
-    return desired.config_map ? config_map_->Release(desired, mode)
-                              : feature_flag_->Release(desired, mode);
+    return StoreFor(desired).Release(desired, mode);
   }
 
  private:
+  FlagStore& StoreFor(const DesiredFlags& desired) const {
+    if (desired.config_map) return *config_map_;
+    if (desired.feature_flag) return *feature_flag_;
+    return *postgres_;
+  }
+
   const FlagStorePtr config_map_;
   const FlagStorePtr feature_flag_;
+  const FlagStorePtr postgres_;
 };
 
 }  // namespace
@@ -40,10 +48,16 @@ FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry) {
 std::vector<kube::ResourceRef> FlagStoreResources() { return {kube::kConfigMaps, kFeatureFlags}; }
 
 Status CheckDesiredFlags(const DesiredFlags& desired) {
-  if (desired.config_map.has_value() == desired.feature_flag.has_value()) {
+  std::string stores;
+  for (const auto& [set, name] : {std::pair{desired.config_map.has_value(), "configMap"},
+                                  std::pair{desired.feature_flag.has_value(), "featureFlag"},
+                                  std::pair{desired.postgres.has_value(), "postgres"}}) {
+    if (set) stores += (stores.empty() ? "" : ", ") + std::string(name);
+  }
+  if (stores.empty() || stores.find(',') != std::string::npos) {
     return InvalidArgument(
-        std::string("flag: exactly one of configMap, featureFlag must be set, got ") +
-        (desired.config_map ? "both" : "neither"));
+        "flag: exactly one of configMap, featureFlag, postgres must be set, got " +
+        (stores.empty() ? std::string("none") : stores));
   }
   if (desired.config_map && desired.config_map->name.empty()) {
     return InvalidArgument("flag.configMap.name: must not be empty");

@@ -60,9 +60,9 @@ struct BadCase {
 TEST(CheckDesiredFlags, NamesTheFieldAndValue) {
   const BadCase cases[] = {
       {"no store", [](DesiredFlags& d) { d.config_map.reset(); },
-       "exactly one of configMap, featureFlag must be set, got neither"},
+       "exactly one of configMap, featureFlag, postgres must be set, got none"},
       {"both stores", [](DesiredFlags& d) { d.feature_flag = api::FeatureFlagStore{"f"}; },
-       "got both"},
+       "got configMap, featureFlag"},
       {"no configmap name", [](DesiredFlags& d) { d.config_map->name.clear(); },
        "flag.configMap.name: must not be empty"},
       {"no data key", [](DesiredFlags& d) { d.config_map->key.clear(); },

@@ -114,14 +114,25 @@ RolloutPhase UnderlyingPhase(const api::AgentRolloutStatus& status) {
 }
 
 // The status' Ready reason when a write failed (API.md §6: TrafficTargetNotFound when the
-// router object or its backends are missing).
+// router object or its backends are missing; §5.3: FlagTargetNotFound when the flag's table,
+// column or row is).
 std::string BlockedReason(const BlockedWrite& blocked) {
-  return blocked.stage == WriteStage::kTraffic && blocked.error.code() == ErrorCode::kNotFound
-             ? Str(api::EventReason::kTrafficTargetNotFound)
-             : "WriteFailed";
+  if (blocked.error.code() != ErrorCode::kNotFound) return "WriteFailed";
+  switch (blocked.stage) {
+    case WriteStage::kTraffic:
+      return Str(api::EventReason::kTrafficTargetNotFound);
+    case WriteStage::kFlag:
+      return "FlagTargetNotFound";
+    case WriteStage::kFinalizer:
+      break;
+  }
+  return "WriteFailed";
 }
 
 std::string BlockedText(const BlockedWrite& blocked) {
+  if (BlockedReason(blocked) == "FlagTargetNotFound") {
+    return "flag target not found: " + blocked.error.message();
+  }
   if (BlockedReason(blocked) != "WriteFailed") {
     return "traffic target not found: " + blocked.error.message();
   }
@@ -235,6 +246,7 @@ class Decider {
     flags.namespace_ = in_.metadata.namespace_;
     flags.config_map = spec_.flag->config_map;
     flags.feature_flag = spec_.flag->feature_flag;
+    flags.postgres = spec_.flag->postgres;
     flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
     flags.phase = s_.current_phase ? s_.current_phase->name : "";
     flags.updated_at = now_;
@@ -383,7 +395,7 @@ class Decider {
     if (s_.phase == RolloutPhase::kNone) s_.phase = RolloutPhase::kPending;
     const std::string where = s_.current_phase ? " in " + s_.current_phase->name : "";
     std::string text = "holding" + where + ": " + BlockedText(*in_.blocked);
-    if (IsLive(s_.phase) && !spec_.analysis.metrics.empty()) text += "; " + AnalysisClause();
+    if (IsLive(s_.phase) && analysis::HasTable(spec_.analysis)) text += "; " + AnalysisClause();
     message_override_ = text;
     ready_reason_ = BlockedReason(*in_.blocked);
     const api::Condition* ready = FindCondition(in_.status, kReady);
@@ -461,7 +473,8 @@ class Decider {
   void Fold() {
     // An empty table advances on time alone: an evaluation of metrics the spec no longer
     // has (made before an edit emptied the table) is no evidence either way.
-    if (!IsLive(s_.phase) || !in_.evaluation || abort_ || spec_.analysis.metrics.empty()) return;
+    if (!IsLive(s_.phase) || !in_.evaluation || abort_ || !analysis::HasTable(spec_.analysis))
+      return;
     const api::Evaluation& evaluation = *in_.evaluation;
     const api::Timestamp at = WholeSeconds(evaluation.at);
     if (s_.analysis.last_evaluated && at <= *s_.analysis.last_evaluated) return;  // folded
@@ -608,7 +621,7 @@ class Decider {
   // The latest verdict is Go and comes from an evaluation made in this phase; with an
   // empty table, time alone advances.
   bool IsGo() const {
-    if (spec_.analysis.metrics.empty()) return true;
+    if (!analysis::HasTable(spec_.analysis)) return true;
     return s_.verdict == Verdict::kGo && s_.analysis.last_evaluated &&
            *s_.analysis.last_evaluated > s_.current_phase->started_at;
   }
@@ -642,9 +655,9 @@ class Decider {
     Writes();
     d_.finalizer = FinalizerFor();
     s_.message = message_override_.empty() ? Message() : message_override_;
-    SetConditions(s_, in_.metadata.generation, now_, !spec_.analysis.metrics.empty(),
+    SetConditions(s_, in_.metadata.generation, now_, analysis::HasTable(spec_.analysis),
                   ready_reason_);
-    d_.analyse = IsLive(s_.phase) && !spec_.analysis.metrics.empty();
+    d_.analyse = IsLive(s_.phase) && analysis::HasTable(spec_.analysis);
     d_.requeue_after = RequeueAfter();
     d_.status = std::move(s_);
     return std::move(d_);
@@ -661,6 +674,7 @@ class Decider {
       flags.namespace_ = in_.metadata.namespace_;
       flags.config_map = spec_.flag->config_map;
       flags.feature_flag = spec_.flag->feature_flag;
+      flags.postgres = spec_.flag->postgres;
       flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
       flags.phase = s_.current_phase->name;
       flags.updated_at = now_;
@@ -691,7 +705,7 @@ class Decider {
     if (!current.promoted && elapsed < bake) return bake - elapsed;
     // Baked: an empty table advances at once; otherwise the next evaluation decides, and
     // this wake-up only guards against a lost one.
-    if (spec_.analysis.metrics.empty() || transitioned_) return api::Duration::zero();
+    if (!analysis::HasTable(spec_.analysis) || transitioned_) return api::Duration::zero();
     return spec_.analysis.interval;
   }
 
@@ -724,7 +738,7 @@ class Decider {
         } else {
           text = "paused in " + name + " by spec.paused";
         }
-        if (!spec_.analysis.metrics.empty()) text += "; " + AnalysisClause();
+        if (analysis::HasTable(spec_.analysis)) text += "; " + AnalysisClause();
         return text;
       }
       default:
@@ -737,7 +751,7 @@ class Decider {
     std::string bake = current.promoted ? "promoted, bake skipped"
                        : baked          ? "bake time done"
                                         : FormatLeft(phase.duration - elapsed) + " of bake left";
-    if (spec_.analysis.metrics.empty()) {
+    if (!analysis::HasTable(spec_.analysis)) {
       return (baked ? "advancing from " : "baking in ") + name + " (" + Percents(current) + "); " +
              bake;
     }
@@ -837,7 +851,7 @@ void UseLastValidSpec(Input& input, const api::AgentRolloutSpec& last_valid) {
 WriteFailure FailedWrite(const Input& input, const Decision& decision, WriteStage stage,
                          const Error& error) {
   const api::Timestamp now = WholeSeconds(input.now);
-  const bool has_metrics = !input.spec.analysis.metrics.empty();
+  const bool has_metrics = analysis::HasTable(input.spec.analysis);
   const std::string failed = BlockedText(BlockedWrite{stage, error});
   WriteFailure failure;
   api::AgentRolloutStatus& status = failure.status;

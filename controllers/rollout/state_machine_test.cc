@@ -883,6 +883,48 @@ TEST(StateMachineTest, EmptyTableAdvancesOnTimeAlone) {
   EXPECT_EQ(rollout.Step(At(hours(4))).status.current_phase->index, 1);
 }
 
+// A table of comparisons only (API.md §3.3) is analysed, says what it waits for, and
+// its No-Go rolls back naming the interval that crossed the line.
+TEST(StateMachineTest, ComparisonsAloneAreATable) {
+  api::AgentRolloutSpec spec = VoiceSpec();
+  spec.analysis.metrics.clear();
+  spec.analysis.comparisons = {
+      api::ComparisonSpec{"error-rate-vs-stable", R"(e{v="{{version}}"}[{{window}}])",
+                          R"(t{v="{{version}}"})", api::Threshold{api::CompareOp::kLess, 0.005},
+                          api::Threshold{api::CompareOp::kGreater, 0.02}, 0.95, 200}};
+  Rollout rollout(spec);
+  EXPECT_TRUE(rollout.Step(At()).analyse);
+  api::MetricStatus judged;
+  judged.name = "error-rate-vs-stable";
+  judged.go = "< 0.005";
+  judged.no_go = "> 0.02";
+  judged.verdict = Verdict::kHold;
+  judged.value = "0.004";
+  judged.message = "needs 140 more stable calls";
+  judged.comparison = api::ComparisonStatus{"-0.02", "0.03", {"1", "300"}, {"0", "60"}};
+  const Decision hold =
+      rollout.Step(At(minutes(1)), Evaluation(At(minutes(1)), Verdict::kHold, {judged}));
+  EXPECT_EQ(hold.status.message,
+            "holding in canary: error-rate-vs-stable needs 140 more stable calls; 3h59m0s of "
+            "bake left");
+  EXPECT_EQ(hold.status.analysis.metrics, std::vector<api::MetricStatus>{judged});
+
+  judged.verdict = Verdict::kNoGo;
+  judged.value = "0.023";
+  judged.message = "canary is worse by 1.2–3.4 points (No-Go above 2)";
+  judged.comparison = api::ComparisonStatus{"0.012", "0.034", {"46", "2000"}, {"10", "2000"}};
+  const Decision d =
+      rollout.Step(At(minutes(2)), Evaluation(At(minutes(2)), Verdict::kNoGo, {judged}));
+  EXPECT_EQ(d.status.phase, RolloutPhase::kRolledBack);
+  ASSERT_TRUE(d.status.rollback);
+  EXPECT_EQ(d.status.rollback->metric, "error-rate-vs-stable");
+  EXPECT_EQ(d.status.rollback->value, "[0.012, 0.034]");
+  EXPECT_EQ(d.status.rollback->line, "> 0.02");
+  EXPECT_THAT(d.status.rollback->reason,
+              HasSubstr("error-rate-vs-stable: canary is worse by 1.2–3.4 points (No-Go above "
+                        "2), for 1 consecutive evaluation (failureLimit 0)"));
+}
+
 TEST(StateMachineTest, AnEmptyTableIgnoresEvaluations) {
   Rollout rollout;
   rollout.Step(At());
@@ -1172,6 +1214,33 @@ TEST(StateMachineTest, AMissingTrafficTargetHoldsWithoutAdvancingButFolds) {
             "analysis is Go");
   EXPECT_EQ(FindCondition(held.status, kReady)->reason, "TrafficTargetNotFound");
   EXPECT_THAT(Reasons(held), ElementsAre("TrafficTargetNotFound"));
+}
+
+// API.md §5.3: a flag store whose table, column or row is missing (kNotFound) holds the
+// rollout with Ready=False, reason FlagTargetNotFound, and nothing written.
+TEST(StateMachineTest, AMissingFlagTargetHoldsWithReasonFlagTargetNotFound) {
+  Rollout rollout;
+  rollout.Step(At());
+  rollout.input().now = At(hours(5));
+  rollout.input().evaluation = Go(At(hours(5)));
+  const Decision held =
+      DecideBlocked(rollout.input(), WriteStage::kFlag,
+                    NotFound("postgres table public.feature_flags: has no row with name = "
+                             "\"voice_agent_v2\"; insert it (the operator never inserts rows)"));
+  EXPECT_EQ(held.status.current_phase->index, 0) << "nothing advanced";
+  EXPECT_FALSE(held.flags) << "nothing written";
+  EXPECT_FALSE(held.traffic);
+  EXPECT_TRUE(held.analyse) << "analysis goes on (API.md §4.8)";
+  EXPECT_THAT(held.status.message,
+              HasSubstr("holding in canary: flag target not found: postgres table "
+                        "public.feature_flags: has no row with name = \"voice_agent_v2\""));
+  EXPECT_EQ(ConditionOf(held.status, kReady), api::ConditionStatus::kFalse);
+  EXPECT_EQ(FindCondition(held.status, kReady)->reason, "FlagTargetNotFound");
+  EXPECT_THAT(Reasons(held), ElementsAre("FlagTargetNotFound"));
+  // Any other flag write failure stays WriteFailed.
+  const Decision failed =
+      DecideBlocked(rollout.input(), WriteStage::kFlag, Unavailable("connection refused"));
+  EXPECT_EQ(FindCondition(failed.status, kReady)->reason, "WriteFailed");
 }
 
 TEST(StateMachineTest, ABlockedDecisionStillRollsBack) {

@@ -76,6 +76,22 @@ wait_until() {
   done
 }
 
+# remove_state DIR MARKER WHAT STOP...: runs STOP (which stops the server of DIR), then
+# removes DIR. An empty DIR (made by mktemp for us) just goes; one without the MARKER file
+# is not a WHAT state directory and is never touched.
+remove_state() {
+  local state="$1" marker="$2" what="$3"
+  shift 3
+  [ -e "$state" ] || return 0
+  if [ -z "$(ls -A "$state")" ]; then
+    rmdir "$state"
+    return 0
+  fi
+  [ -f "$marker" ] || die "$state is not a $what state directory; not touching it"
+  "$@"
+  rm -rf "$state"
+}
+
 # check_no_leftovers DIR: fails (and stops them) if processes whose command line mentions
 # DIR -- servers started for a test run -- are still running.
 check_no_leftovers() {
@@ -112,18 +128,4 @@ start_on_free_port() {
   done
   tail -n 20 "$state/$name.log" >&2
   die "$name failed to start; see $state/$name.log"
-}
-
-# remove_server_state STATE MARKER NAME: stops STATE/NAME.pid and removes STATE, which must
-# be empty or carry MARKER (so a mistyped directory is never deleted).
-remove_server_state() {
-  local state="$1" marker="$2" name="$3"
-  [ -e "$state" ] || return 0
-  if [ -z "$(ls -A "$state")" ]; then
-    rmdir "$state"
-    return 0
-  fi
-  [ -f "$marker" ] || die "$state is not a $name state directory; not touching it"
-  stop_pid "$state/$name.pid" "$state" "$name"
-  rm -rf "$state"
 }

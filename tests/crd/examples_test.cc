@@ -206,6 +206,10 @@ TEST_F(ExamplesTest, TogetherTheyShowEveryFeature) {
     const api::AgentRolloutSpec& spec = rollout->spec;
     if (spec.flag && spec.flag->config_map) shown.insert("configMap");
     if (spec.flag && spec.flag->feature_flag) shown.insert("featureFlag");
+    if (spec.flag && spec.flag->postgres) {
+      shown.insert(spec.flag->postgres->json_column.empty() ? "postgres rows"
+                                                            : "postgres document");
+    }
     if (spec.flag && !spec.traffic) shown.insert("flag-only");
     if (spec.traffic && !spec.flag) shown.insert("traffic-only");
     if (spec.traffic && spec.traffic->gateway_api) shown.insert("gatewayAPI");
@@ -223,10 +227,11 @@ TEST_F(ExamplesTest, TogetherTheyShowEveryFeature) {
       if (!phase.flags.empty()) shown.insert("phases[].flags");
     }
   }
-  EXPECT_THAT(shown, ::testing::IsSupersetOf({"configMap", "featureFlag", "flag-only",
-                                              "traffic-only", "gatewayAPI", "istio", "replicas",
-                                              "stepBack", "args", "failureLimit", "abort", "dryRun",
-                                              "approval", "phases[].flags"}));
+  EXPECT_THAT(shown,
+              ::testing::IsSupersetOf({"configMap", "featureFlag", "flag-only", "traffic-only",
+                                       "gatewayAPI", "istio", "replicas", "stepBack", "args",
+                                       "failureLimit", "abort", "dryRun", "approval",
+                                       "phases[].flags", "postgres rows", "postgres document"}));
 }
 
 }  // namespace

@@ -15,6 +15,10 @@ api::AgentRolloutSpec FullSpec();
 api::AgentRolloutSpec WithIstio(api::AgentRolloutSpec spec);
 // FullSpec with the replicas router.
 api::AgentRolloutSpec WithReplicas(api::AgentRolloutSpec spec);
+// FullSpec with the PostgreSQL flag store in row mode (every column mapped), and in JSON
+// document mode (every path mapped): the two modes exclude each other.
+api::AgentRolloutSpec WithPostgresRows(api::AgentRolloutSpec spec);
+api::AgentRolloutSpec WithPostgresDocument(api::AgentRolloutSpec spec);
 
 // Every status field set (as no real rollout would at once: the schema must take it all).
 api::AgentRolloutStatus FullStatus();

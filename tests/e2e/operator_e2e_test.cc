@@ -5,6 +5,7 @@
 // second-long phases and a one-second analysis interval.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <signal.h>
 
 #include <chrono>
@@ -24,6 +25,7 @@
 #include "tests/harness/alertmanager.h"
 #include "tests/harness/cluster.h"
 #include "tests/harness/operator_command.h"
+#include "tests/harness/postgres.h"
 #include "tests/harness/process.h"
 #include "tests/harness/prometheus.h"
 #include "tests/harness/test_exporter.h"
@@ -39,6 +41,7 @@ using testing::BackgroundProcess;
 using testing::Cluster;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::PrometheusFixture;
 using testing::TestExporter;
 
@@ -354,6 +357,124 @@ class OperatorE2ETest : public ::testing::Test {
   int health_port_ = 0;
   int metrics_port_ = 0;
 };
+
+// The PostgreSQL flag store (API.md §5.3) under the real operator: a real PostgreSQL
+// (hack/postgres.sh), the URI with a password in a labelled Secret, a feature_flags table.
+class PostgresE2ETest : public OperatorE2ETest {
+ protected:
+  static void SetUpTestSuite() {
+    OperatorE2ETest::SetUpTestSuite();
+    postgres_ = std::make_unique<testing::PostgresFixture>();
+    if (Status started = postgres_->Start(); !started.ok()) {
+      return Fail("postgres: " + started.error().ToString());
+    }
+  }
+  static void TearDownTestSuite() {
+    postgres_.reset();
+    OperatorE2ETest::TearDownTestSuite();
+  }
+
+  void SetUp() override {
+    OperatorE2ETest::SetUp();
+    admin_.reset(PQconnectdb(postgres_->uri().c_str()));
+    ASSERT_EQ(PQstatus(admin_.get()), CONNECTION_OK) << PQerrorMessage(admin_.get());
+    Sql("DROP TABLE IF EXISTS feature_flags; DROP ROLE IF EXISTS flag_writer;"
+        "CREATE ROLE flag_writer LOGIN PASSWORD 'e2e-Pw-7781';"
+        "CREATE TABLE feature_flags (name text PRIMARY KEY, enabled boolean NOT NULL DEFAULT "
+        "false, percentage integer NOT NULL DEFAULT 0, enabled_tenants text[] NOT NULL DEFAULT "
+        "'{}', disabled_tenants text[] NOT NULL DEFAULT '{}');"
+        "GRANT SELECT, UPDATE (enabled, percentage, enabled_tenants, disabled_tenants) ON "
+        "feature_flags TO flag_writer");
+    const json secret = {
+        {"apiVersion", "v1"},
+        {"kind", "Secret"},
+        {"metadata", {{"name", "flags-db"}, {"labels", {{"rollouts.agentops.dev/use", "true"}}}}},
+        {"stringData", {{"url", postgres_->UriFor("flag_writer", "e2e-Pw-7781")}}}};
+    auto created = client_->Create(kube::kSecrets, ns_, secret);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+  }
+
+  // The first value of `sql` on the admin connection ("" when none).
+  std::string Sql(const std::string& sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(admin_.get(), sql.c_str()),
+                                                         PQclear);
+    const ExecStatusType status = PQresultStatus(result.get());
+    EXPECT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        << sql << ": " << PQerrorMessage(admin_.get());
+    return PQntuples(result.get()) > 0 ? PQgetvalue(result.get(), 0, 0) : "";
+  }
+  // "enabled percentage enabled_tenants" of the flag's row.
+  std::string Row() {
+    return Sql(
+        "SELECT enabled::text || ' ' || percentage || ' ' || enabled_tenants::text FROM "
+        "feature_flags WHERE name = 'voice_agent_v2'");
+  }
+  std::string WaitForRow(const std::string& want) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    std::string row = Row();
+    while (row != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+      row = Row();
+    }
+    return row;
+  }
+
+  json PostgresSpec(json phases) const {
+    json spec = Spec(std::move(phases));
+    spec["flag"].erase("configMap");
+    spec["flag"]["postgres"] = {{"connectionSecretRef", {{"name", "flags-db"}, {"key", "url"}}},
+                                {"table", "public.feature_flags"},
+                                {"keyColumn", "name"},
+                                {"columns",
+                                 {{"enabled", "enabled"},
+                                  {"percentage", "percentage"},
+                                  {"enabledTenants", "enabled_tenants"},
+                                  {"disabledTenants", "disabled_tenants"}}}};
+    return spec;
+  }
+
+  static inline std::unique_ptr<testing::PostgresFixture> postgres_;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> admin_{nullptr, PQfinish};
+};
+
+// No row yet: Ready=False, FlagTargetNotFound, nothing written (the route stays at 0).
+// Once the row is inserted the rollout starts and advances; a No-Go rolls it back, the row
+// at enabled false / 0 %. The password never shows in status, Events or the log.
+TEST_F(PostgresE2ETest, HoldsOnAMissingRowThenAdvancesAndRollsBackInTheTable) {
+  CreateRoute();
+  CreateRollout(PostgresSpec({Phase("canary", 10, "2s"), Phase("half", 50, "1h")}));
+  StartOperator();
+  Observed held = WaitFor([](const Observed& o) {
+    for (const auto& condition : o.status.conditions) {
+      if (condition.type == "Ready" && condition.reason == "FlagTargetNotFound") return true;
+    }
+    return false;
+  });
+  EXPECT_THAT(held.status.message,
+              HasSubstr("flag target not found: postgres table public.feature_flags: has no row "
+                        "with name = \"voice_agent_v2\""))
+      << held.Describe() << "\n"
+      << OperatorLog();
+  EXPECT_EQ(held.canary, 0) << "nothing written while the flag's row is missing";
+  EXPECT_TRUE(WaitForEvent("FlagTargetNotFound"));
+
+  Sql("INSERT INTO feature_flags (name) VALUES ('voice_agent_v2')");
+  EXPECT_EQ(WaitForRow("true 50 {t-internal-1}"), "true 50 {t-internal-1}") << OperatorLog();
+  Observed half =
+      WaitFor([](const Observed& o) { return In(o, RolloutPhase::kProgressing, "half"); });
+  EXPECT_EQ(half.canary, 50) << half.Describe();
+
+  DegradeCanary(1.0);
+  Observed rolled_back =
+      WaitFor([](const Observed& o) { return o.status.phase == RolloutPhase::kRolledBack; });
+  EXPECT_EQ(rolled_back.canary, 0) << rolled_back.Describe();
+  EXPECT_EQ(WaitForRow("false 0 {t-internal-1}"), "false 0 {t-internal-1}") << OperatorLog();
+
+  auto events = client_->List(kube::kEvents, ns_);
+  ASSERT_TRUE(events.ok()) << events.error().ToString();
+  const std::string everything = Rollout().dump() + OperatorLog() + json(events->items).dump();
+  EXPECT_THAT(everything, Not(HasSubstr("e2e-Pw-7781")));
+}
 
 TEST_F(OperatorE2ETest, AdvancesPhaseByPhaseThenRollsBackFullyWhenTheErrorRateRises) {
   CreateRoute();

@@ -1,8 +1,5 @@
 #include "tests/harness/script_server.h"
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <iostream>
 
 #include "tests/harness/cluster.h"
@@ -55,18 +52,9 @@ Result<std::string> ScriptServer::Start(const std::vector<std::string>& args) {
 
 Status ScriptServer::Stop() {
   if (state_dir_.empty()) return OkStatus();
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  if (test != nullptr && test->result()->Failed()) {
-    std::filesystem::path keep = std::filesystem::current_path() / "agentrollout-logs" /
-                                 (options_.name + "-" + std::to_string(::getpid()));
-    std::error_code ec;
-    std::filesystem::create_directories(keep, ec);
-    for (const std::string& file : options_.kept_files) {
-      std::filesystem::copy(state_dir_ / file, keep / file,
-                            std::filesystem::copy_options::overwrite_existing, ec);
-    }
-    std::cerr << "[" << options_.name << "] test failed; log kept in " << keep << "\n";
-  }
+  std::vector<std::filesystem::path> kept;
+  for (const std::string& file : options_.kept_files) kept.push_back(state_dir_ / file);
+  KeepFilesIfTestFailed(options_.name, kept);
   auto stopped = RunScript(options_, state_dir_, {options_.stop_command});
   std::filesystem::path dir = std::exchange(state_dir_, {});
   if (!stopped.ok()) return stopped.error();
