@@ -675,6 +675,10 @@ PhaseSpec DecodePhase(Decoder& d, const json& value, const Path& path, const Pha
 NotificationSpec DecodeNotification(Decoder& d, const json& value, const Path& path) {
   NotificationSpec notification;
   if (!d.ExpectObject(value, path)) return notification;
+  if (const json* type = Find(value, "type")) {
+    notification.type =
+        d.EnumValue(*type, path.Member("type"), ParseNotificationType, NotificationType::kSlack);
+  }
   if (const json* url = Find(value, "url")) {
     const Path at = path.Member("url");
     notification.url = d.String(*url, at);
@@ -684,6 +688,10 @@ NotificationSpec DecodeNotification(Decoder& d, const json& value, const Path& p
   }
   if (const json* ref = Find(value, "secretRef")) {
     notification.secret_ref = DecodeSecretKeyRef(d, *ref, path.Member("secretRef"));
+  }
+  if (const json* ref = Find(value, "routingKeySecretRef")) {
+    notification.routing_key_secret_ref =
+        DecodeSecretKeyRef(d, *ref, path.Member("routingKeySecretRef"));
   }
   if (const json* events = Find(value, "events")) {
     const Path at = path.Member("events");
@@ -1114,9 +1122,12 @@ json EncodePhase(const PhaseSpec& phase) {
 }
 
 json EncodeNotification(const NotificationSpec& notification) {
-  json out = json::object();
+  json out = {{"type", Name(notification.type)}};
   PutString(out, "url", notification.url);
   if (notification.secret_ref) out["secretRef"] = EncodeSecretKeyRef(*notification.secret_ref);
+  if (notification.routing_key_secret_ref) {
+    out["routingKeySecretRef"] = EncodeSecretKeyRef(*notification.routing_key_secret_ref);
+  }
   if (!notification.events.empty()) {
     json events = json::array();
     for (EventReason reason : notification.events) events.push_back(Name(reason));

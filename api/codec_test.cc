@@ -175,6 +175,36 @@ TEST(DecodeSpec, ReadsReplicasRouterAndTrafficOnlyRollouts) {
   EXPECT_EQ(decoded->phases[0].flag_percent, 0);
 }
 
+TEST(DecodeSpec, ReadsEveryNotificationType) {
+  json spec = VoiceAgentManifest()["spec"];
+  spec["notifications"] = {
+      {{"type", "pagerduty"},
+       {"routingKeySecretRef", {{"name", "pagerduty"}, {"key", "routing-key"}}},
+       {"events", {"RolledBack"}}},
+      {{"type", "alertmanager"}, {"url", "http://alertmanager.monitoring:9093"}},
+      {{"type", "webhook"}, {"url", "https://hooks.internal/agentrollout"}},
+      {{"type", "slack"}, {"secretRef", {{"name", "slack"}, {"key", "url"}}}}};
+  auto decoded = DecodeSpec(spec);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  ASSERT_EQ(decoded->notifications.size(), 4u);
+  EXPECT_EQ(decoded->notifications[0].type, NotificationType::kPagerDuty);
+  EXPECT_EQ(decoded->notifications[0].routing_key_secret_ref,
+            (SecretKeyRef{"pagerduty", "routing-key"}));
+  EXPECT_EQ(decoded->notifications[0].url, "");
+  EXPECT_EQ(decoded->notifications[1].type, NotificationType::kAlertmanager);
+  EXPECT_EQ(decoded->notifications[1].url, "http://alertmanager.monitoring:9093");
+  EXPECT_EQ(decoded->notifications[2].type, NotificationType::kWebhook);
+  EXPECT_EQ(decoded->notifications[3].type, NotificationType::kSlack);
+  // The encoder writes every type, so what the apiserver stores round-trips.
+  const json encoded = EncodeSpec(*decoded);
+  EXPECT_EQ(encoded["notifications"][0]["type"], "pagerduty");
+  EXPECT_EQ(encoded["notifications"][0]["routingKeySecretRef"]["key"], "routing-key");
+  EXPECT_EQ(encoded["notifications"][3]["type"], "slack");
+  auto again = DecodeSpec(encoded);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(again->notifications, decoded->notifications);
+}
+
 TEST(DecodeSpec, AppliesEveryDefault) {
   const json spec = {
       {"flag", {{"key", "k"}, {"configMap", {{"name", "ff"}}}}},
@@ -217,7 +247,9 @@ TEST(DecodeSpec, AppliesEveryDefault) {
       {"d", 10, 20, Duration(0), false, {}},
   };
   EXPECT_EQ(decoded->phases, phases);
+  EXPECT_EQ(decoded->notifications[0].type, NotificationType::kSlack);
   EXPECT_EQ(decoded->notifications[0].secret_ref, std::nullopt);
+  EXPECT_EQ(decoded->notifications[0].routing_key_secret_ref, std::nullopt);
   EXPECT_TRUE(decoded->notifications[0].events.empty());
 
   // An empty analysis object and a metric without dryRun / abort.
@@ -459,7 +491,8 @@ TEST(SpecRoundTrip, DecodeOfEncodeIsIdentity) {
   odd.phases[1].flags = {{"telemetry", 100}};
   odd.rollback_mode = RollbackMode::kStepBack;
   odd.traffic->istio = IstioTraffic{"vs", "a", "b", "", "v2"};
-  odd.notifications.push_back(NotificationSpec{"", SecretKeyRef{"s", "url"}, {}});
+  odd.notifications.push_back(
+      NotificationSpec{"", SecretKeyRef{"s", "url"}, {}, NotificationType::kSlack, std::nullopt});
   odd.analysis.comparisons.push_back(ComparisonSpec{
       "errors-vs-stable", "e{v=\"{{version}}\"}", "t[{{window}}]",
       Threshold{CompareOp::kLess, 0.005}, Threshold{CompareOp::kGreaterEqual, 0.02}, 0.99, 250});

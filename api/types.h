@@ -212,10 +212,16 @@ enum class EventReason {
   kTrafficTargetNotFound,
 };
 
+// notifications[].type (API.md §10): what the target speaks.
+enum class NotificationType { kSlack, kPagerDuty, kAlertmanager, kWebhook };
+
 struct NotificationSpec {  // notifications[]
   std::string url;
   std::optional<SecretKeyRef> secret_ref;  // URL read from a Secret instead
   std::vector<EventReason> events;         // empty = every event
+  NotificationType type = NotificationType::kSlack;
+  // pagerduty only: the Events API v2 routing (integration) key, read from a Secret.
+  std::optional<SecretKeyRef> routing_key_secret_ref;  // routingKeySecretRef
   friend bool operator==(const NotificationSpec&, const NotificationSpec&) = default;
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/codec.h"
+#include "api/names.h"
 #include "api/sql_names.h"
 #include "api/template.h"
 #include "api/threshold.h"
@@ -347,9 +348,19 @@ Status CheckPhases(const AgentRolloutSpec& spec) {
 
 Status CheckNotifications(const std::vector<NotificationSpec>& notifications) {
   for (std::size_t i = 0; i < notifications.size(); ++i) {
-    if (notifications[i].url.empty() && !notifications[i].secret_ref) {
-      return InvalidArgument("spec.notifications[" + std::to_string(i) +
-                             "]: one of url, secretRef is required");
+    const NotificationSpec& n = notifications[i];
+    const std::string path = "spec.notifications[" + std::to_string(i) + "]";
+    const bool pagerduty = n.type == NotificationType::kPagerDuty;
+    // PagerDuty has a well-known endpoint; every other kind needs to be told where to post.
+    if (!pagerduty && n.url.empty() && !n.secret_ref) {
+      return InvalidArgument(path + ": one of url, secretRef is required");
+    }
+    if (pagerduty && !n.routing_key_secret_ref) {
+      return InvalidArgument(path + ".routingKeySecretRef: is required for type pagerduty");
+    }
+    if (!pagerduty && n.routing_key_secret_ref) {
+      return InvalidArgument(path + ".routingKeySecretRef: is for type pagerduty only, not " +
+                             std::string(Name(n.type)));
     }
   }
   return OkStatus();

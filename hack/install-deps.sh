@@ -16,7 +16,7 @@ PACKAGES=(
   # the dashboard's HTTP server (kubectl agentrollout dashboard)
   libcpp-httplib-dev
   # servers and tools used by tests and the demo
-  prometheus golang-go openssl curl procps iproute2 lua5.4 jq
+  prometheus prometheus-alertmanager golang-go openssl curl procps iproute2 lua5.4 jq
   # the PostgreSQL flag store: its client library, and a throwaway server for its tests
   # (hack/postgres.sh)
   libpq-dev postgresql

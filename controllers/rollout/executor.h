@@ -130,6 +130,11 @@ class Executor {
   RecentWrites recent_writes_;
 };
 
+// The metric that decided an AnalysisNoGo / AnalysisHold (the first, not dryRun, with that
+// verdict) or a rollback (status.rollback); nullopt for other reasons.
+std::optional<DecidingMetric> DecidingMetricOf(const api::AgentRolloutStatus& status,
+                                               api::EventReason reason);
+
 // The payload of a notification's `rollout` member (notifier.h) for this status.
 nlohmann::json NotificationRollout(const Input& input, const api::AgentRolloutStatus& status,
                                    api::EventReason reason);

@@ -313,6 +313,53 @@ TEST_F(ExecutorTest, AFailedFlagWriteKeepsThePhaseAndIsRetried) {
   EXPECT_EQ(sent.rollout["step"], "early-adopters");
   EXPECT_EQ(sent.rollout["flagPercent"], 10);
   EXPECT_EQ(sent.targets.size(), 1u);
+  EXPECT_EQ(sent.at, go_at + seconds(2));
+  EXPECT_EQ(sent.previous_revision, Stored().revision);
+  EXPECT_EQ(sent.analysis_interval, api::Duration(minutes(1)));  // spec.analysis.interval
+  EXPECT_EQ(sent.metric, std::nullopt) << "an advance is decided by no single metric";
+}
+
+TEST_F(ExecutorTest, RollbackNotificationsCarryTheDecidingMetricAndTheRevision) {
+  json spec = VoiceSpecJson();
+  spec["notifications"] = {{{"type", "alertmanager"}, {"url", "http://alertmanager:9093"}}};
+  Create(spec);
+  ASSERT_TRUE(Run(At()).result.ok());
+  ASSERT_TRUE(Run(At() + minutes(2), Abort(At() + minutes(1))).result.ok());
+  ASSERT_EQ(Stored().phase, RolloutPhase::kRolledBack);
+  const api::RollbackStatus rollback = *Stored().rollback;
+  bool rolled_back = false;
+  for (const Notification& sent : notifier_.sent()) {
+    EXPECT_EQ(sent.targets.at(0).type, api::NotificationType::kAlertmanager);
+    if (sent.reason != api::EventReason::kRolledBack) continue;
+    rolled_back = true;
+    ASSERT_TRUE(sent.metric.has_value());
+    EXPECT_EQ(*sent.metric, (DecidingMetric{rollback.metric, rollback.value, rollback.line}));
+    EXPECT_EQ(sent.metric->name, "error-rate");
+    EXPECT_EQ(sent.previous_revision, Stored().revision);
+    EXPECT_EQ(sent.at, At() + minutes(2));
+  }
+  EXPECT_TRUE(rolled_back);
+}
+
+TEST(DecidingMetricOf, NamesTheMetricThatDecided) {
+  api::AgentRolloutStatus status;
+  status.analysis.metrics = {
+      {"latency", "900", api::Verdict::kHold, "< 800", "> 1200", "", "", false},
+      {"shadow", "0.9", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", true},
+      {"error-rate", "0.071", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", false}};
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kAnalysisNoGo),
+            (DecidingMetric{"error-rate", "0.071", "> 0.05"}))
+      << "the first No-Go that is not dryRun, with its noGo line";
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kAnalysisHold),
+            (DecidingMetric{"latency", "900", "< 800"}))
+      << "a Hold is outside its go line";
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kRolledBack), std::nullopt);
+  status.rollback = api::RollbackStatus{{}, "majority", "error-rate", "0.071", "> 0.05", "noGo"};
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kRolledBack),
+            (DecidingMetric{"error-rate", "0.071", "> 0.05"}));
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kRollingBack),
+            (DecidingMetric{"error-rate", "0.071", "> 0.05"}));
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kPhaseAdvanced), std::nullopt);
 }
 
 TEST_F(ExecutorTest, RollbackWritesTheFlagAndTheRouteAtTheSameTime) {

@@ -109,3 +109,23 @@ check_no_leftovers() {
   done
   return 1
 }
+
+# start_on_free_port STATE NAME START_FN READY_FN: a loopback server whose pid is
+# STATE/NAME.pid and log STATE/NAME.log, on a free port (written to STATE/port). Calls
+# START_FN PORT (which starts it with start_detached) and waits up to 60 s for READY_FN;
+# a port taken between free_port and the bind is retried twice. Prints nothing; dies with
+# the log's tail when it does not come up.
+start_on_free_port() {
+  local state="$1" name="$2" start_fn="$3" ready_fn="$4" attempt port
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    echo "$port" >"$state/port"
+    "$start_fn" "$port"
+    wait_until 60 "$name ready on port $port" "$ready_fn" && return 0
+    stop_pid "$state/$name.pid" "$state" "$name"
+    grep -q 'address already in use' "$state/$name.log" || break
+    log "port $port was taken, retrying (attempt $attempt)"
+  done
+  tail -n 20 "$state/$name.log" >&2
+  die "$name failed to start; see $state/$name.log"
+}

@@ -75,7 +75,14 @@ api::AgentRolloutSpec FullSpec() {
   spec.notifications = {api::NotificationSpec{
       .url = "https://hooks.example.com/services/x",
       .secret_ref = api::SecretKeyRef{"slack-webhook", "url"},
-      .events = {api::EventReason::kPhaseAdvanced, api::EventReason::kRolledBack}}};
+      .events = {api::EventReason::kPhaseAdvanced, api::EventReason::kRolledBack},
+      .type = api::NotificationType::kSlack,
+      .routing_key_secret_ref = std::nullopt}};
+  api::NotificationSpec pagerduty;
+  pagerduty.url = "https://events.eu.pagerduty.com/v2/enqueue";
+  pagerduty.type = api::NotificationType::kPagerDuty;
+  pagerduty.routing_key_secret_ref = api::SecretKeyRef{"pagerduty", "key"};
+  spec.notifications.push_back(pagerduty);
   return spec;
 }
 

@@ -22,6 +22,7 @@
 #include "http/transport.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "tests/harness/alertmanager.h"
 #include "tests/harness/cluster.h"
 #include "tests/harness/operator_command.h"
 #include "tests/harness/postgres.h"
@@ -35,6 +36,7 @@ namespace {
 using namespace std::chrono_literals;
 using api::RolloutPhase;
 using nlohmann::json;
+using testing::AlertmanagerFixture;
 using testing::BackgroundProcess;
 using testing::Cluster;
 using ::testing::Contains;
@@ -580,6 +582,51 @@ TEST_F(OperatorE2ETest, ASteadyRolloutWritesItsStatusOncePerRefreshInterval) {
   ASSERT_TRUE(first_evaluated && last.analysis.last_evaluated);
   EXPECT_GE(*last.analysis.last_evaluated - *first_evaluated, 4s);
   EXPECT_THAT(last.message, HasSubstr("analysis is Go in canary; bake ends at "));
+}
+
+// The operator's alertmanager notifications reach a real Alertmanager, whose route for the
+// rollout's namespace delivers the rollback with the labels a team routes on; a retry
+// resolves it.
+TEST_F(OperatorE2ETest, ARollbackFiresInAlertmanagerAndARetryResolvesIt) {
+  AlertmanagerFixture alertmanager;
+  Status started = alertmanager.Start({"namespace=\"" + ns_ + "\""});
+  ASSERT_TRUE(started.ok()) << started.error().ToString();
+  CreateRoute();
+  json spec = Spec({Phase("canary", 5, "2s"), Phase("expansion", 50, "10m")});
+  spec["notifications"] = {{{"type", "alertmanager"}, {"url", alertmanager.base_url()}}};
+  CreateRollout(spec);
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 5}, {"expansion", 50}}, RolloutPhase::kProgressing);
+  DegradeCanary(0.3);
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kRolledBack); });
+  ASSERT_TRUE(In(o, RolloutPhase::kRolledBack)) << o.Describe() << "\n" << OperatorLog();
+
+  const auto firing = alertmanager.WaitForDelivery("firing", "AgentRolloutRolledBack");
+  ASSERT_TRUE(firing) << json(alertmanager.deliveries()).dump(2) << "\n" << OperatorLog();
+  const json alert = AlertmanagerFixture::AlertIn(*firing, "firing", "AgentRolloutRolledBack");
+  EXPECT_EQ(alert["labels"], json({{"alertname", "AgentRolloutRolledBack"},
+                                   {"severity", "critical"},
+                                   {"namespace", ns_},
+                                   {"rollout", kRollout},
+                                   {"revision", "2.0.0"},
+                                   {"phase", "expansion"},
+                                   {"metric", "error-rate"}}));
+  EXPECT_EQ(alert["annotations"]["line"], "> 0.05");
+  EXPECT_THAT(alert["annotations"]["summary"].get<std::string>(),
+              HasSubstr("rolled back from expansion"));
+  EXPECT_EQ(alert["annotations"]["value"], o.status.rollback->value);
+  // The No-Go before the rollback fired too.
+  EXPECT_TRUE(alertmanager.WaitForDelivery("firing", "AgentRolloutNoGo"));
+
+  // A retry resolves it. (The canary may fail again in its first phase - Prometheus's rate
+  // window still holds the bad requests - which is another alert, phase "canary".)
+  DegradeCanary(0.0);
+  Annotate("retry");
+  const auto resolved = alertmanager.WaitForDelivery("resolved", "AgentRolloutRolledBack");
+  ASSERT_TRUE(resolved) << json(alertmanager.deliveries()).dump(2) << "\n" << OperatorLog();
+  const json resolved_alert =
+      AlertmanagerFixture::AlertIn(*resolved, "resolved", "AgentRolloutRolledBack");
+  EXPECT_EQ(resolved_alert["labels"], alert["labels"]);
 }
 
 TEST_F(OperatorE2ETest, StepBackReturnsToThePreviousPhaseThenRollsBackFromPhaseZero) {
