@@ -15,14 +15,14 @@ std::string Describe(const char* verb, double value, const api::Threshold& line,
          line_name + ")";
 }
 
+}  // namespace
+
 std::string WithWarnings(std::string message, const std::vector<std::string>& warnings) {
   for (const std::string& warning : warnings) {
     message += (message.empty() ? "" : "; ") + std::string("Prometheus warned: ") + warning;
   }
   return message;
 }
-
-}  // namespace
 
 api::MetricStatus Classify(const api::MetricSpec& metric, api::NoDataPolicy no_data,
                            const Result<QueryResult>& outcome) {

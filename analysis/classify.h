@@ -1,6 +1,7 @@
 // Per-metric classification and the table's verdict (API.md §3.1), as pure functions.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "analysis/prometheus_client.h"
@@ -20,6 +21,9 @@ namespace agentrollout::analysis {
 // written (go, noGo, abort) and the dryRun flag, as status.analysis.metrics shows them.
 api::MetricStatus Classify(const api::MetricSpec& metric, api::NoDataPolicy no_data,
                            const Result<QueryResult>& outcome);
+
+// `message` with each Prometheus warning appended ("...; Prometheus warned: ...").
+std::string WithWarnings(std::string message, const std::vector<std::string>& warnings);
 
 // The evaluation's verdict: NoGo if any metric is NoGo; else Error if any errored; else
 // Hold if any holds; else Go. dryRun metrics never count, so a table of only dryRun

@@ -10,7 +10,8 @@ Result<PrometheusTarget> TargetFor(const EvaluationInput& input) {
   const auto& prometheus = input.spec.prometheus;
   if (!prometheus || prometheus->address.empty()) {
     return InvalidArgument(
-        "analysis.prometheus.address is required when analysis.metrics are given");
+        "analysis.prometheus.address is required when analysis.metrics or comparisons are "
+        "given");
   }
   PrometheusTarget target;
   target.address = prometheus->address;
@@ -20,10 +21,15 @@ Result<PrometheusTarget> TargetFor(const EvaluationInput& input) {
   return target;
 }
 
+std::size_t QueryCount(const api::AnalysisSpec& spec) {
+  return spec.metrics.size() + kQueriesPerComparison * spec.comparisons.size();
+}
+
 std::vector<Result<std::string>> RenderQueries(const api::AnalysisSpec& spec,
-                                               const TemplateVars& vars) {
+                                               const TemplateVars& vars,
+                                               api::Duration since_phase_start) {
   std::vector<Result<std::string>> queries;
-  queries.reserve(spec.metrics.size());
+  queries.reserve(QueryCount(spec));
   for (const api::MetricSpec& metric : spec.metrics) {
     Result<std::string> rendered = Render(metric.query, vars);
     if (!rendered.ok()) {
@@ -32,18 +38,31 @@ std::vector<Result<std::string>> RenderQueries(const api::AnalysisSpec& spec,
       queries.push_back(std::move(rendered));
     }
   }
+  if (spec.comparisons.empty()) return queries;
+  const Versions versions = VersionsOf(vars);
+  const std::string window = PromQLWindow(since_phase_start);
+  for (const api::ComparisonSpec& comparison : spec.comparisons) {
+    for (Result<std::string>& query : RenderComparison(comparison, vars, versions, window)) {
+      queries.push_back(std::move(query));
+    }
+  }
   return queries;
 }
 
-api::Evaluation AssembleEvaluation(const api::AnalysisSpec& spec,
+api::Evaluation AssembleEvaluation(const api::AnalysisSpec& spec, const TemplateVars& vars,
                                    const std::vector<Result<QueryResult>>& outcomes,
                                    api::Timestamp at) {
   api::Evaluation evaluation;
   evaluation.at = at;
   evaluation.measured_from = at;  // every query sent from `at` on, none shared or reused
-  evaluation.metrics.reserve(spec.metrics.size());
+  evaluation.metrics.reserve(spec.metrics.size() + spec.comparisons.size());
   for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
     evaluation.metrics.push_back(Classify(spec.metrics[i], spec.no_data, outcomes.at(i)));
+  }
+  const Versions versions = VersionsOf(vars);
+  for (std::size_t i = 0; i < spec.comparisons.size(); ++i) {
+    evaluation.metrics.push_back(JudgeComparison(spec.comparisons[i], versions, outcomes,
+                                                 spec.metrics.size() + kQueriesPerComparison * i));
   }
   evaluation.verdict = TableVerdict(evaluation.metrics);
   return evaluation;

@@ -115,8 +115,9 @@ TEST(EvaluateOnce, TemplateErrorsAndConnectErrorsAreMetricErrors) {
   input = Input();
   input.spec.prometheus.reset();
   evaluation = EvaluateOnce(input, Connecting(connect));
-  EXPECT_EQ(evaluation.metrics[1].message,
-            "analysis.prometheus.address is required when analysis.metrics are given");
+  EXPECT_EQ(
+      evaluation.metrics[1].message,
+      "analysis.prometheus.address is required when analysis.metrics or comparisons are given");
 }
 
 TEST(EvaluateOnce, EmptyTableIsGoWithoutConnecting) {
@@ -132,6 +133,39 @@ TEST(EvaluateOnce, EmptyTableIsGoWithoutConnecting) {
   EXPECT_EQ(evaluation.verdict, Verdict::kGo);
   EXPECT_TRUE(evaluation.metrics.empty());
   EXPECT_FALSE(connected);
+}
+
+// A comparison runs four queries next to the metrics, {{window}} counting from the
+// phase's start at the moment the evaluation runs, and joins the verdict.
+TEST(EvaluateOnce, ComparisonsQueryBothVersionsSincePhaseStart) {
+  auto prom = std::make_shared<FakePrometheusClient>();
+  prom->SetValue(R"(errors{version="v2"})", 0.5);
+  prom->SetValue(R"(latency{version="v2"})", 0.5);
+  prom->SetValue(R"(sum(increase(calls{version="v2",outcome="error"}[754s])))", 120);
+  prom->SetValue(R"(sum(increase(calls{version="v2"}[754s])))", 2000);
+  prom->SetValue(R"(sum(increase(calls{version="v1",outcome="error"}[754s])))", 100);
+  prom->SetValue(R"(sum(increase(calls{version="v1"}[754s])))", 20000);
+  EvaluationInput input = Input();
+  input.vars["stable"] = "v1";
+  input.phase_started = kNow - std::chrono::milliseconds(754300);
+  api::ComparisonSpec comparison;
+  comparison.name = "errors-vs-stable";
+  comparison.events = R"(sum(increase(calls{version="{{version}}",outcome="error"}[{{window}}])))";
+  comparison.total = R"(sum(increase(calls{version="{{version}}"}[{{window}}])))";
+  comparison.go = {CompareOp::kLess, 0.005};
+  comparison.no_go = {CompareOp::kGreater, 0.02};
+  input.spec.comparisons = {comparison};
+  const api::Evaluation evaluation = EvaluateOnce(
+      input, Connecting([&](const PrometheusTarget&) { return PrometheusClientPtr(prom); },
+                        [] { return kNow; }));
+  ASSERT_EQ(evaluation.metrics.size(), 3u);
+  EXPECT_EQ(prom->queries().size(), 6u);
+  const api::MetricStatus& judged = evaluation.metrics[2];
+  EXPECT_EQ(judged.name, "errors-vs-stable");
+  EXPECT_EQ(judged.verdict, Verdict::kNoGo) << judged.message;
+  ASSERT_TRUE(judged.comparison);
+  EXPECT_EQ(judged.comparison->stable.total, "20000");
+  EXPECT_EQ(evaluation.verdict, Verdict::kNoGo);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -109,8 +110,12 @@ std::string StringField(const Json& object, const char* name) {
 
 }  // namespace
 
-Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body,
-                                       const std::vector<std::string>& secrets) {
+namespace {
+
+// The `data` object of a success response (warnings appended to `warnings`), or the error
+// the response stands for.
+Result<Json> ParseEnvelope(int http_status, std::string_view body, const Secrets& secrets,
+                           std::vector<std::string>& warnings) {
   const bool http_ok = http_status >= 200 && http_status < 300;
   const Json response = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (response.is_discarded() || !response.is_object() || !response.contains("status")) {
@@ -139,12 +144,22 @@ Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body,
   }
   const auto data = response.find("data");
   if (data == response.end() || !data->is_object()) return Malformed("no \"data\" object");
+  if (!data->contains("result")) return Malformed("no \"data.result\"");
+  for (std::string& warning : ParseWarnings(response, secrets)) {
+    warnings.push_back(std::move(warning));
+  }
+  return *data;
+}
+
+}  // namespace
+
+Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body,
+                                       const std::vector<std::string>& secrets) {
+  QueryResult parsed;
+  Result<Json> data = ParseEnvelope(http_status, body, secrets, parsed.warnings);
+  if (!data.ok()) return data.error();
   const std::string result_type = StringField(*data, "resultType");
   const auto result = data->find("result");
-  if (result == data->end()) return Malformed("no \"data.result\"");
-
-  QueryResult parsed;
-  parsed.warnings = ParseWarnings(response, secrets);
   if (result_type == "scalar") {
     parsed.type = QueryResult::Type::kScalar;
     auto value = ParseValuePair(*result, secrets);
@@ -170,6 +185,41 @@ Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body,
     return InvalidArgument("query returned a string; it must return a scalar or an instant vector");
   }
   return Malformed("unknown resultType \"" + Excerpt(result_type, secrets) + "\"");
+}
+
+Result<std::vector<Series>> ParseQueryRangeResponse(int http_status, std::string_view body,
+                                                    const std::vector<std::string>& secrets) {
+  std::vector<std::string> warnings;
+  Result<Json> data = ParseEnvelope(http_status, body, secrets, warnings);
+  if (!data.ok()) return data.error();
+  const std::string result_type = StringField(*data, "resultType");
+  if (result_type != "matrix") {
+    return Malformed("a range query returned \"" + Excerpt(result_type, secrets) +
+                     "\", not a matrix");
+  }
+  const Json& result = (*data)["result"];
+  if (!result.is_array()) return Malformed("a matrix result is not an array");
+  std::vector<Series> series;
+  for (const Json& item : result) {
+    // A matrix element is a vector element with "values" instead of "value".
+    if (!item.is_object() || !item.contains("values") || !item["values"].is_array()) {
+      return Malformed("a matrix element has no \"values\" array");
+    }
+    Json labels_only = item;
+    labels_only.erase("values");
+    labels_only["value"] = Json::array({0, "0"});
+    auto sample = ParseVectorSample(labels_only, secrets);
+    if (!sample.ok()) return sample.error();
+    Series one;
+    one.labels = std::move(sample->labels);
+    for (const Json& pair : item["values"]) {
+      auto value = ParseValuePair(pair, secrets);
+      if (!value.ok()) return value.error();
+      one.points.emplace_back(pair[0].get<double>(), *value);
+    }
+    series.push_back(std::move(one));
+  }
+  return series;
 }
 
 namespace {
@@ -246,29 +296,54 @@ class HttpPrometheusClient final : public PrometheusClient {
   }
 
   Result<QueryResult> Query(std::string_view promql, std::chrono::milliseconds timeout) override {
-    http::Request request;
-    request.headers = headers_;
-    request.timeout = timeout;
-    request.max_body_bytes = kMaxResponseBytes;
     const std::string form =
         "query=" + FormEncode(promql) + "&timeout=" + FormEncode(PromDuration(timeout));
-    if (form.size() > kMaxGetQueryBytes) {
-      request.method = "POST";
-      request.target = "/api/v1/query";
-      request.body = form;
-      request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-    } else {
-      request.method = "GET";
-      request.target = "/api/v1/query?" + form;
-    }
-    Result<http::Response> response = http_->Send(request);
-    if (!response.ok()) return Scrub(TransportError(response.error(), timeout));
+    Result<http::Response> response = Send("/api/v1/query", form, timeout);
+    if (!response.ok()) return response.error();
     Result<QueryResult> parsed = ParseQueryResponse(response->status, response->body, secrets_);
     if (!parsed.ok()) return Scrub(parsed.error());
     return parsed;
   }
 
+  Result<std::vector<Series>> QueryRange(std::string_view promql, const Range& range,
+                                         std::chrono::milliseconds timeout) override {
+    const auto unix_seconds = [](api::Timestamp at) {
+      return std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count());
+    };
+    const std::string form = "query=" + FormEncode(promql) + "&start=" + unix_seconds(range.start) +
+                             "&end=" + unix_seconds(range.end) +
+                             "&step=" + std::to_string(std::max<long long>(1, range.step.count())) +
+                             "&timeout=" + FormEncode(PromDuration(timeout));
+    Result<http::Response> response = Send("/api/v1/query_range", form, timeout);
+    if (!response.ok()) return response.error();
+    auto parsed = ParseQueryRangeResponse(response->status, response->body, secrets_);
+    if (!parsed.ok()) return Scrub(parsed.error());
+    return parsed;
+  }
+
  private:
+  // GET path?form, or a POST form when the URL would be too long; transport errors scrubbed.
+  Result<http::Response> Send(std::string_view path, const std::string& form,
+                              std::chrono::milliseconds timeout) {
+    http::Request request;
+    request.headers = headers_;
+    request.timeout = timeout;
+    request.max_body_bytes = kMaxResponseBytes;
+    if (form.size() > kMaxGetQueryBytes) {
+      request.method = "POST";
+      request.target = std::string(path);
+      request.body = form;
+      request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    } else {
+      request.method = "GET";
+      request.target = std::string(path) + "?" + form;
+    }
+    Result<http::Response> response = http_->Send(request);
+    if (!response.ok()) return Scrub(TransportError(response.error(), timeout));
+    return response;
+  }
+
   Error TransportError(const Error& error, std::chrono::milliseconds timeout) const {
     switch (error.code()) {
       case ErrorCode::kDeadlineExceeded:

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/types.h"
 #include "common/result.h"
 #include "http/transport.h"
 
@@ -48,6 +49,17 @@ struct QueryResult {
 // Pure: the fuzz target calls it with arbitrary bytes.
 Result<QueryResult> ParseQueryResponse(int http_status, std::string_view body,
                                        const std::vector<std::string>& secrets = {});
+
+// One series of a range query's result: [unix seconds, value] points, oldest first.
+struct Series {
+  std::map<std::string, std::string> labels;
+  std::vector<std::pair<double, double>> points;
+  friend bool operator==(const Series&, const Series&) = default;
+};
+
+// Parses an `/api/v1/query_range` response (a matrix) with ParseQueryResponse's error rules.
+Result<std::vector<Series>> ParseQueryRangeResponse(int http_status, std::string_view body,
+                                                    const std::vector<std::string>& secrets = {});
 
 struct BasicAuth {
   std::string username;
@@ -86,6 +98,19 @@ class PrometheusClient {
   // exchange and is passed to the server as its own query timeout. Transport failures
   // are kUnavailable (unreachable) or kDeadlineExceeded (timed out).
   virtual Result<QueryResult> Query(std::string_view promql, std::chrono::milliseconds timeout) = 0;
+
+  // Range queries (`/api/v1/query_range`) for graphs: the dashboard draws each metric over a
+  // rollout's life. Only the HTTP client answers them; the operator never asks.
+  struct Range {
+    api::Timestamp start;
+    api::Timestamp end;
+    std::chrono::seconds step{15};
+  };
+  virtual Result<std::vector<Series>> QueryRange(std::string_view promql, const Range& range,
+                                                 std::chrono::milliseconds timeout) {
+    (void)promql, (void)range, (void)timeout;
+    return Error(ErrorCode::kFailedPrecondition, "this Prometheus client has no range queries");
+  }
 };
 using PrometheusClientPtr = std::shared_ptr<PrometheusClient>;
 

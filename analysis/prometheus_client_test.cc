@@ -359,5 +359,47 @@ TEST(ConnectPrometheus, ChecksTheAddress) {
   EXPECT_TRUE(ConnectPrometheus(ok).ok());
 }
 
+// ------------------------------------------------------------------ range queries
+
+TEST(ParseQueryRangeResponse, Matrix) {
+  auto series = ParseQueryRangeResponse(200, R"({"status":"success","data":{"resultType":"matrix",
+      "result":[{"metric":{"version":"v2"},"values":[[10,"0.5"],[25,"NaN"],[40,"2"]]}]}})");
+  ASSERT_TRUE(series.ok()) << series.error().message();
+  ASSERT_EQ(series->size(), 1u);
+  EXPECT_EQ(series->front().labels.at("version"), "v2");
+  ASSERT_EQ(series->front().points.size(), 3u);
+  EXPECT_EQ(series->front().points[0], (std::pair<double, double>{10, 0.5}));
+  EXPECT_TRUE(std::isnan(series->front().points[1].second));
+}
+
+TEST(ParseQueryRangeResponse, ErrorsAsForInstantQueries) {
+  auto vector = ParseQueryRangeResponse(
+      200, R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+  ASSERT_FALSE(vector.ok());
+  EXPECT_NE(vector.error().message().find("not a matrix"), std::string::npos);
+  auto rejected = ParseQueryRangeResponse(
+      400, R"({"status":"error","errorType":"bad_data","error":"parse error secret-x"})",
+      {"secret-x"});
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_EQ(rejected.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(rejected.error().message().find("secret-x"), std::string::npos);
+  auto bad_value = ParseQueryRangeResponse(200, R"({"status":"success","data":{
+      "resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}})");
+  EXPECT_FALSE(bad_value.ok());
+}
+
+TEST(PrometheusClient, RangeQueryAsksForTheRange) {
+  auto [http, client] = MakeClient({Ok(R"({"status":"success","data":{"resultType":"matrix",
+      "result":[{"metric":{},"values":[[100,"1"]]}]}})")});
+  PrometheusClient::Range range{api::Timestamp(std::chrono::seconds(100)),
+                                api::Timestamp(std::chrono::seconds(700)),
+                                std::chrono::seconds(15)};
+  auto series = client->QueryRange("up", range, std::chrono::seconds(5));
+  ASSERT_TRUE(series.ok()) << series.error().message();
+  EXPECT_EQ(series->front().points.front().second, 1);
+  EXPECT_EQ(http->requests[0].target,
+            "/api/v1/query_range?query=up&start=100&end=700&step=15&timeout=5000ms");
+}
+
 }  // namespace
 }  // namespace agentrollout::analysis

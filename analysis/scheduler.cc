@@ -15,15 +15,16 @@ struct Scheduler::Run {
   std::uint64_t id = 0;
   std::uint64_t input_version = 0;
   api::AnalysisSpec spec;
+  TemplateVars vars;
   api::Timestamp at{};
-  std::vector<Result<QueryResult>> outcomes;
+  std::vector<Result<QueryResult>> outcomes;  // one per query (RenderQueries' order)
   // The fields below are guarded by Scheduler::mu_.
   std::size_t remaining = 0;  // queries still running
   // When the oldest query whose answer (or failure) it used was sent; max() while none.
   api::Timestamp measured_from = api::Timestamp::max();
 };
 
-// One HTTP query, serving every (evaluation, metric) that asked for it meanwhile.
+// One HTTP query, serving every (evaluation, query) that asked for it meanwhile.
 struct Scheduler::Job {
   std::string dedup_key;
   std::string lane;      // the rollout whose evaluation created it
@@ -97,10 +98,9 @@ void Scheduler::Remove(const std::string& key) {
 }
 
 void Scheduler::ScheduleLocked(const std::string& key, Entry& entry, api::Timestamp due) {
-  auto node = due_.extract({entry.next_due, key});
+  due_.erase({entry.next_due, key});
   entry.next_due = due;
-  node.value().first = due;
-  due_.insert(std::move(node));
+  due_.emplace(due, key);
 }
 
 void Scheduler::UseIdentityLocked(const std::string& identity) { ++identity_users_[identity]; }
@@ -150,14 +150,17 @@ void Scheduler::Tick() {
       run->id = next_id_++;
       run->input_version = entry.input_version;
       run->spec = spec;
+      run->vars = entry.input.vars;
       run->at = now;
-      run->outcomes.assign(spec.metrics.size(), Result<QueryResult>(Internal("not evaluated")));
+      run->outcomes.assign(QueryCount(spec), Result<QueryResult>(Internal("not evaluated")));
       in_flight_[key] = run->id;
       ++stats_.evaluations_started;
 
-      std::vector<Result<std::string>> queries = RenderQueries(spec, entry.input.vars);
+      std::vector<Result<std::string>> queries =
+          RenderQueries(spec, entry.input.vars,
+                        std::chrono::duration_cast<api::Duration>(now - entry.input.phase_started));
       Result<PrometheusClientPtr> client = Internal("not connected");
-      if (!spec.metrics.empty()) {
+      if (!queries.empty()) {
         Result<PrometheusTarget> target = TargetFor(entry.input);
         client = target.ok() ? ClientFor(entry.identity, *target)
                              : Result<PrometheusClientPtr>(target.error());
@@ -165,7 +168,7 @@ void Scheduler::Tick() {
       const std::chrono::milliseconds timeout =
           spec.prometheus ? spec.prometheus->timeout : api::PrometheusSpec().timeout;
       const api::Duration reuse = std::min<api::Duration>(interval / 4, options_.max_answer_reuse);
-      for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
+      for (std::size_t i = 0; i < queries.size(); ++i) {
         if (!queries[i].ok()) {
           run->outcomes[i] = queries[i].error();
           continue;
@@ -344,8 +347,8 @@ std::vector<std::shared_ptr<Scheduler::Run>> Scheduler::Deliver(
     Answer& answer = answers_[job->dedup_key];
     if (answer.sent <= sent) answer = Answer{*outcome, sent};  // a slower older query loses
   }
-  for (const auto& [run, metric] : job->waiters) {
-    run->outcomes[metric] = outcome;
+  for (const auto& [run, query] : job->waiters) {
+    run->outcomes[query] = outcome;
     run->measured_from = std::min(run->measured_from, sent);
     if (--run->remaining == 0) complete.push_back(run);
   }
@@ -369,12 +372,12 @@ std::vector<std::shared_ptr<Scheduler::Run>> Scheduler::Deliver(
 
 void Scheduler::Finish(const std::vector<std::shared_ptr<Run>>& runs) {
   for (const std::shared_ptr<Run>& run : runs) {
-    api::Evaluation evaluation = AssembleEvaluation(run->spec, run->outcomes, run->at);
+    api::Evaluation evaluation = AssembleEvaluation(run->spec, run->vars, run->outcomes, run->at);
     bool deliver = false;
     bool due_again = false;
     {
       std::lock_guard lock(mu_);
-      // Without any query (no metrics, or none could be sent) nothing older was used.
+      // Without any query (an empty table, or none could be sent) nothing older was used.
       evaluation.measured_from =
           run->measured_from == api::Timestamp::max() ? run->at : run->measured_from;
       if (auto found = in_flight_.find(run->key);

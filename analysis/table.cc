@@ -69,7 +69,12 @@ api::RollbackTrigger NoGoTrigger(const api::AnalysisSpec& spec, const api::Evalu
     if (status.dry_run || status.verdict != api::Verdict::kNoGo) continue;
     trigger.metric = status.name;
     trigger.value = status.value;
-    if (status.value.empty()) {
+    if (status.comparison) {
+      // The interval, not the estimate, crossed the line (API.md §3.3).
+      trigger.value = "[" + status.comparison->low + ", " + status.comparison->high + "]";
+      trigger.line = status.no_go;
+      trigger.reason = status.name + ": " + status.message + "," + tail;
+    } else if (status.value.empty()) {
       trigger.line = "noData: noGo";
       trigger.reason = status.name + " returned no data (noData: noGo)" + tail;
     } else {
@@ -107,6 +112,10 @@ api::RollbackTrigger ErrorTrigger(const api::AnalysisSpec& spec, const api::Eval
 }
 
 }  // namespace
+
+bool HasTable(const api::AnalysisSpec& spec) {
+  return !spec.metrics.empty() || !spec.comparisons.empty();
+}
 
 TableOutcome Accumulate(const api::AnalysisSpec& spec, const api::AnalysisStatus& previous,
                         const api::Evaluation& evaluation) {

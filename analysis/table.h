@@ -16,6 +16,9 @@ struct TableOutcome {
   std::optional<api::RollbackTrigger> trigger;
 };
 
+// Whether the spec has anything to evaluate: metrics or comparisons (API.md §3.3).
+bool HasTable(const api::AnalysisSpec& spec);
+
 // Folds one evaluation into the counters kept in status.analysis. Pure: no I/O, no clock.
 TableOutcome Accumulate(const api::AnalysisSpec& spec, const api::AnalysisStatus& previous,
                         const api::Evaluation& evaluation);

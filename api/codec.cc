@@ -10,6 +10,7 @@
 
 #include "api/duration.h"
 #include "api/names.h"
+#include "api/sql_names.h"
 #include "api/template.h"
 #include "api/threshold.h"
 #include "api/time.h"
@@ -27,6 +28,9 @@ constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
 constexpr std::size_t kMaxPhases = 50;
 constexpr Duration kMinInterval = std::chrono::seconds(1);
+constexpr double kMinConfidence = 0.8;  // analysis.comparisons[].confidence (API.md §3.3)
+constexpr double kMaxConfidence = 0.999;
+constexpr std::int64_t kMaxMinTotal = 1000000000;
 
 // A JSON path kept on the stack while decoding descends, rendered only for an error.
 class Path {
@@ -213,6 +217,18 @@ class Decoder {
     return Integer(value, path, kInt64Min, kInt64Max, kInt64Min, kInt64Max);
   }
 
+  // A finite number in [min, max].
+  double Number(const json& value, const Path& path, double min, double max) {
+    if (!Expect(value.is_number(), value, path, "a number")) return min;
+    const double number = value.get<double>();
+    if (!(number >= min && number <= max)) {
+      Fail(path, "must be in [" + FormatNumber(min) + ", " + FormatNumber(max) + "], got " +
+                     Describe(value));
+      return min;
+    }
+    return number;
+  }
+
   Duration DurationValue(const json& value, const Path& path) {
     const std::string text = String(value, path);
     if (!ok()) return {};
@@ -333,6 +349,77 @@ DeploymentEnvFlagStore DecodeDeploymentEnv(Decoder& d, const json& value, const 
   return store;
 }
 
+// An identifier (`qualified`: optionally schema.table) that goes into SQL text quoted.
+std::string DecodeSqlIdentifier(Decoder& d, const json& value, const Path& path, bool qualified) {
+  std::string text = d.String(value, path);
+  if (d.ok() && !(qualified ? IsQualifiedSqlIdentifier(text) : IsSqlIdentifier(text))) {
+    d.Fail(path, std::string("must be an SQL identifier ") +
+                     (qualified ? "[A-Za-z_][A-Za-z0-9_]* (at most 63, optionally schema.table)"
+                                : "[A-Za-z_][A-Za-z0-9_]* (at most 63)") +
+                     ", got " + Quote(text));
+  }
+  return text;
+}
+
+// columns / jsonPaths: each member a column name or a dotted JSON path.
+PostgresFields DecodePostgresFields(Decoder& d, const json& value, const Path& path,
+                                    bool json_paths) {
+  PostgresFields fields;
+  if (!d.ExpectObject(value, path)) return fields;
+  const std::pair<const char*, std::string*> members[] = {
+      {"enabled", &fields.enabled},
+      {"percentage", &fields.percentage},
+      {"enabledTenants", &fields.enabled_tenants},
+      {"disabledTenants", &fields.disabled_tenants}};
+  for (const auto& [name, field] : members) {
+    const json* member = Find(value, name);
+    if (member == nullptr) continue;
+    const Path at = path.Member(name);
+    if (!json_paths) {
+      *field = DecodeSqlIdentifier(d, *member, at, /*qualified=*/false);
+      continue;
+    }
+    *field = d.String(*member, at);
+    if (d.ok() && !IsJsonPath(*field)) {
+      d.Fail(at, "must be a dotted JSON path of [A-Za-z0-9_-] segments, got " + Quote(*field));
+    }
+  }
+  for (const auto& [name, member] : value.items()) {
+    const bool known = std::any_of(std::begin(members), std::end(members),
+                                   [&](const auto& m) { return name == m.first; });
+    if (!known) {
+      d.Fail(path.Member(name),
+             "unknown; the mapped fields are enabled, percentage, enabledTenants, "
+             "disabledTenants");
+    }
+  }
+  return fields;
+}
+
+PostgresFlagStore DecodePostgresStore(Decoder& d, const json& value, const Path& path) {
+  PostgresFlagStore store;
+  if (!d.ExpectObject(value, path)) return store;
+  if (const json* ref = d.Required(value, "connectionSecretRef", path)) {
+    store.connection_secret_ref = DecodeSecretKeyRef(d, *ref, path.Member("connectionSecretRef"));
+  }
+  if (const json* table = d.Required(value, "table", path)) {
+    store.table = DecodeSqlIdentifier(d, *table, path.Member("table"), /*qualified=*/true);
+  }
+  if (const json* column = d.Required(value, "keyColumn", path)) {
+    store.key_column = DecodeSqlIdentifier(d, *column, path.Member("keyColumn"), false);
+  }
+  if (const json* columns = Find(value, "columns")) {
+    store.columns = DecodePostgresFields(d, *columns, path.Member("columns"), false);
+  }
+  if (const json* column = Find(value, "jsonColumn")) {
+    store.json_column = DecodeSqlIdentifier(d, *column, path.Member("jsonColumn"), false);
+  }
+  if (const json* paths = Find(value, "jsonPaths")) {
+    store.json_paths = DecodePostgresFields(d, *paths, path.Member("jsonPaths"), true);
+  }
+  return store;
+}
+
 FlagSpec DecodeFlag(Decoder& d, const json& value, const Path& path) {
   FlagSpec flag;
   if (!d.ExpectObject(value, path)) return flag;
@@ -366,6 +453,9 @@ FlagSpec DecodeFlag(Decoder& d, const json& value, const Path& path) {
   }
   if (const json* store = Find(value, "deploymentEnv")) {
     flag.deployment_env = DecodeDeploymentEnv(d, *store, path.Member("deploymentEnv"));
+  }
+  if (const json* store = Find(value, "postgres")) {
+    flag.postgres = DecodePostgresStore(d, *store, path.Member("postgres"));
   }
   if (const json* tenants = Find(value, "enabledTenants")) {
     flag.enabled_tenants = d.StringList(*tenants, path.Member("enabledTenants"));
@@ -472,17 +562,23 @@ PrometheusSpec DecodePrometheus(Decoder& d, const json& value, const Path& path)
   return prometheus;
 }
 
+// The name of a metric or a comparison: a DNS label.
+std::string DecodeTableName(Decoder& d, const json& value, const Path& path) {
+  const json* name = d.Required(value, "name", path);
+  if (name == nullptr) return {};
+  const Path at = path.Member("name");
+  std::string text = d.String(*name, at);
+  if (d.ok() && !IsDnsLabel(text)) {
+    d.Fail(at, "must be a DNS label (lower-case letters, digits and '-', at most 63), got " +
+                   Quote(text));
+  }
+  return text;
+}
+
 MetricSpec DecodeMetric(Decoder& d, const json& value, const Path& path) {
   MetricSpec metric;
   if (!d.ExpectObject(value, path)) return metric;
-  if (const json* name = d.Required(value, "name", path)) {
-    const Path at = path.Member("name");
-    metric.name = d.String(*name, at);
-    if (d.ok() && !IsDnsLabel(metric.name)) {
-      d.Fail(at, "must be a DNS label (lower-case letters, digits and '-', at most 63), got " +
-                     Quote(metric.name));
-    }
-  }
+  metric.name = DecodeTableName(d, value, path);
   metric.query = d.RequiredName(value, "query", path);
   if (const json* dry_run = Find(value, "dryRun")) {
     metric.dry_run = d.Bool(*dry_run, path.Member("dryRun"));
@@ -497,6 +593,29 @@ MetricSpec DecodeMetric(Decoder& d, const json& value, const Path& path) {
     metric.abort = d.ThresholdValue(*abort, path.Member("abort"));
   }
   return metric;
+}
+
+ComparisonSpec DecodeComparison(Decoder& d, const json& value, const Path& path) {
+  ComparisonSpec comparison;
+  if (!d.ExpectObject(value, path)) return comparison;
+  comparison.name = DecodeTableName(d, value, path);
+  comparison.events = d.RequiredName(value, "events", path);
+  comparison.total = d.RequiredName(value, "total", path);
+  if (const json* go = d.Required(value, "go", path)) {
+    comparison.go = d.ThresholdValue(*go, path.Member("go"));
+  }
+  if (const json* no_go = d.Required(value, "noGo", path)) {
+    comparison.no_go = d.ThresholdValue(*no_go, path.Member("noGo"));
+  }
+  if (const json* confidence = Find(value, "confidence")) {
+    comparison.confidence =
+        d.Number(*confidence, path.Member("confidence"), kMinConfidence, kMaxConfidence);
+  }
+  if (const json* min_total = Find(value, "minTotal")) {
+    comparison.min_total =
+        d.Integer(*min_total, path.Member("minTotal"), 1, kMaxMinTotal, kInt64Min, kInt64Max);
+  }
+  return comparison;
 }
 
 AnalysisSpec DecodeAnalysis(Decoder& d, const json& value, const Path& path) {
@@ -545,6 +664,15 @@ AnalysisSpec DecodeAnalysis(Decoder& d, const json& value, const Path& path) {
       }
     }
   }
+  if (const json* comparisons = Find(value, "comparisons")) {
+    const Path at = path.Member("comparisons");
+    if (d.ExpectList(*comparisons, at)) {
+      analysis.comparisons.reserve(comparisons->size());
+      for (std::size_t i = 0; i < comparisons->size(); ++i) {
+        analysis.comparisons.push_back(DecodeComparison(d, (*comparisons)[i], at.Index(i)));
+      }
+    }
+  }
   return analysis;
 }
 
@@ -586,6 +714,10 @@ PhaseSpec DecodePhase(Decoder& d, const json& value, const Path& path, const Pha
 NotificationSpec DecodeNotification(Decoder& d, const json& value, const Path& path) {
   NotificationSpec notification;
   if (!d.ExpectObject(value, path)) return notification;
+  if (const json* type = Find(value, "type")) {
+    notification.type =
+        d.EnumValue(*type, path.Member("type"), ParseNotificationType, NotificationType::kSlack);
+  }
   if (const json* url = Find(value, "url")) {
     const Path at = path.Member("url");
     notification.url = d.String(*url, at);
@@ -595,6 +727,10 @@ NotificationSpec DecodeNotification(Decoder& d, const json& value, const Path& p
   }
   if (const json* ref = Find(value, "secretRef")) {
     notification.secret_ref = DecodeSecretKeyRef(d, *ref, path.Member("secretRef"));
+  }
+  if (const json* ref = Find(value, "routingKeySecretRef")) {
+    notification.routing_key_secret_ref =
+        DecodeSecretKeyRef(d, *ref, path.Member("routingKeySecretRef"));
   }
   if (const json* events = Find(value, "events")) {
     const Path at = path.Member("events");
@@ -664,6 +800,14 @@ AgentRolloutSpec DecodeSpecAt(Decoder& d, const json& value, const Path& path) {
 
 // ---------------------------------------------------------------- status
 
+CountsStatus DecodeCounts(Decoder& d, const json& value, const Path& path) {
+  CountsStatus counts;
+  if (!d.ExpectObject(value, path)) return counts;
+  if (const json* v = Find(value, "events")) counts.events = d.String(*v, path.Member("events"));
+  if (const json* v = Find(value, "total")) counts.total = d.String(*v, path.Member("total"));
+  return counts;
+}
+
 MetricStatus DecodeMetricStatus(Decoder& d, const json& value, const Path& path) {
   MetricStatus metric;
   if (!d.ExpectObject(value, path)) return metric;
@@ -679,6 +823,23 @@ MetricStatus DecodeMetricStatus(Decoder& d, const json& value, const Path& path)
     metric.message = d.String(*v, path.Member("message"));
   }
   if (const json* v = Find(value, "dryRun")) metric.dry_run = d.Bool(*v, path.Member("dryRun"));
+  const json* interval = Find(value, "interval");
+  const json* canary = Find(value, "canary");
+  const json* stable = Find(value, "stable");
+  if (interval != nullptr || canary != nullptr || stable != nullptr) {
+    ComparisonStatus& comparison = metric.comparison.emplace();
+    if (interval != nullptr) {
+      const std::vector<std::string> bounds = d.StringList(*interval, path.Member("interval"));
+      if (d.ok() && bounds.size() != 2) {
+        d.Fail(path.Member("interval"), "must be [low, high], got " + Describe(*interval));
+      } else if (d.ok()) {
+        comparison.low = bounds[0];
+        comparison.high = bounds[1];
+      }
+    }
+    if (canary != nullptr) comparison.canary = DecodeCounts(d, *canary, path.Member("canary"));
+    if (stable != nullptr) comparison.stable = DecodeCounts(d, *stable, path.Member("stable"));
+  }
   return metric;
 }
 
@@ -877,6 +1038,30 @@ json EncodeStringMap(const std::map<std::string, std::string>& map) {
   return out;
 }
 
+json EncodePostgresFields(const PostgresFields& fields) {
+  json out = json::object();
+  if (!fields.enabled.empty()) out["enabled"] = fields.enabled;
+  if (!fields.percentage.empty()) out["percentage"] = fields.percentage;
+  if (!fields.enabled_tenants.empty()) out["enabledTenants"] = fields.enabled_tenants;
+  if (!fields.disabled_tenants.empty()) out["disabledTenants"] = fields.disabled_tenants;
+  return out;
+}
+
+json EncodePostgresStore(const PostgresFlagStore& store) {
+  json out = {
+      {"connectionSecretRef",
+       {{"name", store.connection_secret_ref.name}, {"key", store.connection_secret_ref.key}}},
+      {"table", store.table},
+      {"keyColumn", store.key_column}};
+  if (store.json_column.empty() || store.columns != PostgresFields{}) {
+    out["columns"] = EncodePostgresFields(store.columns);
+  }
+  if (!store.json_column.empty()) out["jsonColumn"] = store.json_column;
+  if (store.json_paths != PostgresFields{})
+    out["jsonPaths"] = EncodePostgresFields(store.json_paths);
+  return out;
+}
+
 json EncodeFlag(const FlagSpec& flag) {
   json out = {{"key", flag.key}};
   if (flag.config_map) {
@@ -890,6 +1075,7 @@ json EncodeFlag(const FlagSpec& flag) {
     out["deploymentEnv"] = {{"deployment", env->deployment}, {"variables", std::move(variables)}};
     if (!env->container.empty()) out["deploymentEnv"]["container"] = env->container;
   }
+  if (flag.postgres) out["postgres"] = EncodePostgresStore(*flag.postgres);
   if (!flag.enabled_tenants.empty()) out["enabledTenants"] = flag.enabled_tenants;
   if (!flag.disabled_tenants.empty()) out["disabledTenants"] = flag.disabled_tenants;
   return out;
@@ -951,6 +1137,19 @@ json EncodeAnalysis(const AnalysisSpec& analysis) {
     }
     out["metrics"] = std::move(metrics);
   }
+  if (!analysis.comparisons.empty()) {
+    json comparisons = json::array();
+    for (const ComparisonSpec& c : analysis.comparisons) {
+      comparisons.push_back({{"name", c.name},
+                             {"events", c.events},
+                             {"total", c.total},
+                             {"go", FormatThreshold(c.go)},
+                             {"noGo", FormatThreshold(c.no_go)},
+                             {"confidence", c.confidence},
+                             {"minTotal", c.min_total}});
+    }
+    out["comparisons"] = std::move(comparisons);
+  }
   return out;
 }
 
@@ -969,9 +1168,12 @@ json EncodePhase(const PhaseSpec& phase) {
 }
 
 json EncodeNotification(const NotificationSpec& notification) {
-  json out = json::object();
+  json out = {{"type", Name(notification.type)}};
   PutString(out, "url", notification.url);
   if (notification.secret_ref) out["secretRef"] = EncodeSecretKeyRef(*notification.secret_ref);
+  if (notification.routing_key_secret_ref) {
+    out["routingKeySecretRef"] = EncodeSecretKeyRef(*notification.routing_key_secret_ref);
+  }
   if (!notification.events.empty()) {
     json events = json::array();
     for (EventReason reason : notification.events) events.push_back(Name(reason));
@@ -990,6 +1192,11 @@ json EncodeMetricStatus(const MetricStatus& metric) {
   PutString(out, "abort", metric.abort);
   PutString(out, "message", metric.message);
   if (metric.dry_run) out["dryRun"] = true;
+  if (const auto& comparison = metric.comparison) {
+    out["interval"] = {comparison->low, comparison->high};
+    out["canary"] = {{"events", comparison->canary.events}, {"total", comparison->canary.total}};
+    out["stable"] = {{"events", comparison->stable.events}, {"total", comparison->stable.total}};
+  }
   return out;
 }
 

@@ -175,6 +175,36 @@ TEST(DecodeSpec, ReadsReplicasRouterAndTrafficOnlyRollouts) {
   EXPECT_EQ(decoded->phases[0].flag_percent, 0);
 }
 
+TEST(DecodeSpec, ReadsEveryNotificationType) {
+  json spec = VoiceAgentManifest()["spec"];
+  spec["notifications"] = {
+      {{"type", "pagerduty"},
+       {"routingKeySecretRef", {{"name", "pagerduty"}, {"key", "routing-key"}}},
+       {"events", {"RolledBack"}}},
+      {{"type", "alertmanager"}, {"url", "http://alertmanager.monitoring:9093"}},
+      {{"type", "webhook"}, {"url", "https://hooks.internal/agentrollout"}},
+      {{"type", "slack"}, {"secretRef", {{"name", "slack"}, {"key", "url"}}}}};
+  auto decoded = DecodeSpec(spec);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  ASSERT_EQ(decoded->notifications.size(), 4u);
+  EXPECT_EQ(decoded->notifications[0].type, NotificationType::kPagerDuty);
+  EXPECT_EQ(decoded->notifications[0].routing_key_secret_ref,
+            (SecretKeyRef{"pagerduty", "routing-key"}));
+  EXPECT_EQ(decoded->notifications[0].url, "");
+  EXPECT_EQ(decoded->notifications[1].type, NotificationType::kAlertmanager);
+  EXPECT_EQ(decoded->notifications[1].url, "http://alertmanager.monitoring:9093");
+  EXPECT_EQ(decoded->notifications[2].type, NotificationType::kWebhook);
+  EXPECT_EQ(decoded->notifications[3].type, NotificationType::kSlack);
+  // The encoder writes every type, so what the apiserver stores round-trips.
+  const json encoded = EncodeSpec(*decoded);
+  EXPECT_EQ(encoded["notifications"][0]["type"], "pagerduty");
+  EXPECT_EQ(encoded["notifications"][0]["routingKeySecretRef"]["key"], "routing-key");
+  EXPECT_EQ(encoded["notifications"][3]["type"], "slack");
+  auto again = DecodeSpec(encoded);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(again->notifications, decoded->notifications);
+}
+
 TEST(DecodeSpec, AppliesEveryDefault) {
   const json spec = {
       {"flag", {{"key", "k"}, {"configMap", {{"name", "ff"}}}}},
@@ -217,7 +247,9 @@ TEST(DecodeSpec, AppliesEveryDefault) {
       {"d", 10, 20, Duration(0), false, {}},
   };
   EXPECT_EQ(decoded->phases, phases);
+  EXPECT_EQ(decoded->notifications[0].type, NotificationType::kSlack);
   EXPECT_EQ(decoded->notifications[0].secret_ref, std::nullopt);
+  EXPECT_EQ(decoded->notifications[0].routing_key_secret_ref, std::nullopt);
   EXPECT_TRUE(decoded->notifications[0].events.empty());
 
   // An empty analysis object and a metric without dryRun / abort.
@@ -259,9 +291,9 @@ TEST(DecodeStatus, ReadsEveryField) {
   EXPECT_EQ(status.analysis.consecutive_no_go, 0);
   EXPECT_EQ(status.analysis.consecutive_errors, 1);
   const std::vector<MetricStatus> metrics = {
-      {"error-rate", "0.0131", Verdict::kGo, "< 0.02", "> 0.05", "> 0.5", "", false},
+      {"error-rate", "0.0131", Verdict::kGo, "< 0.02", "> 0.05", "> 0.5", "", false, std::nullopt},
       {"latency-p95-ms", "912", Verdict::kHold, "< 800", "> 1200", "", "912 is between the lines",
-       true},
+       true, std::nullopt},
   };
   EXPECT_EQ(status.analysis.metrics, metrics);
   EXPECT_EQ(status.rollback,
@@ -293,6 +325,56 @@ TEST(DecodeSpec, OnDeleteNamesTheFieldWhenWrong) {
   decoded = DecodeSpec(spec);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.error().message(), "spec.onDelete: must be a string, got true");
+}
+
+TEST(DecodeSpec, ReadsComparisonsWithDefaults) {
+  json spec = VoiceAgentManifest()["spec"];
+  spec["analysis"]["comparisons"] = json::parse(R"j([{"name": "errors-vs-stable",
+      "events": "sum(increase(e{version=\"{{version}}\"}[{{window}}]))",
+      "total": "sum(increase(t{version=\"{{version}}\"}[{{window}}]))",
+      "go": "< 0.005", "noGo": "> 0.02"}])j");
+  auto decoded = DecodeSpec(spec);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  ASSERT_EQ(decoded->analysis.comparisons.size(), 1u);
+  const ComparisonSpec& comparison = decoded->analysis.comparisons[0];
+  EXPECT_EQ(comparison.name, "errors-vs-stable");
+  EXPECT_EQ(comparison.go, (Threshold{CompareOp::kLess, 0.005}));
+  EXPECT_EQ(comparison.no_go, (Threshold{CompareOp::kGreater, 0.02}));
+  EXPECT_EQ(comparison.confidence, 0.95);
+  EXPECT_EQ(comparison.min_total, 100);
+}
+
+TEST(DecodeSpec, ComparisonErrorsNameTheField) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"confidence", 0.5}},
+       "spec.analysis.comparisons[0].confidence: must be in [0.8, 0.999], got 0.5"},
+      {{{"confidence", "high"}},
+       R"(spec.analysis.comparisons[0].confidence: must be a number, got "high")"},
+      {{{"minTotal", 0}}, "spec.analysis.comparisons[0].minTotal: must be 1..1000000000, got 0"},
+      {{{"minTotal", 2.5}}, "spec.analysis.comparisons[0].minTotal: must be an integer, got 2.5"},
+      {{{"noGo", "above 2"}},
+       R"(spec.analysis.comparisons[0].noGo: invalid threshold "above 2": )"},
+      {{{"name", "Errors"}},
+       "spec.analysis.comparisons[0].name: must be a DNS label (lower-case letters, digits and "
+       "'-', at most 63), got \"Errors\""},
+  };
+  for (const auto& [patch, message] : cases) {
+    json spec = VoiceAgentManifest()["spec"];
+    json comparison = {{"name", "errors-vs-stable"},
+                       {"events", "e"},
+                       {"total", "t"},
+                       {"go", "< 0.005"},
+                       {"noGo", "> 0.02"}};
+    comparison.update(patch);
+    spec["analysis"]["comparisons"] = json::array({comparison});
+    auto decoded = DecodeSpec(spec);
+    ASSERT_FALSE(decoded.ok()) << message;
+    EXPECT_TRUE(decoded.error().message().starts_with(message)) << decoded.error().message();
+  }
+  json spec = VoiceAgentManifest()["spec"];
+  spec["analysis"]["comparisons"] =
+      json::array({{{"name", "x"}, {"total", "t"}, {"go", "< 0"}, {"noGo", "> 0"}}});
+  EXPECT_EQ(DecodeSpec(spec).error().message(), "spec.analysis.comparisons[0].events: is required");
 }
 
 TEST(DecodeObjectMeta, ReadsDeletionAndFinalizers) {
@@ -358,6 +440,10 @@ TEST(StatusRoundTrip, DecodeOfEncodeIsIdentity) {
   memory.pause_reason = "SteppedBack";
   memory.handled_action = "promote";
   memory.interrupted_phase = RolloutPhase::kPaused;
+  memory.analysis.metrics.push_back(
+      {"error-rate-vs-stable", "0.0125", Verdict::kHold, "< 0.005", "> 0.02", "",
+       "needs 140 more stable calls", false,
+       ComparisonStatus{"-0.0031", "0.0342", {"12", "480.5"}, {"0", "60"}}});
   for (const AgentRolloutStatus& status : {full, sparse, counters, memory, AgentRolloutStatus{}}) {
     const json encoded = EncodeStatus(status);
     auto decoded = DecodeStatus(encoded);
@@ -405,7 +491,11 @@ TEST(SpecRoundTrip, DecodeOfEncodeIsIdentity) {
   odd.phases[1].flags = {{"telemetry", 100}};
   odd.rollback_mode = RollbackMode::kStepBack;
   odd.traffic->istio = IstioTraffic{"vs", "a", "b", "", "v2"};
-  odd.notifications.push_back(NotificationSpec{"", SecretKeyRef{"s", "url"}, {}});
+  odd.notifications.push_back(
+      NotificationSpec{"", SecretKeyRef{"s", "url"}, {}, NotificationType::kSlack, std::nullopt});
+  odd.analysis.comparisons.push_back(ComparisonSpec{
+      "errors-vs-stable", "e{v=\"{{version}}\"}", "t[{{window}}]",
+      Threshold{CompareOp::kLess, 0.005}, Threshold{CompareOp::kGreaterEqual, 0.02}, 0.99, 250});
   for (const AgentRolloutSpec& spec : {example, *minimal, odd}) {
     const json encoded = EncodeSpec(spec);
     auto decoded = DecodeSpec(encoded);

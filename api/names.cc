@@ -54,6 +54,13 @@ constexpr NameTable<DeletePolicy> kDeletePolicies[] = {
     {DeletePolicy::kRollback, "rollback"},
 };
 
+constexpr NameTable<NotificationType> kNotificationTypes[] = {
+    {NotificationType::kSlack, "slack"},
+    {NotificationType::kPagerDuty, "pagerduty"},
+    {NotificationType::kAlertmanager, "alertmanager"},
+    {NotificationType::kWebhook, "webhook"},
+};
+
 constexpr NameTable<NoDataPolicy> kNoDataPolicies[] = {
     {NoDataPolicy::kHold, "hold"},
     {NoDataPolicy::kNoGo, "noGo"},
@@ -97,6 +104,7 @@ std::string_view Name(Verdict verdict) { return Lookup(kVerdicts, verdict); }
 std::string_view Name(EventReason reason) { return Lookup(kEventReasons, reason); }
 std::string_view Name(RollbackMode mode) { return Lookup(kRollbackModes, mode); }
 std::string_view Name(DeletePolicy policy) { return Lookup(kDeletePolicies, policy); }
+std::string_view Name(NotificationType type) { return Lookup(kNotificationTypes, type); }
 std::string_view Name(NoDataPolicy policy) { return Lookup(kNoDataPolicies, policy); }
 std::string_view Name(ConditionStatus status) { return Lookup(kConditionStatuses, status); }
 std::string_view Name(CompareOp op) { return Lookup(kCompareOps, op); }
@@ -108,6 +116,9 @@ Result<Verdict> ParseVerdict(std::string_view text) { return Parse(kVerdicts, te
 Result<EventReason> ParseEventReason(std::string_view text) { return Parse(kEventReasons, text); }
 Result<RollbackMode> ParseRollbackMode(std::string_view text) {
   return Parse(kRollbackModes, text);
+}
+Result<NotificationType> ParseNotificationType(std::string_view text) {
+  return Parse(kNotificationTypes, text);
 }
 Result<DeletePolicy> ParseDeletePolicy(std::string_view text) {
   return Parse(kDeletePolicies, text);

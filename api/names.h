@@ -22,6 +22,7 @@ std::string_view Name(EventReason reason);
 std::string_view Name(RollbackMode mode);
 // "keep", "rollback".
 std::string_view Name(DeletePolicy policy);
+std::string_view Name(NotificationType type);
 // "hold", "noGo".
 std::string_view Name(NoDataPolicy policy);
 // "True", "False", "Unknown".
@@ -35,6 +36,7 @@ Result<Verdict> ParseVerdict(std::string_view text);
 Result<EventReason> ParseEventReason(std::string_view text);
 Result<RollbackMode> ParseRollbackMode(std::string_view text);
 Result<DeletePolicy> ParseDeletePolicy(std::string_view text);
+Result<NotificationType> ParseNotificationType(std::string_view text);
 Result<NoDataPolicy> ParseNoDataPolicy(std::string_view text);
 Result<ConditionStatus> ParseConditionStatus(std::string_view text);
 Result<CompareOp> ParseCompareOp(std::string_view text);

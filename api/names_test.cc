@@ -62,6 +62,11 @@ TEST(Names, SmallEnums) {
       {{RollbackMode::kTotal, "total"}, {RollbackMode::kStepBack, "stepBack"}}, ParseRollbackMode);
   ExpectRoundTrip<DeletePolicy>(
       {{DeletePolicy::kKeep, "keep"}, {DeletePolicy::kRollback, "rollback"}}, ParseDeletePolicy);
+  ExpectRoundTrip<NotificationType>({{NotificationType::kSlack, "slack"},
+                                     {NotificationType::kPagerDuty, "pagerduty"},
+                                     {NotificationType::kAlertmanager, "alertmanager"},
+                                     {NotificationType::kWebhook, "webhook"}},
+                                    ParseNotificationType);
   ExpectRoundTrip<NoDataPolicy>({{NoDataPolicy::kHold, "hold"}, {NoDataPolicy::kNoGo, "noGo"}},
                                 ParseNoDataPolicy);
   ExpectRoundTrip<ConditionStatus>({{ConditionStatus::kTrue, "True"},

@@ -144,10 +144,15 @@ std::vector<std::string> BuiltinTemplateVariables() {
 }
 
 Status CheckTemplate(std::string_view query, const std::map<std::string, std::string>& args,
-                     std::string_view field_path, std::string_view metric) {
+                     std::string_view field_path, std::string_view metric, TemplateScope scope) {
   auto parts = ParseTemplate(query);
   if (!parts.ok()) return parts.error().WithContext(field_path);
-  const std::vector<std::string> builtins = BuiltinTemplateVariables();
+  const bool comparison = scope == TemplateScope::kComparison;
+  std::vector<std::string> builtins = BuiltinTemplateVariables();
+  if (comparison) {
+    builtins.emplace_back(kVersionVariable);
+    builtins.emplace_back(kWindowVariable);
+  }
   for (const TemplatePart& part : *parts) {
     if (part.kind != TemplatePart::Kind::kVariable) continue;
     const bool builtin = std::find(builtins.begin(), builtins.end(), part.text) != builtins.end();
@@ -162,11 +167,12 @@ Status CheckTemplate(std::string_view query, const std::map<std::string, std::st
                              part.text + "}} (known: " + known + ")");
     }
     if (part.context == TemplateContext::kDoubleQuoted ||
-        part.context == TemplateContext::kSingleQuoted) {
+        part.context == TemplateContext::kSingleQuoted ||
+        (comparison && part.text == kWindowVariable)) {
       continue;
     }
-    const std::string where = std::string(field_path) + ": {{" + part.text + "}} of metric " +
-                              QuoteForMessage(metric) +
+    const std::string where = std::string(field_path) + ": {{" + part.text + "}} of " +
+                              (comparison ? "comparison " : "metric ") + QuoteForMessage(metric) +
                               " stands outside a \"…\" or '…' string literal, so its value "
                               "must be a number or a duration";
     if (builtin) {

@@ -57,6 +57,13 @@ bool IsTemplateVariableName(std::string_view name);
 // name, namespace, flag, phase, canary, stable.
 std::vector<std::string> BuiltinTemplateVariables();
 
+// Where a template stands: a metric's query, or a comparison's events/total (API.md §3.3),
+// which also has {{version}} (the version counted: a name) and {{window}} (the time since
+// the phase started: a duration, so it may stand bare, as in `[{{window}}]`).
+enum class TemplateScope { kMetric, kComparison };
+inline constexpr char kVersionVariable[] = "version";
+inline constexpr char kWindowVariable[] = "window";
+
 // Checks that `query` (metric `metric`) parses, uses only built-in variables and keys of
 // `args`, and that every variable outside a "…" or '…' string is an args key whose value
 // is a number or a duration (built-ins are object names, never numbers).
@@ -66,7 +73,10 @@ std::vector<std::string> BuiltinTemplateVariables();
 // `spec.analysis.metrics[1].query: {{x}} of metric "error-rate" stands outside a "…" or
 // '…' string literal, so its value must be a number or a duration; analysis.args.x is
 // "z'} or vector(9) #"`.
+// In TemplateScope::kComparison, version and window are built-in too (and named
+// "comparison" in messages).
 Status CheckTemplate(std::string_view query, const std::map<std::string, std::string>& args,
-                     std::string_view field_path, std::string_view metric);
+                     std::string_view field_path, std::string_view metric,
+                     TemplateScope scope = TemplateScope::kMetric);
 
 }  // namespace agentrollout::api

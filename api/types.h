@@ -67,11 +67,32 @@ struct DeploymentEnvFlagStore {  // flag.deploymentEnv (API.md §5.4)
   friend bool operator==(const DeploymentEnvFlagStore&, const DeploymentEnvFlagStore&) = default;
 };
 
+// What a PostgreSQL store writes of a flag: columns (row mode) or dotted JSON paths
+// (document mode). "" = not written.
+struct PostgresFields {
+  std::string enabled;
+  std::string percentage;
+  std::string enabled_tenants;
+  std::string disabled_tenants;
+  friend bool operator==(const PostgresFields&, const PostgresFields&) = default;
+};
+
+struct PostgresFlagStore {             // flag.postgres (API.md §5.3)
+  SecretKeyRef connection_secret_ref;  // a libpq URI
+  std::string table;                   // [schema.]table
+  std::string key_column;              // the row whose key_column = a flag key
+  PostgresFields columns;              // row mode
+  std::string json_column;             // document mode when set: a jsonb column
+  PostgresFields json_paths;           // document mode
+  friend bool operator==(const PostgresFlagStore&, const PostgresFlagStore&) = default;
+};
+
 struct FlagSpec {  // flag
   std::string key;
   // Exactly one store is set.
   std::optional<ConfigMapFlagStore> config_map;
   std::optional<FeatureFlagStore> feature_flag;
+  std::optional<PostgresFlagStore> postgres;
   std::optional<DeploymentEnvFlagStore> deployment_env;
   std::vector<std::string> enabled_tenants;
   std::vector<std::string> disabled_tenants;
@@ -138,6 +159,26 @@ struct PrometheusSpec {  // analysis.prometheus
   friend bool operator==(const PrometheusSpec&, const PrometheusSpec&) = default;
 };
 
+// analysis.comparisons[] (API.md §3.3): canary versus stable, judged on an always-valid
+// confidence sequence for the difference of two proportions (analysis/judge).
+struct ComparisonSpec {
+  std::string name;
+  // PromQL templates counting, per version, the events (e.g. failed calls) and the total
+  // since the phase started; rendered with {{version}} = canary, then stable.
+  std::string events;
+  std::string total;
+  Threshold go;                  // on canary - stable; < or <= (validated)
+  Threshold no_go;               // > or >= (validated)
+  double confidence = 0.95;      // in [0.8, 0.999]
+  std::int64_t min_total = 100;  // per version; fewer -> Hold
+  friend bool operator==(const ComparisonSpec&, const ComparisonSpec&) = default;
+};
+
+// analysis.args keys that name the versions a comparison compares (API.md §3.3); they
+// override the traffic router's canary/stable names and are required without a router.
+inline constexpr char kCanaryVersionArg[] = "canaryVersion";
+inline constexpr char kStableVersionArg[] = "stableVersion";
+
 enum class NoDataPolicy { kHold, kNoGo };
 
 struct AnalysisSpec {  // analysis
@@ -148,6 +189,7 @@ struct AnalysisSpec {  // analysis
   NoDataPolicy no_data = NoDataPolicy::kHold;
   std::map<std::string, std::string> args;
   std::vector<MetricSpec> metrics;
+  std::vector<ComparisonSpec> comparisons;
   friend bool operator==(const AnalysisSpec&, const AnalysisSpec&) = default;
 };
 
@@ -185,10 +227,16 @@ enum class EventReason {
   kFlagTargetNotFound,
 };
 
+// notifications[].type (API.md §10): what the target speaks.
+enum class NotificationType { kSlack, kPagerDuty, kAlertmanager, kWebhook };
+
 struct NotificationSpec {  // notifications[]
   std::string url;
   std::optional<SecretKeyRef> secret_ref;  // URL read from a Secret instead
   std::vector<EventReason> events;         // empty = every event
+  NotificationType type = NotificationType::kSlack;
+  // pagerduty only: the Events API v2 routing (integration) key, read from a Secret.
+  std::optional<SecretKeyRef> routing_key_secret_ref;  // routingKeySecretRef
   friend bool operator==(const NotificationSpec&, const NotificationSpec&) = default;
 };
 
@@ -234,15 +282,37 @@ struct CurrentPhaseStatus {  // status.currentPhase
   friend bool operator==(const CurrentPhaseStatus&, const CurrentPhaseStatus&) = default;
 };
 
-struct MetricStatus {  // status.analysis.metrics[]
+// One version's counts of a comparison (status.analysis.metrics[].canary / .stable),
+// formatted numbers: Prometheus's increase() extrapolates, so counts need not be whole,
+// and strings keep floats out of the API as `value` does.
+struct CountsStatus {
+  std::string events;
+  std::string total;
+  friend bool operator==(const CountsStatus&, const CountsStatus&) = default;
+};
+
+// A comparison's judgement, on its entry in status.analysis.metrics[].
+struct ComparisonStatus {
+  std::string low;  // interval: [low, high] for canary - stable
+  std::string high;
+  CountsStatus canary;
+  CountsStatus stable;
+  friend bool operator==(const ComparisonStatus&, const ComparisonStatus&) = default;
+};
+
+struct MetricStatus {  // status.analysis.metrics[], a metric's or a comparison's
   std::string name;
-  std::string value;  // formatted number, "" when no data or error
+  // Formatted number, "" when no data or error; for a comparison the estimate of
+  // canary - stable.
+  std::string value;
   Verdict verdict = Verdict::kNone;
   std::string go;  // the line as written, e.g. "< 0.02"
   std::string no_go;
   std::string abort;    // "" when the metric has no abort line
   std::string message;  // why Hold/Error, e.g. "query returned 2 series"
   bool dry_run = false;
+  // Set for a comparison (API.md §3.3) whose counts were read, Hold included.
+  std::optional<ComparisonStatus> comparison;
   friend bool operator==(const MetricStatus&, const MetricStatus&) = default;
 };
 

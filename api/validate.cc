@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "api/codec.h"
+#include "api/names.h"
+#include "api/sql_names.h"
 #include "api/template.h"
 #include "api/threshold.h"
 
@@ -138,22 +140,72 @@ Status CheckUniqueNames(const std::vector<Item>& items, const std::string& list_
   return OkStatus();
 }
 
+// flag.postgres (API.md §5.3): row mode (columns) or document mode (jsonColumn +
+// jsonPaths), never both; phases[].flags keys are row keys or dotted document paths.
+Status CheckPostgresStore(const PostgresFlagStore& store, const std::vector<PhaseSpec>& phases) {
+  const PostgresFields none;
+  const bool json_mode = !store.json_column.empty();
+  if (json_mode && store.columns != none) {
+    return InvalidArgument(
+        "spec.flag.postgres: set columns (row mode) or jsonColumn and jsonPaths (JSON document "
+        "mode), not both");
+  }
+  if (json_mode && store.json_paths == none) {
+    return InvalidArgument(
+        "spec.flag.postgres.jsonPaths: map at least one of enabled, percentage, enabledTenants, "
+        "disabledTenants (jsonColumn is set)");
+  }
+  if (!json_mode && store.json_paths != none) {
+    return InvalidArgument("spec.flag.postgres.jsonColumn: required with jsonPaths");
+  }
+  if (!json_mode && store.columns == none) {
+    return InvalidArgument(
+        "spec.flag.postgres.columns: map at least one of enabled, percentage, enabledTenants, "
+        "disabledTenants (or set jsonColumn and jsonPaths)");
+  }
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    for (const auto& [key, percent] : phases[i].flags) {
+      const std::string where = "spec.phases[" + std::to_string(i) + "].flags[" + key + "]";
+      if (json_mode && !IsJsonPath(key)) {
+        return InvalidArgument(where +
+                               ": must be a dotted JSON path (the flag's jsonColumn "
+                               "document), no empty segment, got \"" +
+                               key + "\"");
+      }
+      if (!json_mode && store.columns.enabled.empty() && store.columns.percentage.empty()) {
+        return InvalidArgument(where +
+                               ": another row's flag needs spec.flag.postgres.columns.enabled "
+                               "or .percentage to be written");
+      }
+    }
+  }
+  return OkStatus();
+}
+
 Status CheckStores(const AgentRolloutSpec& spec) {
   if (!spec.flag && !spec.traffic) {
     return InvalidArgument("spec: at least one of flag, traffic is required");
   }
   if (spec.flag) {
-    const bool config_map = spec.flag->config_map.has_value();
-    const bool feature_flag = spec.flag->feature_flag.has_value();
-    const bool deployment_env = spec.flag->deployment_env.has_value();
-    const int stores = int{config_map} + int{feature_flag} + int{deployment_env};
-    if (stores != 1) {
+    std::vector<std::string> stores;
+    if (spec.flag->config_map) stores.emplace_back("configMap");
+    if (spec.flag->feature_flag) stores.emplace_back("featureFlag");
+    if (spec.flag->postgres) stores.emplace_back("postgres");
+    if (spec.flag->deployment_env) stores.emplace_back("deploymentEnv");
+    if (stores.size() != 1) {
+      std::string names;
+      for (const std::string& name : stores) names += names.empty() ? name : ", " + name;
       return InvalidArgument(
-          std::string("spec.flag: exactly one of configMap, featureFlag, deploymentEnv must be "
-                      "set, got ") +
-          (stores == 0 ? "none" : "more than one"));
+          "spec.flag: exactly one of configMap, featureFlag, postgres, deploymentEnv must be "
+          "set, got " +
+          (stores.empty() ? std::string("none") : names));
     }
-    if (deployment_env) {
+    if (spec.flag->postgres) {
+      if (Status store = CheckPostgresStore(*spec.flag->postgres, spec.phases); !store.ok()) {
+        return store;
+      }
+    }
+    if (spec.flag->deployment_env) {
       const DeploymentEnvVariables& variables = spec.flag->deployment_env->variables;
       if (variables.enabled.empty() && variables.percentage.empty()) {
         return InvalidArgument(
@@ -187,10 +239,78 @@ Status CheckStores(const AgentRolloutSpec& spec) {
   return OkStatus();
 }
 
+// analysis.comparisons (API.md §3.3): the lines face the right way and do not overlap,
+// the templates are valid with {{version}} and {{window}}, and each version has a name.
+Status CheckComparisons(const AgentRolloutSpec& spec) {
+  const AnalysisSpec& analysis = spec.analysis;
+  for (std::size_t i = 0; i < analysis.comparisons.size(); ++i) {
+    const ComparisonSpec& comparison = analysis.comparisons[i];
+    const std::string path = "spec.analysis.comparisons[" + std::to_string(i) + "]";
+    for (const auto& [field, query] :
+         {std::pair{".events", &comparison.events}, std::pair{".total", &comparison.total}}) {
+      if (Status s = CheckTemplate(*query, analysis.args, path + field, comparison.name,
+                                   TemplateScope::kComparison);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (comparison.go.op != CompareOp::kLess && comparison.go.op != CompareOp::kLessEqual) {
+      return InvalidArgument(path + ".go: must be < or <= (canary - stable is below it), got " +
+                             Quoted(comparison.go));
+    }
+    if (comparison.no_go.op != CompareOp::kGreater &&
+        comparison.no_go.op != CompareOp::kGreaterEqual) {
+      return InvalidArgument(path + ".noGo: must be > or >= (canary - stable is above it), got " +
+                             Quoted(comparison.no_go));
+    }
+    if (auto both = Overlap(comparison.go, comparison.no_go)) {
+      return InvalidArgument(path + ".noGo: " + Quoted(comparison.no_go) + " overlaps go " +
+                             Quoted(comparison.go) + ": " + DescribeValues(*both) +
+                             " would be both Go and NoGo");
+    }
+  }
+  if (!analysis.comparisons.empty() && !spec.traffic) {
+    for (const char* arg : {kCanaryVersionArg, kStableVersionArg}) {
+      if (analysis.args.count(arg) == 0) {
+        return InvalidArgument(std::string("spec.analysis.args.") + arg +
+                               ": is required by spec.analysis.comparisons without "
+                               "spec.traffic (it names the version {{version}} stands for)");
+      }
+    }
+  }
+  return OkStatus();
+}
+
+// Metrics and comparisons share status.analysis.metrics, so a name is unique across both;
+// the first repeat is reported against its first occurrence.
+Status CheckTableNames(const AnalysisSpec& analysis) {
+  std::map<std::string_view, std::string> seen;  // name -> the path of its first use
+  const auto check = [&](const std::string& name, const char* list, std::size_t i) -> Status {
+    std::string path = std::string("spec.analysis.") + list + "[" + std::to_string(i) + "]";
+    const auto [first, inserted] = seen.emplace(name, path);
+    if (inserted) return OkStatus();
+    return InvalidArgument(path + ".name: duplicate name \"" + name + "\" (same as " +
+                           first->second + ".name)");
+  };
+  for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
+    if (Status s = check(analysis.metrics[i].name, "metrics", i); !s.ok()) return s;
+  }
+  for (std::size_t i = 0; i < analysis.comparisons.size(); ++i) {
+    if (Status s = check(analysis.comparisons[i].name, "comparisons", i); !s.ok()) return s;
+  }
+  return OkStatus();
+}
+
 Status CheckAnalysis(const AnalysisSpec& analysis) {
   if (!analysis.metrics.empty() && (!analysis.prometheus || analysis.prometheus->address.empty())) {
     return InvalidArgument(
         "spec.analysis.prometheus.address: is required when spec.analysis.metrics is not empty");
+  }
+  if (!analysis.comparisons.empty() &&
+      (!analysis.prometheus || analysis.prometheus->address.empty())) {
+    return InvalidArgument(
+        "spec.analysis.prometheus.address: is required when spec.analysis.comparisons is not "
+        "empty");
   }
   if (analysis.prometheus && analysis.prometheus->bearer_token_secret_ref &&
       analysis.prometheus->basic_auth_secret_ref) {
@@ -198,7 +318,7 @@ Status CheckAnalysis(const AnalysisSpec& analysis) {
         "spec.analysis.prometheus: set at most one of bearerTokenSecretRef and "
         "basicAuthSecretRef");
   }
-  if (Status s = CheckUniqueNames(analysis.metrics, "spec.analysis.metrics"); !s.ok()) return s;
+  if (Status s = CheckTableNames(analysis); !s.ok()) return s;
   for (std::size_t i = 0; i < analysis.metrics.size(); ++i) {
     const MetricSpec& metric = analysis.metrics[i];
     const std::string path = "spec.analysis.metrics[" + std::to_string(i) + "]";
@@ -263,9 +383,19 @@ Status CheckPhases(const AgentRolloutSpec& spec) {
 
 Status CheckNotifications(const std::vector<NotificationSpec>& notifications) {
   for (std::size_t i = 0; i < notifications.size(); ++i) {
-    if (notifications[i].url.empty() && !notifications[i].secret_ref) {
-      return InvalidArgument("spec.notifications[" + std::to_string(i) +
-                             "]: one of url, secretRef is required");
+    const NotificationSpec& n = notifications[i];
+    const std::string path = "spec.notifications[" + std::to_string(i) + "]";
+    const bool pagerduty = n.type == NotificationType::kPagerDuty;
+    // PagerDuty has a well-known endpoint; every other kind needs to be told where to post.
+    if (!pagerduty && n.url.empty() && !n.secret_ref) {
+      return InvalidArgument(path + ": one of url, secretRef is required");
+    }
+    if (pagerduty && !n.routing_key_secret_ref) {
+      return InvalidArgument(path + ".routingKeySecretRef: is required for type pagerduty");
+    }
+    if (!pagerduty && n.routing_key_secret_ref) {
+      return InvalidArgument(path + ".routingKeySecretRef: is for type pagerduty only, not " +
+                             std::string(Name(n.type)));
     }
   }
   return OkStatus();
@@ -287,6 +417,7 @@ bool IsEnvVarName(std::string_view name) {
 Status ValidateSpec(const AgentRolloutSpec& spec) {
   if (Status s = CheckStores(spec); !s.ok()) return s;
   if (Status s = CheckAnalysis(spec.analysis); !s.ok()) return s;
+  if (Status s = CheckComparisons(spec); !s.ok()) return s;
   if (Status s = CheckPhases(spec); !s.ok()) return s;
   return CheckNotifications(spec.notifications);
 }

@@ -62,6 +62,15 @@ TEST(DecodeAndValidate, AcceptsTheExample) {
 TEST(DecodeAndValidate, RejectsMalformedManifestsNamingFieldAndValue) {
   const std::string long_key(129, 'a');
   const json istio = {{"virtualService", "vs"}, {"stableHost", "a"}, {"canaryHost", "b"}};
+  const json rows = {{"connectionSecretRef", {{"name", "flags-db"}, {"key", "url"}}},
+                     {"table", "public.feature_flags"},
+                     {"keyColumn", "name"},
+                     {"columns", {{"enabled", "enabled"}, {"percentage", "percentage"}}}};
+  const json document = {{"connectionSecretRef", {{"name", "flags-db"}, {"key", "url"}}},
+                         {"table", "app_config"},
+                         {"keyColumn", "key"},
+                         {"jsonColumn", "value"},
+                         {"jsonPaths", {{"percentage", "unifiedServiceRolloutPercent"}}}};
   const std::vector<MalformedCase> cases = {
       // spec itself
       {{Remove("/spec")}, "spec: is required"},
@@ -84,10 +93,15 @@ TEST(DecodeAndValidate, RejectsMalformedManifestsNamingFieldAndValue) {
       {{Set("/spec/flag/disabledTenants/0", 7)},
        "spec.flag.disabledTenants[0]: must be a string, got 7"},
       {{Set("/spec/flag/featureFlag", {{"name", "ff"}})},
-       "spec.flag: exactly one of configMap, featureFlag, deploymentEnv must be set, got more "
-       "than one"},
+       "spec.flag: exactly one of configMap, featureFlag, postgres, deploymentEnv must be set, got "
+       "configMap, featureFlag"},
       {{Remove("/spec/flag/configMap")},
-       "spec.flag: exactly one of configMap, featureFlag, deploymentEnv must be set, got none"},
+       "spec.flag: exactly one of configMap, featureFlag, postgres, deploymentEnv must be set, got "
+       "none"},
+      {{Set("/spec/flag/deploymentEnv",
+            {{"deployment", "voice"}, {"variables", {{"enabled", "V"}}}})},
+       "spec.flag: exactly one of configMap, featureFlag, postgres, deploymentEnv must be set, got "
+       "configMap, deploymentEnv"},
       // flag.deploymentEnv (API.md §5.4)
       {{Remove("/spec/flag/configMap"),
         Set("/spec/flag/deploymentEnv", {{"variables", {{"enabled", "V"}}}})},
@@ -123,6 +137,52 @@ TEST(DecodeAndValidate, RejectsMalformedManifestsNamingFieldAndValue) {
        "spec.phases[1].flags[V]: is one of spec.flag.deploymentEnv.variables; use flagPercent"},
       {{Remove("/spec/flag"), Remove("/spec/traffic")},
        "spec: at least one of flag, traffic is required"},
+      // flag.postgres (API.md §5.3)
+      {{Set("/spec/flag/postgres", rows)},
+       "spec.flag: exactly one of configMap, featureFlag, postgres, deploymentEnv must be set, got "
+       "configMap, postgres"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/table", "feature_flags; DROP TABLE users")},
+       "spec.flag.postgres.table: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at most 63, "
+       "optionally schema.table), got \"feature_flags; DROP TABLE users\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/table", "a.b.c")},
+       "spec.flag.postgres.table: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at most 63, "
+       "optionally schema.table), got \"a.b.c\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/columns/enabled", "enabled\" = true --")},
+       "spec.flag.postgres.columns.enabled: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at "
+       "most 63), got \"enabled\\\" = true --\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/keyColumn", "1name")},
+       "spec.flag.postgres.keyColumn: must be an SQL identifier [A-Za-z_][A-Za-z0-9_]* (at most "
+       "63), got \"1name\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/columns/owner", "owner")},
+       "spec.flag.postgres.columns.owner: unknown; the mapped fields are enabled, percentage, "
+       "enabledTenants, disabledTenants"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Remove("/spec/flag/postgres/connectionSecretRef")},
+       "spec.flag.postgres.connectionSecretRef: is required"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", rows),
+        Set("/spec/flag/postgres/columns", json::object())},
+       "spec.flag.postgres.columns: map at least one of enabled, percentage, enabledTenants, "
+       "disabledTenants (or set jsonColumn and jsonPaths)"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Set("/spec/flag/postgres/columns", {{"enabled", "enabled"}})},
+       "spec.flag.postgres: set columns (row mode) or jsonColumn and jsonPaths (JSON document "
+       "mode), not both"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Remove("/spec/flag/postgres/jsonColumn")},
+       "spec.flag.postgres.jsonColumn: required with jsonPaths"},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Set("/spec/flag/postgres/jsonPaths/percentage", "a..b")},
+       "spec.flag.postgres.jsonPaths.percentage: must be a dotted JSON path of [A-Za-z0-9_-] "
+       "segments, got \"a..b\""},
+      {{Remove("/spec/flag/configMap"), Set("/spec/flag/postgres", document),
+        Set("/spec/phases/0/flags", {{"voucher..creation", 100}})},
+       "spec.phases[0].flags[voucher..creation]: must be a dotted JSON path (the flag's "
+       "jsonColumn document), no empty segment, got \"voucher..creation\""},
       // traffic
       {{Remove("/spec/traffic/gatewayAPI/httpRoute")},
        "spec.traffic.gatewayAPI.httpRoute: is required"},
@@ -284,6 +344,20 @@ TEST(DecodeAndValidate, RejectsMalformedManifestsNamingFieldAndValue) {
        "spec.notifications[0]: one of url, secretRef is required"},
       {{Set("/spec/notifications/0/secretRef", {{"key", "url"}})},
        "spec.notifications[0].secretRef.name: is required"},
+      {{Set("/spec/notifications/0/type", "opsgenie")},
+       R"(spec.notifications[0].type: must be one of slack, pagerduty, alertmanager, webhook, )"
+       R"(got "opsgenie")"},
+      {{Set("/spec/notifications/0/type", "pagerduty")},
+       "spec.notifications[0].routingKeySecretRef: is required for type pagerduty"},
+      {{Set("/spec/notifications/0/type", "alertmanager"),
+        Set("/spec/notifications/0/routingKeySecretRef", {{"name", "pd"}, {"key", "key"}})},
+       "spec.notifications[0].routingKeySecretRef: is for type pagerduty only, not alertmanager"},
+      {{Set("/spec/notifications/0/type", "alertmanager"), Remove("/spec/notifications/0/url"),
+        Remove("/spec/notifications/0/secretRef")},
+       "spec.notifications[0]: one of url, secretRef is required"},
+      {{Set("/spec/notifications/0/type", "pagerduty"),
+        Set("/spec/notifications/0/routingKeySecretRef", {{"name", "pd"}})},
+       "spec.notifications[0].routingKeySecretRef.key: is required"},
       // metadata and status
       {{Set("/metadata/annotations", {{"a", 1}})},
        "metadata.annotations[a]: must be a string, got 1"},
@@ -451,6 +525,62 @@ TEST(ValidateSpec, BareTemplateValuesMustBeNumbersOrDurations) {
             "spec.analysis.metrics[2].query: {{x}} of metric \"circuit-breaker-opens\" stands "
             "outside a \"…\" or '…' string literal, so its value must be a number or a "
             "duration; analysis.args.x is \"z'} or vector(9) #\"");
+}
+
+json ErrorRateVsStable() {
+  return {
+      {"name", "error-rate-vs-stable"},
+      {"events",
+       R"q(sum(increase(agent_requests_total{version="{{version}}",outcome="error"}[{{window}}])))q"},
+      {"total", R"q(sum(increase(agent_requests_total{version="{{version}}"}[{{window}}])))q"},
+      {"go", "< 0.005"},
+      {"noGo", "> 0.02"}};
+}
+
+TEST(ValidateSpec, ChecksComparisons) {
+  const json example =
+      Apply(VoiceAgentManifest(),
+            {Set("/spec/analysis/comparisons", json::array({ErrorRateVsStable()}))});
+  auto accepted = DecodeAndValidate(example);
+  ASSERT_TRUE(accepted.ok()) << accepted.error().message();
+  const std::vector<MalformedCase> cases = {
+      {{Set("/spec/analysis/comparisons/0/go", "> 0.005")},
+       R"m(spec.analysis.comparisons[0].go: must be < or <= (canary - stable is below it), got "> 0.005")m"},
+      {{Set("/spec/analysis/comparisons/0/noGo", "== 0.02")},
+       R"m(spec.analysis.comparisons[0].noGo: must be > or >= (canary - stable is above it), got "== 0.02")m"},
+      {{Set("/spec/analysis/comparisons/0/noGo", "> 0.001")},
+       R"m(spec.analysis.comparisons[0].noGo: "> 0.001" overlaps go "< 0.005": a value in (0.001, 0.005) would be both Go and NoGo)m"},
+      {{Set("/spec/analysis/comparisons/0/name", "error-rate")},
+       R"m(spec.analysis.comparisons[0].name: duplicate name "error-rate" (same as spec.analysis.metrics[0].name))m"},
+      {{Set("/spec/analysis/comparisons/1", ErrorRateVsStable())},
+       R"m(spec.analysis.comparisons[1].name: duplicate name "error-rate-vs-stable" (same as spec.analysis.comparisons[0].name))m"},
+      {{Set("/spec/analysis/comparisons/0/total", "sum(x{v={{version}}})")},
+       R"m(spec.analysis.comparisons[0].total: {{version}} of comparison "error-rate-vs-stable" stands outside a "…" or '…' string literal, so its value must be a number or a duration; built-in variables are names: put it inside "…")m"},
+      {{Set("/spec/analysis/comparisons/0/events", R"(x{v="{{versoin}}"})")},
+       "spec.analysis.comparisons[0].events: unknown template variable {{versoin}} (known: name, "
+       "namespace, flag, phase, canary, stable, version, window)"},
+      {{Remove("/spec/traffic")},
+       "spec.analysis.args.canaryVersion: is required by spec.analysis.comparisons without "
+       "spec.traffic (it names the version {{version}} stands for)"},
+      {{Remove("/spec/traffic"), Set("/spec/analysis/args", {{"canaryVersion", "2.0.0"}})},
+       "spec.analysis.args.stableVersion: is required by spec.analysis.comparisons without "
+       "spec.traffic (it names the version {{version}} stands for)"},
+  };
+  for (const MalformedCase& c : cases) {
+    auto rollout = DecodeAndValidate(Apply(example, c.edits));
+    ASSERT_FALSE(rollout.ok()) << "accepted: " << c.message;
+    EXPECT_EQ(rollout.error().message(), c.message);
+  }
+  // {{window}} and {{version}} belong to comparisons only.
+  auto metric_window = DecodeAndValidate(
+      Apply(example, {Set("/spec/analysis/metrics/0/query", "sum(increase(x[{{window}}]))")}));
+  ASSERT_FALSE(metric_window.ok());
+  EXPECT_TRUE(metric_window.error().message().starts_with(
+      "spec.analysis.metrics[0].query: unknown template variable {{window}}"));
+  auto flag_only = DecodeAndValidate(Apply(
+      example, {Remove("/spec/traffic"), Set("/spec/analysis/args", {{"canaryVersion", "2.0.0"},
+                                                                     {"stableVersion", "1.9"}})}));
+  EXPECT_TRUE(flag_only.ok()) << flag_only.error().message();
 }
 
 TEST(ValidateSpec, AcceptsTrafficOnlyAndFlagOnlyRollouts) {

@@ -114,6 +114,8 @@ int Main(int argc, char** argv) {
   reaction_cmd->add_option("--rollouts-per-config-map", reaction.rollouts_per_config_map)
       ->check(CLI::Range(1, 1000));
   reaction_cmd->add_option("--log", reaction.log_file)->required();
+  reaction_cmd->add_option("--postgres-uri", reaction.postgres_uri,
+                           "the PostgreSQL flag store: rows of one feature_flags table");
 
   EndToEndOptions e2e;
   CLI::App* e2e_cmd = app.add_subcommand("e2e", "exporter error ratio up -> route weight 0");

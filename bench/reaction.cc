@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/duration.h"
+#include "bench/flag_table.h"
 #include "bench/measure.h"
 #include "bench/populate.h"
 #include "bench/watcher.h"
@@ -221,7 +222,37 @@ Result<json> RunReaction(const ReactionOptions& o) {
     changed.notify_all();
   };
   Watcher routes(*config, kHttpRoutes, o.namespace_, on_route);
-  Watcher config_maps(*config, kube::kConfigMaps, o.namespace_, on_config_map);
+  std::optional<Watcher> config_maps;
+  std::unique_ptr<FlagTable> flag_table;
+  if (o.postgres_uri.empty()) {
+    config_maps.emplace(*config, kube::kConfigMaps, o.namespace_, on_config_map);
+  } else {
+    auto table =
+        FlagTable::Start(o.postgres_uri, o.n, [&](int i, bool enabled, Clock::time_point at) {
+          if (i < 0 || i >= o.n) return;
+          std::lock_guard lock(mu);
+          Transition& f = tracks[static_cast<std::size_t>(i)].flag;
+          const int on = enabled ? 1 : 0;
+          if (on == 0 && f.last == 1) f.became_target = at;
+          f.last = on;
+          changed.notify_all();
+        });
+    if (!table.ok()) return table.error();
+    flag_table = std::move(*table);
+    w.postgres_secret = "bench-flags-db";
+    auto client = kube::NewClient(*config);
+    if (!client.ok()) return client.error();
+    if (Status ns = EnsureNamespace(**client, o.namespace_); !ns.ok()) return ns.error();
+    const json secret = {
+        {"apiVersion", "v1"},
+        {"kind", "Secret"},
+        {"metadata",
+         {{"name", w.postgres_secret}, {"labels", {{"rollouts.agentops.dev/use", "true"}}}}},
+        {"stringData", {{"url", o.postgres_uri}}}};
+    if (auto created = (*client)->Create(kube::kSecrets, o.namespace_, secret); !created.ok()) {
+      return created.error().WithContext("bench Secret " + w.postgres_secret);
+    }
+  }
 
   auto interval = api::ParseDuration(o.interval);
   if (!interval.ok()) return interval.error().WithContext("--interval");
@@ -301,7 +332,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
   }
   process->Stop();
 
-  std::vector<double> both, flag, route, from_verdict;
+  std::vector<double> both, flag, route, from_verdict, verdict_to_flag;
   int missing = 0;
   {
     std::lock_guard lock(mu);
@@ -318,6 +349,11 @@ Result<json> RunReaction(const ReactionOptions& o) {
         if (at <= t1) verdict = std::max(verdict, at);
       }
       from_verdict.push_back(MsBetween(verdict, t1));
+      Clock::time_point flag_verdict = *t.no_go_answered;
+      for (const auto& at : t.answers_after_no_go) {
+        if (at <= *t.flag.became_target) flag_verdict = std::max(flag_verdict, at);
+      }
+      verdict_to_flag.push_back(MsBetween(flag_verdict, *t.flag.became_target));
       flag.push_back(MsBetween(*t.no_go_answered, *t.flag.became_target));
       route.push_back(MsBetween(*t.no_go_answered, *t.route.became_target));
     }
@@ -329,9 +365,11 @@ Result<json> RunReaction(const ReactionOptions& o) {
            {"analysis_interval", o.interval},
            {"burst", o.burst},
            {"rollouts_per_config_map", o.rollouts_per_config_map},
+           {"flag_store", o.postgres_uri.empty() ? "configMap" : "postgres"},
            {"concurrency", o.concurrency},
            {"flag_and_route_ms", Percentiles(both)},
            {"verdict_to_flag_and_route_ms", Percentiles(from_verdict)},
+           {"verdict_to_flag_ms", Percentiles(verdict_to_flag)},
            {"flag_ms", Percentiles(flag)},
            {"route_ms", Percentiles(route)}};
   return out;

@@ -42,6 +42,10 @@ struct ReactionOptions {
   // created over one interval.
   bool burst = false;
   int rollouts_per_config_map = 1;
+  // The PostgreSQL flag store (issue 22) instead of ConfigMaps: every rollout's flag is a
+  // row of one feature_flags table reached by this URI (bench/flag_table.h), and t1's
+  // flag part is the moment the row's change is NOTIFYed (at its commit).
+  std::string postgres_uri;
   std::filesystem::path log_file;
 };
 Result<nlohmann::json> RunReaction(const ReactionOptions& options);

@@ -198,6 +198,14 @@ def main():
                          "p99 %.1f ms (median of %d runs of %d rollbacks)"
                          % (p99, len(paced), paced[0]["rollbacks_measured"]),
                          "met" if p99 <= 50 else "missed by %.1f ms" % (p99 - 50)))
+    postgres = [load(p) for p in sorted(glob.glob(os.path.join(results, "reaction-postgres-*.json")))]
+    if postgres:
+        p99 = median([r["verdict_to_flag_ms"].get("p99") for r in postgres])
+        verdicts.append(("100 rollouts on one feature_flags table: total rollback reaches the "
+                         "row, p99 ≤ 50 ms after the No-Go verdict",
+                         "p99 %.1f ms (median of %d runs of %d rollbacks)"
+                         % (p99, len(postgres), postgres[0]["rollbacks_measured"]),
+                         "met" if p99 <= 50 else "missed by %.1f ms" % (p99 - 50)))
     e2e_path = os.path.join(results, "e2e.json")
     if os.path.exists(e2e_path):
         e2e = load(e2e_path)
@@ -406,6 +414,24 @@ def main():
           "the route at the same time (an advance orders them, see "
           "[the state machine](concepts.md#the-state-machine)); the total is the later "
           "of the two, and per-write percentiles are in the JSON.")
+        w("")
+    if postgres:
+        w("### PostgreSQL flag store: 100 rollouts on one feature_flags table")
+        w("")
+        w("`agentrollout-bench reaction --postgres-uri URI -n 100`: the spread case with every "
+          "rollout's flag a row of one `public.feature_flags` table (`flag.postgres`, row mode, "
+          "text[] tenant lists) on a PostgreSQL 15 of its own (`hack/postgres.sh`), the URI in a "
+          "labelled Secret. The row's change is seen by `LISTEN` on a trigger's `pg_notify`, "
+          "delivered at the write's COMMIT. *verdict → row* = the row committed at `enabled: "
+          "false, percentage: 0` − the evaluation's last query answer.")
+        w("")
+        w("| runs | rollbacks per run | verdict → row p50 ms | p90 ms | p99 ms | max ms | flag and route p99 ms |")
+        w("|---|---|---|---|---|---|---|")
+        f = lambda k: [r["verdict_to_flag_ms"].get(k) for r in postgres]
+        w("| %d | %s | %s | %s | %s | %s | %s |" % (
+            len(postgres), mmm([r["rollbacks_measured"] for r in postgres], "{:.0f}"),
+            mmm(f("p50")), mmm(f("p90")), mmm(f("p99")), mmm(f("max")),
+            mmm([r["verdict_to_flag_and_route_ms"].get("p99") for r in postgres])))
         w("")
     if os.path.exists(e2e_path):
         e2e = load(e2e_path)

@@ -80,11 +80,13 @@ fi
 run_dir="$(mktemp -d "${TMPDIR:-/tmp}/agentrollout-bench-XXXXXX")"
 export AGENTROLLOUT_STATE_DIR="$run_dir/cluster"
 export AGENTROLLOUT_PROM_STATE_DIR="$run_dir/prometheus"
+export AGENTROLLOUT_PG_STATE_DIR="$run_dir/postgres"
 exporter_pid=""
 cleanup() {
   local rc=$?
   if [ -n "$exporter_pid" ]; then kill "$exporter_pid" 2>/dev/null || true; fi
   bash hack/prometheus.sh stop || true
+  bash hack/postgres.sh down || true
   bash hack/cluster.sh down --keep-logs "$results/cluster-logs" || true
   rm -rf "$run_dir"
   exit $rc
@@ -211,6 +213,17 @@ for r in $(seq 1 "$repeats"); do
     --log "$results/reaction-burst-$r.log" | cut -c1-400
   clear_namespace "reaction-burst-$r" agentrollouts,httproutes,configmaps,events
 done
+
+echo "==> reaction with the PostgreSQL flag store: 100 rollouts on one feature_flags table"
+postgres_uri="$(bash hack/postgres.sh up)"
+for r in $(seq 1 "$repeats"); do
+  settle
+  "$bin" --out "$results/reaction-postgres-$r.json" reaction --kubeconfig "$KUBECONFIG" \
+    --binary "$operator" --namespace "reaction-postgres-$r" -n 100 --postgres-uri "$postgres_uri" \
+    --log "$results/reaction-postgres-$r.log" | cut -c1-400
+  clear_namespace "reaction-postgres-$r" agentrollouts,httproutes,configmaps,secrets,events
+done
+bash hack/postgres.sh down
 
 echo "==> end to end: exporter error ratio up -> route weight 0 ($e2e_trials trials)"
 "$bin" --out "$results/e2e.json" e2e --kubeconfig "$KUBECONFIG" --binary "$operator" \

@@ -88,6 +88,18 @@ json AgentRolloutObject(const Workload& w, int i) {
     phases.push_back(std::move(phase));
   }
   json prometheus{{"address", w.prometheus}, {"timeout", w.timeout}};
+  json store = {"configMap", {{"name", ConfigMapName(w, i)}, {"key", "flags.json"}}};
+  if (!w.postgres_secret.empty()) {
+    store = {"postgres",
+             {{"connectionSecretRef", {{"name", w.postgres_secret}, {"key", "url"}}},
+              {"table", "public.feature_flags"},
+              {"keyColumn", "name"},
+              {"columns",
+               {{"enabled", "enabled"},
+                {"percentage", "percentage"},
+                {"enabledTenants", "enabled_tenants"},
+                {"disabledTenants", "disabled_tenants"}}}}};
+  }
   if (w.distinct_targets) prometheus["headers"] = {{"X-Bench-Rollout", RolloutName(i)}};
   return json{{"apiVersion", "rollouts.agentops.dev/v1alpha1"},
               {"kind", "AgentRollout"},
@@ -96,7 +108,7 @@ json AgentRolloutObject(const Workload& w, int i) {
                {{"revision", "2.0.0"},
                 {"flag",
                  {{"key", "agent_" + std::to_string(i) + "_v2"},
-                  {"configMap", {{"name", ConfigMapName(w, i)}, {"key", "flags.json"}}},
+                  std::move(store),
                   {"enabledTenants", {"t-internal-1", "t-internal-2"}},
                   {"disabledTenants", {"t-vip-bank"}}}},
                 {"traffic",

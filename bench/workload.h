@@ -33,6 +33,9 @@ struct Workload {
   // Each rollout gets its own header value (X-Bench-Rollout) when true, so no two share a
   // Prometheus target and no query is deduplicated (the fan-out baseline).
   bool distinct_targets = false;
+  // The PostgreSQL flag store instead of ConfigMaps when set: the Secret (key `url`) whose
+  // URI reaches a public.feature_flags table with a row agent_<i>_v2 per rollout.
+  std::string postgres_secret;
 };
 
 std::string RolloutName(int i);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The demo (README command 1): a canary rollout of a voice agent on an embedded local
 # cluster, advanced phase by phase on live metrics, then rolled back by itself when the
-# canary degrades.
+# canary degrades -- subtly enough that only the canary-versus-stable comparison sees it.
 #
 # Usage: hack/demo.sh [--keep] [--non-interactive] [--no-build] | --stop
-#   --keep             leave the cluster, Prometheus, agents and operator running at the end
-#                      (prints how to use them); `hack/demo.sh --stop` stops them
+#   --keep             leave the cluster, Prometheus, agents, operator and dashboard running at
+#                      the end (prints how to use them); `hack/demo.sh --stop` stops them
 #   --non-interactive  no pauses, no colours; fails unless the rollout advanced and then rolled
 #                      back (the e2e test runs this mode)
 #   --no-build         use the binaries already in build/default (the e2e test)
@@ -13,7 +13,8 @@
 # What runs, all on 127.0.0.1 with free ports, nothing needing root or a container engine:
 #   etcd + kube-apiserver (hack/cluster.sh), Prometheus scraping every second
 #   (hack/prometheus.sh), two "agents" -- the test exporter as voice-agent-v1 (stable) and
-#   voice-agent-v2 (canary) --, an HTTPRoute between them, and agentrollout-operator.
+#   voice-agent-v2 (canary) --, an HTTPRoute between them, agentrollout-operator, and the web
+#   dashboard (`kubectl agentrollout dashboard`), whose URL it prints.
 # It applies examples/voice-agent-v2.yaml with the bake times cut to seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +58,7 @@ fi
 OPERATOR="$BUILD_DIR/operator/agentrollout-operator"
 EXPORTER="$BUILD_DIR/analysis/exporter/agentrollout-test-exporter"
 PLUGIN_DIR="$BUILD_DIR/plugin"
-for bin in "$OPERATOR" "$EXPORTER"; do
+for bin in "$OPERATOR" "$EXPORTER" "$PLUGIN_DIR/kubectl-agentrollout"; do
   [ -x "$bin" ] || die "$bin is missing: build it (drop --no-build)"
 done
 
@@ -70,13 +71,15 @@ teardown() {
     echo "  kubectl get aro -n $NS -w"
     echo "  kubectl agentrollout status voice-agent-v2 -n $NS"
     echo "  kubectl annotate aro voice-agent-v2 -n $NS rollouts.agentops.dev/action=retry"
-    echo "  curl -XPOST '$(cat "$DEMO_DIR/v2.url")/control?errorRatio=0'   # heal the canary"
+    echo "  curl -XPOST '$(cat "$DEMO_DIR/v2.url")/control?slowRatio=0'   # heal the canary"
     echo "  Prometheus: $(bash hack/prometheus.sh url)   operator log: $DEMO_DIR/operator.log"
+    echo "  dashboard:  $(cat "$DEMO_DIR/dashboard.url")"
     echo "  stop it all: bash hack/demo.sh --stop"
     return 0
   fi
   echo
   bold "==> tearing down"
+  stop_pid "$DEMO_DIR/dashboard.pid" "$DEMO_DIR" dashboard
   stop_pid "$DEMO_DIR/operator.pid" "$DEMO_DIR" operator
   stop_pid "$DEMO_DIR/v1.pid" "$DEMO_DIR" voice-agent-v1
   stop_pid "$DEMO_DIR/v2.pid" "$DEMO_DIR" voice-agent-v2
@@ -110,23 +113,31 @@ export PATH="$KUBE_BIN_DIR:$PLUGIN_DIR:$PATH"
 mkdir -p "$DEMO_DIR/bin"
 ln -sf "$OPERATOR" "$DEMO_DIR/bin/agentrollout-operator"
 ln -sf "$EXPORTER" "$DEMO_DIR/bin/agentrollout-test-exporter"
+ln -sf "$PLUGIN_DIR/kubectl-agentrollout" "$DEMO_DIR/bin/kubectl-agentrollout"
+
+# first_line FILE SED_SCRIPT: the first line of a server's log as SED_SCRIPT prints it (the
+# servers print their address first), waiting up to 10 s for it; "" when it never does.
+first_line() {
+  local line="" i
+  for i in $(seq 1 100); do
+    line="$(sed -n "1{$2}" "$1")"
+    [ -n "$line" ] && break
+    sleep 0.1
+  done
+  echo "$line"
+}
 
 # start_agent NAME: the test exporter as one version of the agent; records its URL.
 start_agent() {
-  local name="$1" short="${1#voice-agent-}" port="" i
+  local name="$1" short="${1#voice-agent-}" port
   start_detached "$DEMO_DIR/$short.pid" "$DEMO_DIR/$short.log" \
     "$DEMO_DIR/bin/agentrollout-test-exporter" --listen 127.0.0.1:0 --version-label "$name" \
-    --rps 50 --latency-ms 350
-  # Its first line of output is the port it bound.
-  for i in $(seq 1 50); do
-    port="$(sed -n '1{/^[0-9][0-9]*$/p}' "$DEMO_DIR/$short.log")"
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
+    --rps 200 --latency-ms 350
+  port="$(first_line "$DEMO_DIR/$short.log" '/^[0-9][0-9]*$/p')"
   [ -n "$port" ] || die "$name did not start; see $DEMO_DIR/$short.log"
   echo "http://127.0.0.1:$port" >"$DEMO_DIR/$short.url"
 }
-step "two agents: voice-agent-v1 (stable) and voice-agent-v2 (canary), 50 requests/s each"
+step "two agents: voice-agent-v1 (stable) and voice-agent-v2 (canary), 200 requests/s each"
 start_agent voice-agent-v1
 start_agent voice-agent-v2
 V2_URL="$(cat "$DEMO_DIR/v2.url")"
@@ -159,6 +170,16 @@ start_detached "$DEMO_DIR/operator.pid" "$DEMO_DIR/operator.log" \
   --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 --log-format text
 echo "  log: $DEMO_DIR/operator.log"
 
+step "the web dashboard (kubectl agentrollout dashboard)"
+start_detached "$DEMO_DIR/dashboard.pid" "$DEMO_DIR/dashboard.log" \
+  "$DEMO_DIR/bin/kubectl-agentrollout" dashboard --kubeconfig "$KUBECONFIG" -n "$NS" \
+  --address 127.0.0.1:0
+# Its first line: "dashboard: http://127.0.0.1:PORT/ (namespace voice); Ctrl-C stops it".
+dashboard_url="$(first_line "$DEMO_DIR/dashboard.log" 's/^dashboard: \(http[^ ]*\) .*/\1/p')"
+[ -n "$dashboard_url" ] || die "the dashboard did not start; see $DEMO_DIR/dashboard.log"
+echo "$dashboard_url" >"$DEMO_DIR/dashboard.url"
+echo "  open $dashboard_url in a browser to watch the rollout live"
+
 # The example with bake times in seconds, queries over 10 s windows, analysis every 2 s,
 # the local Prometheus, no Slack webhook, and phase 3's approval left in (the demo shows it).
 step "applying examples/voice-agent-v2.yaml, bake times cut to 8 s per phase"
@@ -183,7 +204,7 @@ show_progress() {
     .status as $s
     | "\(now | strftime("%H:%M:%S"))  \($s.phase // "-")  step=\($s.currentPhase.name // "-")"
       + "  flag=\($flag)  route v1/v2=\($route)  verdict=\($s.verdict // "-")  "
-      + ([$s.analysis.metrics[]? | "\(.name)=\(if (.value // "") == "" then "no-data" else .value end)"] | join(" "))' <<<"$aro"
+      + ([$s.analysis.metrics[]? | "\(.name)=\(if .interval then "[\(.interval[0]),\(.interval[1])]" elif (.value // "") == "" then "no-data" else .value end)"] | join(" "))' <<<"$aro"
 }
 phase_of() { kubectl get aro voice-agent-v2 -n $NS -o jsonpath='{.status.phase}'; }
 step_of() { kubectl get aro voice-agent-v2 -n $NS -o jsonpath='{.status.currentPhase.name}'; }
@@ -209,9 +230,12 @@ watch_until 150 awaiting_approval ||
 advanced_to="$(step_of)"
 pause 3
 
-step ">>> the marked moment: the canary degrades (errors 12 %, p95 1.5 s) before anyone promotes"
-curl -fsS -XPOST "$V2_URL/control?errorRatio=0.12&latencyMs=1500" >/dev/null
-watch_until 90 rolled_back || die "the rollout did not roll back (now: $(phase_of))"
+# 4.5 % of the canary's calls take 1.5 s: its p95 stays fast (latency-p95-ms keeps Go, as
+# does every absolute line), but the share of calls over 800 ms is 4.5 points above v1's,
+# past slow-calls-vs-v1's No-Go line of 3 points once the judge is sure of it.
+step ">>> the marked moment: 4.5 % of the canary's calls turn slow (1.5 s) before anyone promotes; p95 stays fast"
+curl -fsS -XPOST "$V2_URL/control?slowRatio=0.045&slowLatencyMs=1500" >/dev/null
+watch_until 150 rolled_back || die "the rollout did not roll back (now: $(phase_of))"
 
 step "automatic rollback: flag off, all traffic back on v1"
 kubectl get aro -n $NS -o wide
@@ -226,5 +250,10 @@ flag_state="$(kubectl get configmap feature-flags -n $NS -o jsonpath='{.data.fla
   jq -c '.voice_agent_v2 | [.enabled, .percentage]')"
 [ "$weights" = "100/0" ] || die "route weights are $weights after the rollback, want 100/0"
 [ "$flag_state" = "[false,0]" ] || die "flag is $flag_state after the rollback, want [false,0]"
+decided_by="$(kubectl get aro voice-agent-v2 -n $NS -o jsonpath='{.status.rollback.metric}')"
+[ "$decided_by" = slow-calls-vs-v1 ] ||
+  die "the rollback was decided by '$decided_by', want the comparison slow-calls-vs-v1"
+echo "rolled back by the comparison $decided_by: $(kubectl get aro voice-agent-v2 -n $NS \
+  -o jsonpath='{.status.rollback.reason}')"
 echo
-bold "demo passed: advanced to '$advanced_to', then rolled back by itself (route $weights, flag $flag_state)"
+bold "demo passed: advanced to '$advanced_to', then rolled back by itself on $decided_by (route $weights, flag $flag_state)"

@@ -13,12 +13,20 @@ PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libjemalloc-dev
+  # the dashboard's HTTP server (kubectl agentrollout dashboard)
+  libcpp-httplib-dev
   # servers and tools used by tests and the demo
-  prometheus golang-go openssl curl procps iproute2 lua5.4 jq
+  prometheus prometheus-alertmanager golang-go openssl curl procps iproute2 lua5.4 jq
+  # the PostgreSQL flag store: its client library, and a throwaway server for its tests
+  # (hack/postgres.sh)
+  libpq-dev postgresql
   # benchmarks (bench/run.sh, bench/judge_sim.sh): the plots in docs/
   python3-matplotlib
   # the judge's reference test (tests/judge/reference.py)
   python3-numpy python3-scipy
+  # the dashboard's browser tests (tests/dashboard/): Debian's Chromium, driven by Playwright
+  # from a venv (hack/python-playwright.sh); never a downloaded browser
+  chromium python3-venv
 )
 
 missing=()

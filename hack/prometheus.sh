@@ -84,35 +84,21 @@ cmd_start() {
   if [ -n "$(ls -A "$STATE" 2>/dev/null)" ]; then cmd_stop; fi
   mkdir -p "$STATE/data"
   touch "$MARKER"
-  local attempt port
-  for attempt in 1 2 3; do
-    port="$(free_port)"
-    echo "$port" >"$STATE/port"
-    write_config "$port" "$@"
-    start_detached "$STATE/prometheus.pid" "$STATE/prometheus.log" "$PROMETHEUS" \
-      --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/data" \
-      --web.listen-address="127.0.0.1:$port" --storage.tsdb.retention.time=1d
-    if wait_until 60 "Prometheus /-/ready on port $port" ready; then
-      base_url
-      return 0
-    fi
-    stop_pid "$STATE/prometheus.pid" "$STATE" prometheus
-    grep -q 'address already in use' "$STATE/prometheus.log" || break
-    log "port $port was taken, retrying (attempt $attempt)"
-  done
-  tail -n 20 "$STATE/prometheus.log" >&2
-  die "Prometheus failed to start; see $STATE/prometheus.log"
+  TARGETS=("$@")
+  start_on_free_port "$STATE" prometheus start_prometheus ready
+  base_url
+}
+
+# start_prometheus PORT: the config for PORT (Prometheus scrapes itself there), then start.
+start_prometheus() {
+  write_config "$1" "${TARGETS[@]+"${TARGETS[@]}"}"
+  start_detached "$STATE/prometheus.pid" "$STATE/prometheus.log" "$PROMETHEUS" \
+    --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/data" \
+    --web.listen-address="127.0.0.1:$1" --storage.tsdb.retention.time=1d
 }
 
 cmd_stop() {
-  [ -e "$STATE" ] || return 0
-  if [ -z "$(ls -A "$STATE")" ]; then
-    rmdir "$STATE"
-    return 0
-  fi
-  [ -f "$MARKER" ] || die "$STATE is not a Prometheus state directory; not touching it"
-  stop_pid "$STATE/prometheus.pid" "$STATE" prometheus
-  rm -rf "$STATE"
+  remove_state "$STATE" "$MARKER" Prometheus stop_pid "$STATE/prometheus.pid" "$STATE" prometheus
 }
 
 cmd="${1:-}"

@@ -153,6 +153,7 @@ int Run(const Options& options, const sigset_t& signals) {
   controllers::WebhookNotifier notifier(*client, notifier_options);
   controllers::ExecutorOptions executor_options;
   executor_options.rollback_on_delete_timeout = options.rollback_on_delete_timeout;
+  executor_options.status_refresh.every = options.status_refresh_interval;
   controllers::Executor executor(*client, *flags, *router, recorder, notifier, executor_options);
 
   controllers::ReconcilerOptions reconciler_options;

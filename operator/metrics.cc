@@ -3,7 +3,9 @@
 #include <prometheus/exposer.h>
 #include <prometheus/text_serializer.h>
 
+#include <charconv>
 #include <exception>
+#include <system_error>
 
 #include "api/names.h"
 
@@ -46,6 +48,13 @@ std::string_view ReasonName(RollbackReason reason) {
   return "unknown";
 }
 
+// A number of status (api::FormatNumber's text, or 4 significant digits).
+bool ParseNumber(const std::string& text, double& value) {
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  return ec == std::errc() && ptr == end && !text.empty();
+}
+
 template <typename T>
 prometheus::Family<T>& Register(prometheus::detail::Builder<T> builder,
                                 prometheus::Registry& registry, const std::string& name,
@@ -85,6 +94,10 @@ Metrics::Metrics(std::string_view version)
                                   "agentrollout_workqueue_retries_total",
                                   "Rate-limited re-adds to the workqueue after a failed reconcile.")
                              .Add({})),
+      status_writes_(Register(prometheus::BuildCounter(), *registry_,
+                              "agentrollout_status_writes_total",
+                              "AgentRollout status writes (PUTs of /status that succeeded).")
+                         .Add({})),
       analysis_queries_(Register(prometheus::BuildCounter(), *registry_,
                                  "agentrollout_analysis_queries_total",
                                  "PromQL queries of go/no-go tables, by result.")),
@@ -109,6 +122,19 @@ Metrics::Metrics(std::string_view version)
       rollout_traffic_weight_(Register(prometheus::BuildGauge(), *registry_,
                                        "agentrollout_rollout_traffic_weight",
                                        "Canary traffic weight the AgentRollout has written.")),
+      comparison_low_(Register(prometheus::BuildGauge(), *registry_, "agentrollout_comparison_low",
+                               "Low end of a comparison's confidence interval for canary minus "
+                               "stable (a difference of proportions).")),
+      comparison_high_(Register(prometheus::BuildGauge(), *registry_,
+                                "agentrollout_comparison_high",
+                                "High end of a comparison's confidence interval for canary minus "
+                                "stable.")),
+      comparison_events_(Register(prometheus::BuildGauge(), *registry_,
+                                  "agentrollout_comparison_events",
+                                  "Events a comparison counted for one version in this phase.")),
+      comparison_total_(Register(prometheus::BuildGauge(), *registry_,
+                                 "agentrollout_comparison_calls",
+                                 "Calls a comparison counted for one version in this phase.")),
       leader_(Register(prometheus::BuildGauge(), *registry_, "agentrollout_leader",
                        "1 while this process holds the leader-election Lease (or does not "
                        "elect), else 0.")
@@ -150,6 +176,8 @@ void Metrics::SetWorkqueueDepth(std::int64_t depth) {
 void Metrics::CountWorkqueueAdd() { workqueue_adds_.Increment(); }
 
 void Metrics::CountWorkqueueRetry() { workqueue_retries_.Increment(); }
+
+void Metrics::CountStatusWrite() { status_writes_.Increment(); }
 
 void Metrics::ObserveAnalysisQuery(const Status& outcome, Seconds took) {
   analysis_queries_.Add({{"result", outcome.ok() ? "success" : "error"}}).Increment();
@@ -197,8 +225,64 @@ void Metrics::SetRolloutState(std::string_view namespace_, std::string_view name
   series.traffic_weight->Set(traffic_weight);
 }
 
+void Metrics::RemoveComparisonLocked(const ComparisonSeries& series) {
+  comparison_low_.Remove(series.low);
+  comparison_high_.Remove(series.high);
+  for (prometheus::Gauge* gauge : series.events) comparison_events_.Remove(gauge);
+  for (prometheus::Gauge* gauge : series.total) comparison_total_.Remove(gauge);
+}
+
+void Metrics::SetComparisons(std::string_view namespace_, std::string_view name,
+                             const std::vector<api::MetricStatus>& analysis) {
+  std::lock_guard lock(mutex_);
+  const std::pair<std::string, std::string> key{std::string(namespace_), std::string(name)};
+  auto& shown = comparisons_[key];
+  std::map<std::string, ComparisonSeries> kept;
+  for (const api::MetricStatus& metric : analysis) {
+    if (!metric.comparison) continue;
+    const api::ComparisonStatus& comparison = *metric.comparison;
+    double low = 0;
+    double high = 0;
+    if (!ParseNumber(comparison.low, low) || !ParseNumber(comparison.high, high)) continue;
+    auto found = shown.extract(metric.name);
+    ComparisonSeries series = found.empty() ? ComparisonSeries{} : std::move(found.mapped());
+    if (series.low == nullptr) {
+      const Labels labels{
+          {"namespace", key.first}, {"name", key.second}, {"comparison", metric.name}};
+      series.low = &comparison_low_.Add(labels);
+      series.high = &comparison_high_.Add(labels);
+      for (std::size_t i = 0; i < 2; ++i) {
+        Labels with_version = labels;
+        with_version.emplace("version", i == 0 ? "canary" : "stable");
+        series.events[i] = &comparison_events_.Add(with_version);
+        series.total[i] = &comparison_total_.Add(with_version);
+      }
+    }
+    series.low->Set(low);
+    series.high->Set(high);
+    const std::array<const api::CountsStatus*, 2> counts{&comparison.canary, &comparison.stable};
+    for (std::size_t i = 0; i < 2; ++i) {
+      double value = 0;
+      if (ParseNumber(counts[i]->events, value)) series.events[i]->Set(value);
+      if (ParseNumber(counts[i]->total, value)) series.total[i]->Set(value);
+    }
+    kept.emplace(metric.name, series);
+  }
+  for (const auto& [comparison, series] : shown) RemoveComparisonLocked(series);
+  if (kept.empty()) {
+    comparisons_.erase(key);
+  } else {
+    shown = std::move(kept);
+  }
+}
+
 void Metrics::ForgetRollout(std::string_view namespace_, std::string_view name) {
   std::lock_guard lock(mutex_);
+  if (auto shown = comparisons_.find({std::string(namespace_), std::string(name)});
+      shown != comparisons_.end()) {
+    for (const auto& [comparison, series] : shown->second) RemoveComparisonLocked(series);
+    comparisons_.erase(shown);
+  }
   auto it = rollouts_.find({std::string(namespace_), std::string(name)});
   if (it == rollouts_.end()) return;
   if (it->second.phase != nullptr) rollout_phase_.Remove(it->second.phase);

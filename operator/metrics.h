@@ -2,6 +2,13 @@
 // /metrics endpoint. The controller, workqueue, analysis scheduler and leader elector
 // call the methods below; nothing else touches prometheus-cpp.
 //
+// Per-comparison series (API.md §3.3): while a rollout is live, each comparison with an
+// interval has `agentrollout_comparison_low` / `_high` (the confidence interval for
+// canary - stable) and `agentrollout_comparison_events` / `_calls` (a comparison's
+// `total`; a gauge may not end in _total) with `version` canary and stable -- six series per
+// comparison, at most 20 comparisons per rollout, removed when the rollout is no longer live, drops
+// the comparison or is deleted.
+//
 // Per-rollout series: `agentrollout_rollout_phase` has one series per rollout, labelled
 // with its current phase and always 1 (as Argo Rollouts' rollout_info), so
 // `agentrollout_rollout_phase{phase="RolledBack"} == 1` selects rolled-back rollouts and
@@ -25,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "api/types.h"
 #include "common/result.h"
@@ -61,6 +69,8 @@ class Metrics {
   void SetWorkqueueDepth(std::int64_t depth);
   void CountWorkqueueAdd();
   void CountWorkqueueRetry();  // a rate-limited re-add after a failed reconcile
+  // One AgentRollout status write that succeeded (status_refresh.h keeps these rare).
+  void CountStatusWrite();
 
   // One PromQL query; a failed one is also counted by its error code.
   void ObserveAnalysisQuery(const Status& outcome, Seconds took);
@@ -72,6 +82,11 @@ class Metrics {
   // no phase series.
   void SetRolloutState(std::string_view namespace_, std::string_view name, api::RolloutPhase phase,
                        std::int32_t flag_percent, std::int32_t traffic_weight);
+  // The comparisons of `analysis` (status.analysis.metrics entries with an interval) as
+  // gauges; series of comparisons not among them are removed. Pass {} when the rollout is
+  // not live.
+  void SetComparisons(std::string_view namespace_, std::string_view name,
+                      const std::vector<api::MetricStatus>& analysis);
   // Removes every per-rollout series of a deleted AgentRollout.
   void ForgetRollout(std::string_view namespace_, std::string_view name);
 
@@ -88,6 +103,15 @@ class Metrics {
     prometheus::Gauge* traffic_weight = nullptr;
   };
 
+  struct ComparisonSeries {
+    prometheus::Gauge* low = nullptr;
+    prometheus::Gauge* high = nullptr;
+    std::array<prometheus::Gauge*, 2> events{};  // canary, stable
+    std::array<prometheus::Gauge*, 2> total{};
+  };
+  // With mutex_ held: removes one comparison's series.
+  void RemoveComparisonLocked(const ComparisonSeries& series);
+
   std::shared_ptr<prometheus::Registry> registry_;
 
   prometheus::Family<prometheus::Counter>& reconciles_;
@@ -95,6 +119,7 @@ class Metrics {
   prometheus::Gauge& workqueue_depth_;
   prometheus::Counter& workqueue_adds_;
   prometheus::Counter& workqueue_retries_;
+  prometheus::Counter& status_writes_;
   prometheus::Family<prometheus::Counter>& analysis_queries_;
   prometheus::Family<prometheus::Counter>& analysis_query_errors_;
   prometheus::Histogram& analysis_query_duration_;
@@ -103,10 +128,17 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& rollout_phase_;
   prometheus::Family<prometheus::Gauge>& rollout_flag_percent_;
   prometheus::Family<prometheus::Gauge>& rollout_traffic_weight_;
+  prometheus::Family<prometheus::Gauge>& comparison_low_;
+  prometheus::Family<prometheus::Gauge>& comparison_high_;
+  prometheus::Family<prometheus::Gauge>& comparison_events_;
+  prometheus::Family<prometheus::Gauge>& comparison_total_;
   prometheus::Gauge& leader_;
 
-  std::mutex mutex_;  // guards rollouts_
+  std::mutex mutex_;  // guards rollouts_ and comparisons_
   std::map<std::pair<std::string, std::string>, RolloutSeries> rollouts_;
+  // By (namespace, name), then comparison name.
+  std::map<std::pair<std::string, std::string>, std::map<std::string, ComparisonSeries>>
+      comparisons_;
 };
 
 // Serves a registry at /metrics (prometheus-cpp's Exposer, on civetweb).

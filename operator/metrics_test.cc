@@ -46,6 +46,7 @@ TEST(MetricsTest, FreshRegistryShowsBuildInfoAndZeroedBoundedSeries) {
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_depth"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_adds_total"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_retries_total"), 0);
+  EXPECT_EQ(Sample(text, "agentrollout_status_writes_total"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_queries_total{result=\"error\"}"), 0);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_query_duration_seconds_count"), 0);
   for (const char* verdict : {"Go", "Hold", "NoGo", "Error"}) {
@@ -73,6 +74,7 @@ TEST(MetricsTest, CountersAndHistogramsMove) {
   metrics.CountWorkqueueAdd();
   metrics.CountWorkqueueAdd();
   metrics.CountWorkqueueRetry();
+  metrics.CountStatusWrite();
   metrics.ObserveAnalysisQuery(OkStatus(), 40ms);
   metrics.ObserveAnalysisQuery(Unavailable("connection refused"), 5s);
   metrics.ObserveAnalysisQuery(Error(ErrorCode::kDeadlineExceeded, "timeout"), 5s);
@@ -101,6 +103,7 @@ TEST(MetricsTest, CountersAndHistogramsMove) {
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_depth"), 7);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_adds_total"), 2);
   EXPECT_EQ(Sample(text, "agentrollout_workqueue_retries_total"), 1);
+  EXPECT_EQ(Sample(text, "agentrollout_status_writes_total"), 1);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_queries_total{result=\"success\"}"), 1);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_queries_total{result=\"error\"}"), 2);
   EXPECT_EQ(Sample(text, "agentrollout_analysis_query_errors_total{code=\"Unavailable\"}"), 1);
@@ -177,6 +180,53 @@ TEST(MetricsTest, ForgetRolloutRemovesOnlyThatRolloutsSeries) {
   EXPECT_EQ(Sample(metrics.Serialize(), Phase("voice", "voice-agent-v2", "Pending")), 1);
 }
 
+api::MetricStatus Compared(const std::string& name, std::string low, std::string high) {
+  api::MetricStatus status;
+  status.name = name;
+  status.comparison =
+      api::ComparisonStatus{std::move(low), std::move(high), {"46", "2000.5"}, {"10", "20000"}};
+  return status;
+}
+
+TEST(MetricsTest, ComparisonSeriesFollowTheLiveComparisons) {
+  Metrics metrics("dev");
+  api::MetricStatus metric;  // a metric of the table: no comparison series
+  metric.name = "error-rate";
+  metrics.SetComparisons("voice", "v2",
+                         {metric, Compared("errors-vs-stable", "0.012", "0.034"),
+                          Compared("slow-vs-stable", "-0.001", "0.004")});
+  std::string text = metrics.Serialize();
+  const std::string errors = R"({comparison="errors-vs-stable",name="v2",namespace="voice"})";
+  EXPECT_EQ(Sample(text, "agentrollout_comparison_low" + errors), 0.012);
+  EXPECT_EQ(Sample(text, "agentrollout_comparison_high" + errors), 0.034);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(agentrollout_comparison_calls{comparison="errors-vs-stable",name="v2",namespace="voice",version="canary"})"),
+      2000.5);
+  EXPECT_EQ(
+      Sample(
+          text,
+          R"(agentrollout_comparison_events{comparison="errors-vs-stable",name="v2",namespace="voice",version="stable"})"),
+      10);
+  EXPECT_THAT(text, Not(HasSubstr("error-rate")));
+
+  // A comparison without an interval (no data, an error) loses its series; so does a
+  // rollout that is no longer live.
+  api::MetricStatus errored;
+  errored.name = "slow-vs-stable";
+  metrics.SetComparisons("voice", "v2", {Compared("errors-vs-stable", "0.02", "0.04"), errored});
+  text = metrics.Serialize();
+  EXPECT_EQ(Sample(text, "agentrollout_comparison_low" + errors), 0.02);
+  EXPECT_THAT(text, Not(HasSubstr("slow-vs-stable")));
+  metrics.SetComparisons("voice", "v2", {});
+  EXPECT_THAT(metrics.Serialize(), Not(HasSubstr("errors-vs-stable")));
+
+  metrics.SetComparisons("voice", "v2", {Compared("errors-vs-stable", "0.02", "0.04")});
+  metrics.ForgetRollout("voice", "v2");
+  EXPECT_THAT(metrics.Serialize(), Not(HasSubstr("errors-vs-stable")));
+}
+
 TEST(MetricsTest, LabelValuesAreEscapedInTheExposition) {
   Metrics metrics("dev \"quoted\"\\");
   EXPECT_EQ(
@@ -218,6 +268,7 @@ TEST(MetricsTest, ExpositionPassesPromtoolCheckMetrics) {
   metrics.CountVerdict(api::Verdict::kHold);
   metrics.CountRollback(RollbackReason::kNoGo);
   metrics.SetRolloutState("voice", "voice-agent-v2", api::RolloutPhase::kAwaitingApproval, 50, 50);
+  metrics.SetComparisons("voice", "voice-agent-v2", {Compared("errors-vs-stable", "0.01", "0.02")});
   metrics.SetLeader(true);
   const std::string text = metrics.Serialize();
 

@@ -33,6 +33,7 @@ struct FlagValues {
   bool cache_target_reads = true;
   bool deployment_env_store = false;
   std::string rollback_on_delete_timeout = "2m";
+  std::string status_refresh_interval = "5m";
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
   std::string log_format = "json";
@@ -88,6 +89,12 @@ void DefineFlags(CLI::App& app, FlagValues& v) {
                  "failed flag and traffic writes before it lets the object go with a Warning "
                  "Event")
       ->envname("AGENTROLLOUT_ROLLBACK_ON_DELETE_TIMEOUT");
+  app.add_option("--status-refresh-interval", v.status_refresh_interval,
+                 "How often a rollout's status.analysis values (lastEvaluated, metric values, "
+                 "comparison counts) are written when nothing else changed; a change of phase, "
+                 "verdict, counter or message, a metric changing zone or a value moving by more "
+                 "than 10% is written at once. 0 writes every evaluation")
+      ->envname("AGENTROLLOUT_STATUS_REFRESH_INTERVAL");
   app.add_option("--metrics-addr", v.metrics_addr,
                  "Address of the Prometheus /metrics endpoint (HOST:PORT or :PORT); \"0\" = off")
       ->envname("AGENTROLLOUT_METRICS_ADDR");
@@ -182,6 +189,13 @@ Result<Options> Convert(const FlagValues& v) {
   auto on_delete = ParseDuration("--rollback-on-delete-timeout", v.rollback_on_delete_timeout);
   if (!on_delete.ok()) return on_delete.error();
   o.rollback_on_delete_timeout = *on_delete;
+  auto refresh = ParseDuration("--status-refresh-interval", v.status_refresh_interval);
+  if (!refresh.ok()) return refresh.error();
+  if (*refresh < milliseconds(0)) {
+    return FlagError("--status-refresh-interval", v.status_refresh_interval,
+                     "must not be negative");
+  }
+  o.status_refresh_interval = *refresh;
 
   if (v.metrics_addr == "0") {
     o.metrics_address.reset();

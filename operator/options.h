@@ -47,6 +47,9 @@ struct Options {
   bool deployment_env_store = false;
   // A deletion under the onDelete `rollback` finalizer gives up after this long.
   std::chrono::milliseconds rollback_on_delete_timeout = std::chrono::minutes(2);
+  // status.analysis values that say nothing new are written at most this often
+  // (controllers::StatusRefresh); zero writes every evaluation.
+  std::chrono::milliseconds status_refresh_interval = std::chrono::minutes(5);
   std::optional<ListenAddress> metrics_address = ListenAddress{"0.0.0.0", 8080};  // nullopt: off
   ListenAddress health_address{"0.0.0.0", 8081};
   LogFormat log_format = LogFormat::kJson;

@@ -83,6 +83,7 @@ TEST_F(OptionsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(options->concurrency, 4);
   EXPECT_TRUE(options->cache_target_reads);
   EXPECT_EQ(options->rollback_on_delete_timeout, 2min);
+  EXPECT_EQ(options->status_refresh_interval, 5min);
   EXPECT_EQ(options->metrics_address, (ListenAddress{"0.0.0.0", 8080}));
   EXPECT_EQ(options->health_address, (ListenAddress{"0.0.0.0", 8081}));
   EXPECT_EQ(options->log_format, LogFormat::kJson);
@@ -97,6 +98,7 @@ TEST_F(OptionsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(defaults.concurrency, options->concurrency);
   EXPECT_EQ(defaults.cache_target_reads, options->cache_target_reads);
   EXPECT_EQ(defaults.rollback_on_delete_timeout, options->rollback_on_delete_timeout);
+  EXPECT_EQ(defaults.status_refresh_interval, options->status_refresh_interval);
   EXPECT_EQ(defaults.metrics_address, options->metrics_address);
   EXPECT_EQ(defaults.health_address, options->health_address);
   EXPECT_EQ(defaults.leader_election_id, options->leader_election_id);
@@ -122,6 +124,7 @@ TEST_F(OptionsTest, HelpListsEveryFlagWithDefaultAndEnvironmentVariable) {
       {"--cache-target-reads", "true", "AGENTROLLOUT_CACHE_TARGET_READS"},
       {"--deployment-env-store", "", "AGENTROLLOUT_DEPLOYMENT_ENV_STORE"},
       {"--rollback-on-delete-timeout", "2m", "AGENTROLLOUT_ROLLBACK_ON_DELETE_TIMEOUT"},
+      {"--status-refresh-interval", "5m", "AGENTROLLOUT_STATUS_REFRESH_INTERVAL"},
       {"--metrics-addr", ":8080", "AGENTROLLOUT_METRICS_ADDR"},
       {"--health-addr", ":8081", "AGENTROLLOUT_HEALTH_ADDR"},
       {"--log-format", "json", "AGENTROLLOUT_LOG_FORMAT"},

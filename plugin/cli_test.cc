@@ -183,5 +183,21 @@ TEST_F(PluginCliTest, BadArgumentsAreClearErrors) {
   EXPECT_THAT(ran.out, HasSubstr("bucket"));
 }
 
+TEST_F(PluginCliTest, DashboardRefusesABadAddress) {
+  for (const char* address :
+       {"3100", "127.0.0.1:http", "127.0.0.1:70000", "[::1:3100", "host/x:3100"}) {
+    const Ran ran = Run({"dashboard", "--address", address});
+    EXPECT_EQ(ran.code, 1) << address;
+    EXPECT_THAT(ran.err, HasSubstr("--address \"" + std::string(address) + "\"")) << address;
+  }
+}
+
+TEST_F(PluginCliTest, DashboardWarnsWhenNotOnLoopback) {
+  // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding fails after the warning.
+  const Ran ran = Run({"dashboard", "--address", "192.0.2.1:0"});
+  EXPECT_THAT(ran.err, HasSubstr("warning: --address 192.0.2.1:0 is not a loopback address"));
+  EXPECT_EQ(ran.code, 1) << "192.0.2.1 is not an address of this machine: " << ran.err;
+}
+
 }  // namespace
 }  // namespace agentrollout::plugin

@@ -4,15 +4,22 @@
 #include <agentrollout/flag_client_json.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
+#include "analysis/compare.h"
 #include "analysis/template.h"
 #include "api/codec.h"
 #include "api/names.h"
 #include "api/threshold.h"
 #include "api/time.h"
+#include "common/text.h"
 
 namespace agentrollout::plugin {
 namespace {
@@ -84,11 +91,102 @@ std::vector<std::vector<std::string>> MetricRows(const api::AgentRollout& rollou
                     status ? status->message : ""});
     if (found != live.end()) live.erase(found);
   }
+  for (const api::ComparisonSpec& comparison : rollout.spec.analysis.comparisons) {
+    live.erase(comparison.name);  // shown by ComparisonRows
+  }
   for (const api::MetricStatus& metric : rollout.status.analysis.metrics) {
-    if (!live.contains(metric.name)) continue;
+    if (!live.contains(metric.name) || metric.comparison) continue;
     rows.push_back({name_of(metric.name, metric.dry_run), Or(metric.value),
                     Or(api::Name(metric.verdict)), Or(metric.go), Or(metric.no_go),
                     Or(metric.abort), metric.message});
+  }
+  return rows;
+}
+
+// A number of status, if it is one.
+std::optional<double> Number(const std::string& text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+// "46/2000 (2.3%)": a version's events of its calls, and their share.
+std::string Counts(const api::CountsStatus& counts) {
+  std::string text = Or(counts.events) + "/" + Or(counts.total);
+  const auto events = Number(counts.events);
+  const auto total = Number(counts.total);
+  if (events && total && *total > 0) {
+    char share[32];
+    std::snprintf(share, sizeof share, " (%.3g%%)", 100 * *events / *total);
+    text += share;
+  }
+  return text;
+}
+
+// "+1.2..+3.4 pts": the interval for canary - stable in percentage points.
+std::string Points(double low, double high) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%+.3g..%+.3g pts", 100 * low, 100 * high);
+  return text;
+}
+
+}  // namespace
+
+std::string IntervalBar(double low, double high, double go, double no_go) {
+  constexpr int kWidth = 31;
+  // The scale spans the interval and both lines, with a margin so no mark sits on an edge.
+  double from = std::min({low, go, no_go});
+  double to = std::max({high, go, no_go});
+  const double margin = std::max((to - from) * 0.1, 1e-9);
+  from -= margin;
+  to += margin;
+  const auto column = [&](double value) {
+    const double at = (value - from) / (to - from) * (kWidth - 1);
+    return std::clamp(static_cast<int>(std::lround(at)), 0, kWidth - 1);
+  };
+  std::string bar(kWidth, '.');
+  const int first = column(low);
+  const int last = column(high);
+  for (int i = first; i <= last; ++i) bar[static_cast<std::size_t>(i)] = '=';
+  bar[static_cast<std::size_t>(first)] = '[';
+  bar[static_cast<std::size_t>(last)] = ']';
+  bar[static_cast<std::size_t>(column(go))] = 'G';
+  bar[static_cast<std::size_t>(column(no_go))] = 'N';
+  return bar;
+}
+
+namespace {
+
+// The comparisons (API.md §3.3): spec order, live counts and interval from status.
+std::vector<std::vector<std::string>> ComparisonRows(const api::AgentRollout& rollout) {
+  std::vector<std::vector<std::string>> rows = {{"COMPARISON", "CANARY", "STABLE", "CANARY-STABLE",
+                                                 "INTERVAL (G go, N no-go)", "VERDICT", "MESSAGE"}};
+  std::map<std::string, const api::MetricStatus*> live;
+  for (const api::MetricStatus& metric : rollout.status.analysis.metrics) {
+    live[metric.name] = &metric;
+  }
+  for (const api::ComparisonSpec& spec : rollout.spec.analysis.comparisons) {
+    const auto found = live.find(spec.name);
+    const api::MetricStatus* status = found == live.end() ? nullptr : found->second;
+    std::vector<std::string> row = {spec.name, "-", "-", "-", "-", "-", ""};
+    if (status != nullptr) {
+      row[5] = Or(api::Name(status->verdict));
+      row[6] = status->message;
+    }
+    if (status != nullptr && status->comparison) {
+      const api::ComparisonStatus& comparison = *status->comparison;
+      row[1] = Counts(comparison.canary);
+      row[2] = Counts(comparison.stable);
+      const auto low = Number(comparison.low);
+      const auto high = Number(comparison.high);
+      if (low && high) {
+        row[3] = Points(*low, *high);
+        row[4] = IntervalBar(*low, *high, spec.go.value, spec.no_go.value);
+      }
+    }
+    rows.push_back(std::move(row));
   }
   return rows;
 }
@@ -238,10 +336,16 @@ std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now) {
   }
   out << ":\n";
   const auto metric_rows = MetricRows(rollout);
-  if (metric_rows.size() == 1) {
+  if (metric_rows.size() > 1) {
+    out << FormatTable(metric_rows, "  ");
+  } else if (rollout.spec.analysis.comparisons.empty()) {
     out << "  no metrics: phases advance on time alone\n";
   } else {
-    out << FormatTable(metric_rows, "  ");
+    out << "  no metrics, only the comparisons below\n";
+  }
+  if (!rollout.spec.analysis.comparisons.empty()) {
+    out << "\nCanary vs stable (events/calls in this phase; interval of canary - stable):\n"
+        << FormatTable(ComparisonRows(rollout), "  ");
   }
 
   out << "\nRollback:";
@@ -289,13 +393,16 @@ std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now) {
   return out.str();
 }
 
-std::string FormatQueries(const api::AgentRollout& rollout) {
-  const std::vector<api::MetricSpec>& metrics = rollout.spec.analysis.metrics;
+std::string FormatQueries(const api::AgentRollout& rollout, api::Timestamp now) {
+  const api::AnalysisSpec& analysis = rollout.spec.analysis;
   std::string phase;
   std::string when;
+  api::Duration since_start{0};
   if (rollout.status.current_phase) {
     phase = rollout.status.current_phase->name;
     when = "phase " + phase;
+    since_start =
+        std::chrono::duration_cast<api::Duration>(now - rollout.status.current_phase->started_at);
   } else if (!rollout.spec.phases.empty()) {
     phase = rollout.spec.phases.front().name;
     when = "phase " + phase + ", not started yet";
@@ -303,21 +410,37 @@ std::string FormatQueries(const api::AgentRollout& rollout) {
   std::ostringstream out;
   out << "\nQueries";
   if (!when.empty()) out << " (" << when << ")";
-  if (metrics.empty()) {
+  if (analysis.metrics.empty() && analysis.comparisons.empty()) {
     out << ": none (no metrics: phases advance on time alone)\n";
     return out.str();
   }
   out << ":\n";
-  const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
-  for (const api::MetricSpec& metric : metrics) {
-    Result<std::string> rendered = analysis::Render(metric.query, vars);
+  const auto print = [&out](const std::string& title, const Result<std::string>& rendered) {
     if (!rendered.ok()) {
-      out << "  " << metric.name << ": does not render: " << rendered.error().message() << '\n';
-      continue;
+      out << "  " << title << ": does not render: " << rendered.error().message() << '\n';
+      return;
     }
-    out << "  " << metric.name << (metric.dry_run ? " (dryRun):\n" : ":\n");
+    out << "  " << title << ":\n";
     std::istringstream lines(*rendered);
     for (std::string line; std::getline(lines, line);) out << "    " << line << '\n';
+  };
+  const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
+  for (const api::MetricSpec& metric : analysis.metrics) {
+    print(metric.name + (metric.dry_run ? " (dryRun)" : ""), analysis::Render(metric.query, vars));
+  }
+  // As the operator sends them now: {{window}} is the time since the phase started.
+  const analysis::Versions versions = analysis::VersionsOf(vars);
+  const std::string window = analysis::PromQLWindow(since_start);
+  for (const api::ComparisonSpec& comparison : analysis.comparisons) {
+    const auto queries = analysis::RenderComparison(comparison, vars, versions, window);
+    const std::array<std::string, analysis::kQueriesPerComparison> titles = {
+        "events, canary " + QuoteForMessage(versions.canary),
+        "total, canary " + QuoteForMessage(versions.canary),
+        "events, stable " + QuoteForMessage(versions.stable),
+        "total, stable " + QuoteForMessage(versions.stable)};
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      print(comparison.name + " (" + titles[i] + ")", queries[i]);
+    }
   }
   return out.str();
 }
@@ -490,7 +613,8 @@ Result<BucketState> BucketStateOfRollout(kube::Client& client, std::string_view 
   state.enabled_tenants = spec->enabled_tenants;
   state.disabled_tenants = spec->disabled_tenants;
   if (!spec->config_map) {
-    // The FeatureFlag object is flagd's; the operator writes it from the spec and status.
+    // The FeatureFlag object is flagd's and a PostgreSQL row the application's (the plugin
+    // has no database access); the operator writes either from the spec and status.
     const auto& current = rollout->status.current_phase;
     state.enabled = current && rollout->status.phase != api::RolloutPhase::kRolledBack;
     state.percent = current ? current->flag_percent : 0;

@@ -40,13 +40,22 @@ std::string FormatList(const std::vector<api::AgentRollout>& rollouts, bool with
                        api::Timestamp now);
 
 // `status`: phase, step i/n, flag %, weight, message, the go/no-go table with live values,
-// the rollback record, history and conditions.
+// the comparisons (canary and stable counts and shares, the interval for canary - stable
+// in points and as an IntervalBar), the rollback record, history and conditions.
 std::string FormatStatus(const api::AgentRollout& rollout, api::Timestamp now);
 
-// `status --queries`: each metric's query rendered as the operator sends it to Prometheus
-// (analysis::BuildTemplateVars and Render for the current phase, else the first), or the
-// reason it does not render.
-std::string FormatQueries(const api::AgentRollout& rollout);
+// The interval [low, high] of a comparison as a 31-character text bar against its lines:
+// `[===]` spans the interval, `G` marks the go line and `N` the No-Go line (drawn over the
+// interval when inside it), `.` the rest; the scale covers the interval and both lines.
+// E.g. `...G....[======N============]..` for the interval [0.012, 0.035] against go
+// 0.005 and noGo 0.02.
+std::string IntervalBar(double low, double high, double go, double no_go);
+
+// `status --queries`: each metric's query, and each comparison's four (events and total,
+// canary and stable), rendered as the operator sends them to Prometheus at `now`
+// (analysis::BuildTemplateVars and Render for the current phase, else the first;
+// {{window}} the time since that phase started), or the reason one does not render.
+std::string FormatQueries(const api::AgentRollout& rollout, api::Timestamp now);
 
 // What `bucket` knows about a flag beyond the tenants' buckets.
 struct BucketState {

@@ -138,6 +138,47 @@ TEST(FormatStatus, ShowsEverythingAPersonAsksAbout) {
             "  Healthy       Unknown   Hold          12m\n");
 }
 
+TEST(IntervalBar, DrawsTheIntervalAgainstTheLines) {
+  // Scale [0.002, 0.038] (the interval and both lines, 10 % margins) over 31 columns.
+  EXPECT_EQ(IntervalBar(0.012, 0.035, 0.005, 0.02), "...G....[======N============]..");
+  EXPECT_EQ(IntervalBar(-0.002, 0.003, 0.005, 0.02), "...[====].G.................N..");
+  // A point interval is one mark; a line over the interval wins.
+  EXPECT_EQ(IntervalBar(0.01, 0.01, 0.005, 0.02).find('G') != std::string::npos, true);
+  EXPECT_EQ(IntervalBar(-1, 1, 0.005, 0.02).size(), 31u);
+}
+
+TEST(FormatStatus, ShowsComparisonsWithCountsRatesAndTheIntervalBar) {
+  api::AgentRollout rollout = VoiceAgent();
+  rollout.spec.analysis.comparisons = {
+      api::ComparisonSpec{"error-rate-vs-stable", "e", "t",
+                          api::Threshold{api::CompareOp::kLess, 0.005},
+                          api::Threshold{api::CompareOp::kGreater, 0.02}, 0.95, 100},
+      api::ComparisonSpec{"slow-calls-vs-stable", "e", "t",
+                          api::Threshold{api::CompareOp::kLess, 0.01},
+                          api::Threshold{api::CompareOp::kGreater, 0.05}, 0.95, 100}};
+  api::MetricStatus judged;
+  judged.name = "error-rate-vs-stable";
+  judged.verdict = api::Verdict::kNoGo;
+  judged.value = "0.0235";
+  judged.message = "canary is worse by 1.2–3.5 points (No-Go above 2)";
+  judged.comparison = api::ComparisonStatus{"0.012", "0.035", {"52", "2000"}, {"50", "20000"}};
+  rollout.status.analysis.metrics.push_back(judged);
+  const std::string text = FormatStatus(rollout, At("2026-11-22T11:00:00Z"));
+  EXPECT_THAT(text,
+              HasSubstr("\nCanary vs stable (events/calls in this phase; interval of canary - "
+                        "stable):\n"
+                        "  COMPARISON             CANARY           STABLE             "
+                        "CANARY-STABLE    INTERVAL (G go, N no-go)          VERDICT   MESSAGE\n"
+                        "  error-rate-vs-stable   52/2000 (2.6%)   50/20000 (0.25%)   "
+                        "+1.2..+3.5 pts   ...G....[======N============]..   NoGo      canary "
+                        "is worse by 1.2–3.5 points (No-Go above 2)\n"
+                        "  slow-calls-vs-stable   -                -                  -        "
+                        "        -                                 -\n"))
+      << text;
+  // The comparison's status entry is not listed again among the metrics.
+  EXPECT_THAT(text, Not(HasSubstr("  error-rate-vs-stable   0.0235")));
+}
+
 TEST(FormatStatus, SaysWhatIsMissing) {
   api::AgentRollout rollout;
   rollout.metadata.name = "new";
@@ -247,7 +288,7 @@ TEST(FormatQueries, RendersEachMetricAsTheOperatorDoes) {
       {"broken", "rate(x{a=\"{{nope}}\"}[5m])", false, {}, {}, std::nullopt});
   const std::string phase = rollout.status.current_phase ? rollout.status.current_phase->name
                                                          : rollout.spec.phases.front().name;
-  const std::string text = FormatQueries(rollout);
+  const std::string text = FormatQueries(rollout, At("2026-11-22T11:00:00Z"));
   EXPECT_THAT(text, HasSubstr("Queries (phase " + phase));
   const analysis::TemplateVars vars = analysis::BuildTemplateVars(rollout, phase);
   const api::MetricSpec& first = rollout.spec.analysis.metrics.front();
@@ -261,7 +302,23 @@ TEST(FormatQueries, RendersEachMetricAsTheOperatorDoes) {
   EXPECT_THAT(text, HasSubstr("{{nope}}"));
 
   rollout.spec.analysis.metrics.clear();
-  EXPECT_THAT(FormatQueries(rollout), HasSubstr("none (no metrics"));
+  EXPECT_THAT(FormatQueries(rollout, At("2026-11-22T11:00:00Z")), HasSubstr("none (no metrics"));
+}
+
+TEST(FormatQueries, RendersEachComparisonForBothVersionsWithTheWindowSoFar) {
+  api::AgentRollout rollout = VoiceAgent();
+  rollout.spec.analysis.metrics.clear();
+  rollout.spec.analysis.comparisons = {
+      api::ComparisonSpec{"errors-vs-stable", R"(sum(increase(e{v="{{version}}"}[{{window}}])))",
+                          R"(sum(increase(t{v="{{version}}"}[{{window}}])))",
+                          api::Threshold{api::CompareOp::kLess, 0.005},
+                          api::Threshold{api::CompareOp::kGreater, 0.02}, 0.95, 100}};
+  // The example's phase started 60m before.
+  const std::string text = FormatQueries(rollout, At("2026-11-22T11:00:00Z"));
+  EXPECT_THAT(text, HasSubstr("  errors-vs-stable (events, canary \"voice-agent-v2\"):\n"
+                              "    sum(increase(e{v=\"voice-agent-v2\"}[3600s]))\n"));
+  EXPECT_THAT(text, HasSubstr("  errors-vs-stable (total, stable \"voice-agent-v1\"):\n"
+                              "    sum(increase(t{v=\"voice-agent-v1\"}[3600s]))\n"));
 }
 
 TEST(CheckAction, FollowsTheOperatorsRules) {

@@ -6,14 +6,18 @@
 //                   outcome="completed|failed"} (one call per request, failed when the
 //                   request fails), circuit_breaker_open_total and agent_complaints_total
 //   GET  /control   the current knobs as JSON
-//   POST /control   change knobs: errorRatio (0..1), latencyMs (>= 0), rps (>= 0), as query
-//                   parameters or a form body, e.g. POST /control?errorRatio=0.1&latencyMs=900;
-//                   and record events: circuitBreakerOpens=N, complaints=N add N to those
-//                   counters
+//   POST /control   change knobs: errorRatio (0..1), latencyMs (>= 0), slowRatio (0..1),
+//                   slowLatencyMs (>= 0), rps (>= 0), as query parameters or a form body,
+//                   e.g. POST /control?errorRatio=0.1&latencyMs=900; and record events:
+//                   circuitBreakerOpens=N, complaints=N add N to those counters
+// With --stable-version-label it serves a second version too (canary versus stable,
+// API.md §3.3), each with knobs of its own: `version=LABEL` in a POST picks the version it
+// changes (default: --version-label's), and GET /control lists both.
 // The first line on stdout is the bound port, so callers can ask for port 0.
 //
-// Traffic is deterministic so tests can reason about query results exactly: every request
-// takes exactly latencyMs, and errors are spread evenly (errorRatio 0.1 = every 10th).
+// Traffic is deterministic so tests can reason about query results exactly: a request
+// takes latencyMs, or slowLatencyMs for a slowRatio share of them, and errors and slow
+// requests are spread evenly (errorRatio 0.1 = every 10th).
 #include <CivetServer.h>
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -42,6 +46,8 @@ namespace {
 struct Knobs {
   std::atomic<double> error_ratio{0};
   std::atomic<double> latency_ms{100};
+  std::atomic<double> slow_ratio{0};
+  std::atomic<double> slow_latency_ms{1500};
   std::atomic<double> rps{20};
 };
 
@@ -113,13 +119,16 @@ class Traffic {
     constexpr auto kStep = std::chrono::milliseconds(10);
     double due = 0;         // requests owed, fractional
     double error_debt = 0;  // error share owed, fractional
+    double slow_debt = 0;   // slow share owed, fractional
     auto last = std::chrono::steady_clock::now();
     while (stop.SleepFor(kStep)) {
       const auto now = std::chrono::steady_clock::now();
       due += knobs_.rps.load() * std::chrono::duration<double>(now - last).count();
       last = now;
       const double ratio = knobs_.error_ratio.load();
+      const double slow_ratio = knobs_.slow_ratio.load();
       const double latency = knobs_.latency_ms.load() / 1000.0;
+      const double slow_latency = knobs_.slow_latency_ms.load() / 1000.0;
       for (; due >= 1; due -= 1) {
         error_debt += ratio;
         if (error_debt >= 1 - 1e-9) {
@@ -130,7 +139,13 @@ class Traffic {
           success_->Increment();
           calls_completed_->Increment();
         }
-        latency_->Observe(latency);
+        slow_debt += slow_ratio;
+        if (slow_debt >= 1 - 1e-9) {
+          slow_debt -= 1;
+          latency_->Observe(slow_latency);
+        } else {
+          latency_->Observe(latency);
+        }
       }
     }
   }
@@ -169,10 +184,18 @@ class MetricsHandler final : public CivetHandler {
   std::shared_ptr<prometheus::Registry> registry_;
 };
 
+// One version's traffic and the knobs that shape it.
+struct Version {
+  std::string label;
+  Knobs knobs;
+  std::unique_ptr<Traffic> traffic;
+};
+
 class ControlHandler final : public CivetHandler {
  public:
-  ControlHandler(Knobs& knobs, Traffic& traffic, std::string agent, std::string version)
-      : knobs_(knobs), traffic_(traffic), agent_(std::move(agent)), version_(std::move(version)) {}
+  // `versions`: the first is the one a POST without `version=` changes.
+  ControlHandler(std::vector<std::unique_ptr<Version>>& versions, std::string agent)
+      : versions_(versions), agent_(std::move(agent)) {}
 
   bool handleGet(CivetServer*, mg_connection* conn) override {
     Reply(conn, 200, "application/json", State());
@@ -180,6 +203,19 @@ class ControlHandler final : public CivetHandler {
   }
 
   bool handlePost(CivetServer*, mg_connection* conn) override {
+    Version* version = versions_.front().get();
+    if (std::string label; CivetServer::getParam(conn, "version", label)) {
+      version = nullptr;
+      for (const auto& candidate : versions_) {
+        if (candidate->label == label) version = candidate.get();
+      }
+      if (version == nullptr) {
+        Reply(conn, 400, "text/plain", "version: \"" + label + "\" is not served here\n");
+        return true;
+      }
+    }
+    Knobs& knobs = version->knobs;
+    Traffic& traffic = *version->traffic;
     // Knobs are set; events (counts) are added to their counters.
     struct Param {
       const char* name;
@@ -189,12 +225,14 @@ class ControlHandler final : public CivetHandler {
     };
     auto set = [](std::atomic<double>& knob) { return [&knob](double v) { knob.store(v); }; };
     const std::vector<Param> params = {
-        {"errorRatio", 0, 1, set(knobs_.error_ratio)},
-        {"latencyMs", 0, 600000, set(knobs_.latency_ms)},
-        {"rps", 0, 100000, set(knobs_.rps)},
+        {"errorRatio", 0, 1, set(knobs.error_ratio)},
+        {"latencyMs", 0, 600000, set(knobs.latency_ms)},
+        {"slowRatio", 0, 1, set(knobs.slow_ratio)},
+        {"slowLatencyMs", 0, 600000, set(knobs.slow_latency_ms)},
+        {"rps", 0, 100000, set(knobs.rps)},
         {"circuitBreakerOpens", 0, 1000000,
-         [this](double n) { traffic_.RecordCircuitBreakerOpens(n); }},
-        {"complaints", 0, 1000000, [this](double n) { traffic_.RecordComplaints(n); }}};
+         [&traffic](double n) { traffic.RecordCircuitBreakerOpens(n); }},
+        {"complaints", 0, 1000000, [&traffic](double n) { traffic.RecordComplaints(n); }}};
     std::vector<std::pair<const Param*, double>> updates;
     for (const Param& param : params) {
       std::string text;
@@ -227,19 +265,27 @@ class ControlHandler final : public CivetHandler {
   }
   static std::string FormatNumber(double value) { return nlohmann::json(value).dump(); }
 
-  std::string State() const {
-    return nlohmann::json{{"agent", agent_},
-                          {"version", version_},
-                          {"errorRatio", knobs_.error_ratio.load()},
-                          {"latencyMs", knobs_.latency_ms.load()},
-                          {"rps", knobs_.rps.load()}}
-        .dump();
+  static nlohmann::json KnobsJson(const Version& version) {
+    const Knobs& knobs = version.knobs;
+    return {{"version", version.label},
+            {"errorRatio", knobs.error_ratio.load()},
+            {"latencyMs", knobs.latency_ms.load()},
+            {"slowRatio", knobs.slow_ratio.load()},
+            {"slowLatencyMs", knobs.slow_latency_ms.load()},
+            {"rps", knobs.rps.load()}};
   }
 
-  Knobs& knobs_;
-  Traffic& traffic_;
+  // The first version's knobs at the top (as before there were two), all under `versions`.
+  std::string State() const {
+    nlohmann::json state = KnobsJson(*versions_.front());
+    state["agent"] = agent_;
+    state["versions"] = nlohmann::json::array();
+    for (const auto& version : versions_) state["versions"].push_back(KnobsJson(*version));
+    return state.dump();
+  }
+
+  std::vector<std::unique_ptr<Version>>& versions_;
   std::string agent_;
-  std::string version_;
 };
 
 int Main(int argc, char** argv) {
@@ -248,6 +294,7 @@ int Main(int argc, char** argv) {
       "HTTP (GET/POST /control)"};
   std::string listen = "127.0.0.1:0";
   std::string version = "v1";
+  std::string stable_version;
   std::string agent = "voice";
   double rps = 20;
   double error_ratio = 0;
@@ -255,6 +302,9 @@ int Main(int argc, char** argv) {
   app.add_option("--listen", listen, "address:port to serve on (port 0 = any free port)")
       ->capture_default_str();
   app.add_option("--version-label", version, "value of the version label")->capture_default_str();
+  app.add_option("--stable-version-label", stable_version,
+                 "serve a second version with this label, with knobs of its own (POST "
+                 "/control?version=LABEL&...); it starts with the same knobs");
   app.add_option("--agent", agent, "value of the agent label")->capture_default_str();
   app.add_option("--rps", rps, "synthetic requests per second")
       ->check(CLI::Range(0.0, 100000.0))
@@ -267,10 +317,12 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  Knobs knobs;
-  knobs.rps = rps;
-  knobs.error_ratio = error_ratio;
-  knobs.latency_ms = latency_ms;
+  if (stable_version == version) {
+    std::cerr << "agentrollout-test-exporter: --stable-version-label must differ from "
+                 "--version-label"
+              << std::endl;
+    return 1;
+  }
 
   // SIGINT/SIGTERM are taken by sigwait below, never delivered to another thread.
   sigset_t signals;
@@ -280,9 +332,18 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto registry = std::make_shared<prometheus::Registry>();
-  Traffic traffic(*registry, agent, version, knobs);
+  std::vector<std::unique_ptr<Version>> versions;
+  for (const std::string& label : {version, stable_version}) {
+    if (label.empty()) continue;
+    auto& served = versions.emplace_back(std::make_unique<Version>());
+    served->label = label;
+    served->knobs.rps = rps;
+    served->knobs.error_ratio = error_ratio;
+    served->knobs.latency_ms = latency_ms;
+    served->traffic = std::make_unique<Traffic>(*registry, agent, label, served->knobs);
+  }
   MetricsHandler metrics(registry);
-  ControlHandler control(knobs, traffic, agent, version);
+  ControlHandler control(versions, agent);
 
   std::unique_ptr<CivetServer> server;
   try {
@@ -302,14 +363,18 @@ int Main(int argc, char** argv) {
   }
   std::cout << ports.front() << std::endl;
   std::cerr << "agentrollout-test-exporter: agent=" << agent << " version=" << version
+            << (stable_version.empty() ? "" : " stable version=" + stable_version)
             << " serving /metrics and /control on port " << ports.front() << std::endl;
 
   StopSignal stop;
-  std::thread generator([&] { traffic.Run(stop); });
+  std::vector<std::thread> generators;
+  for (const auto& served : versions) {
+    generators.emplace_back([&stop, &served] { served->traffic->Run(stop); });
+  }
   int received = 0;
   sigwait(&signals, &received);
   stop.Stop();
-  generator.join();
+  for (std::thread& generator : generators) generator.join();
   server->close();
   return 0;
 }

@@ -12,7 +12,10 @@
 #include "analysis/prometheus_client.h"
 #include "api/codec.h"
 #include "common/text.h"
-#include "controllers/notify/webhook_notifier.h"
+#include "controllers/notify/alertmanager_channel.h"
+#include "controllers/notify/pagerduty_channel.h"
+#include "controllers/notify/slack_channel.h"
+#include "controllers/notify/webhook_channel.h"
 #include "kube/event_recorder.h"
 
 namespace {
@@ -59,13 +62,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       "AnalysisError", event_message, {}, {}));
   if (event["message"] != event_message) __builtin_trap();
 
-  // A notification's body.
-  agentrollout::controllers::Notification notification;
+  // A notification's body, of every kind: what a server said may be in the message, the
+  // metric's value and the fields.
+  namespace notify = agentrollout::controllers;
+  notify::Notification notification;
   notification.namespace_ = "ns";
   notification.name = "r";
+  notification.reason = api::EventReason::kRolledBack;
   notification.text = std::string(bytes);
-  notification.rollout = {{"phase", std::string(bytes)}};
-  const json webhook = RoundTrip(agentrollout::controllers::WebhookBody(notification));
+  notification.rollout = {{"phase", std::string(bytes)}, {"revision", std::string(bytes)}};
+  notification.metric = notify::DecidingMetric{"m", std::string(bytes), std::string(bytes)};
+  const json webhook = RoundTrip(notify::WebhookBody(notification));
   if (!webhook.contains("text")) __builtin_trap();
+  const json slack = RoundTrip(notify::SlackBody(notification));
+  for (const json& block : slack["blocks"]) {
+    if (!block.contains("text")) continue;
+    const std::string text = block["text"]["text"];
+    std::size_t chars = 0;  // Slack counts characters (an invalid byte became one U+FFFD)
+    for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
+    if (chars > notify::kSlackMaxTextChars) __builtin_trap();
+    if (text.find('<') != std::string::npos) __builtin_trap();
+  }
+  const api::NotificationSpec target;
+  const auto pagerduty = notify::PagerDutyEvent(notification, target);
+  if (!pagerduty) __builtin_trap();
+  const json pd_event = RoundTrip(*pagerduty);
+  if (pd_event["dedup_key"].get<std::string>().size() > notify::kPagerDutyMaxDedupKey ||
+      pd_event["payload"]["summary"].get<std::string>().size() > notify::kPagerDutyMaxSummary) {
+    __builtin_trap();
+  }
+  const auto alert = notify::AlertmanagerMessage(notification, target);
+  if (!alert) __builtin_trap();
+  if (RoundTrip(*alert)["alerts"].size() != 1) __builtin_trap();
   return 0;
 }

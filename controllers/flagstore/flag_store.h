@@ -1,6 +1,6 @@
 // The flag store a rollout writes (API.md §5): one interface, implemented on a ConfigMap
-// (configmap_flags.h), an OpenFeature FeatureFlag (featureflag_flags.h) or a Deployment's
-// environment (deployment_env_flags.h).
+// (configmap_flags.h), an OpenFeature FeatureFlag (featureflag_flags.h), a PostgreSQL table
+// (postgres_flags.h) or a Deployment's environment (deployment_env_flags.h).
 #pragma once
 
 #include <memory>
@@ -21,6 +21,7 @@ struct DesiredFlags {
   // Exactly one store is set (copied from spec.flag).
   std::optional<api::ConfigMapFlagStore> config_map;
   std::optional<api::FeatureFlagStore> feature_flag;
+  std::optional<api::PostgresFlagStore> postgres;
   std::optional<api::DeploymentEnvFlagStore> deployment_env;
   std::string rollout;          // "namespace/name", recorded in each ConfigMap entry
   std::string phase;            // the current phase's name, recorded in each ConfigMap entry

@@ -6,6 +6,7 @@
 #include "controllers/flagstore/configmap_flags.h"
 #include "controllers/flagstore/deployment_env_flags.h"
 #include "controllers/flagstore/featureflag_flags.h"
+#include "controllers/flagstore/postgres_flags.h"
 
 namespace agentrollout::controllers {
 namespace {
@@ -34,27 +35,31 @@ class AnyFlagStore final : public FlagStore {
   AnyFlagStore(kube::Client& client, const ConflictRetry& retry, const FlagStoreOptions& options)
       : config_map_(NewConfigMapFlagStore(client, retry)),
         feature_flag_(NewFeatureFlagStore(client, retry)),
+        postgres_(NewPostgresFlagStore(LabelledSecretUris(client))),
         deployment_env_(options.deployment_env ? NewDeploymentEnvFlagStore(client, retry)
                                                : std::make_unique<DisabledDeploymentEnvStore>()) {}
 
   Status Apply(const DesiredFlags& desired) override {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
-    return StoreOf(desired).Apply(desired);
+    return StoreFor(desired).Apply(desired);
   }
 
   Status Release(const DesiredFlags& desired, ReleaseMode mode) override {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
-    return StoreOf(desired).Release(desired, mode);
+    return StoreFor(desired).Release(desired, mode);
   }
 
  private:
-  FlagStore& StoreOf(const DesiredFlags& desired) const {
+  FlagStore& StoreFor(const DesiredFlags& desired) const {
     if (desired.config_map) return *config_map_;
-    return desired.feature_flag ? *feature_flag_ : *deployment_env_;
+    if (desired.feature_flag) return *feature_flag_;
+    if (desired.postgres) return *postgres_;
+    return *deployment_env_;
   }
 
   const FlagStorePtr config_map_;
   const FlagStorePtr feature_flag_;
+  const FlagStorePtr postgres_;
   const FlagStorePtr deployment_env_;
 };
 
@@ -68,13 +73,17 @@ FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry,
 std::vector<kube::ResourceRef> FlagStoreResources() { return {kube::kConfigMaps, kFeatureFlags}; }
 
 Status CheckDesiredFlags(const DesiredFlags& desired) {
-  const int stores = int{desired.config_map.has_value()} + int{desired.feature_flag.has_value()} +
-                     int{desired.deployment_env.has_value()};
-  if (stores != 1) {
+  std::string stores;
+  for (const auto& [set, name] : {std::pair{desired.config_map.has_value(), "configMap"},
+                                  std::pair{desired.feature_flag.has_value(), "featureFlag"},
+                                  std::pair{desired.postgres.has_value(), "postgres"},
+                                  std::pair{desired.deployment_env.has_value(), "deploymentEnv"}}) {
+    if (set) stores += (stores.empty() ? "" : ", ") + std::string(name);
+  }
+  if (stores.empty() || stores.find(',') != std::string::npos) {
     return InvalidArgument(
-        std::string(
-            "flag: exactly one of configMap, featureFlag, deploymentEnv must be set, got ") +
-        (stores == 0 ? "none" : "more than one"));
+        "flag: exactly one of configMap, featureFlag, postgres, deploymentEnv must be set, got " +
+        (stores.empty() ? std::string("none") : stores));
   }
   if (desired.config_map && desired.config_map->name.empty()) {
     return InvalidArgument("flag.configMap.name: must not be empty");

@@ -1,6 +1,7 @@
 // The flag store the executor uses: one object that writes whichever store a rollout's
 // DesiredFlags names (flag.configMap -> configmap_flags.h, flag.featureFlag ->
-// featureflag_flags.h), so the executor needs no per-store wiring.
+// featureflag_flags.h, flag.postgres -> postgres_flags.h, its URI from the labelled Secret
+// read through the client), so the executor needs no per-store wiring.
 #pragma once
 
 #include <vector>
@@ -26,7 +27,8 @@ FlagStorePtr NewFlagStore(kube::Client& client, const ConflictRetry& retry = {},
                           const FlagStoreOptions& options = {});
 
 // The resources the stores read and write that no traffic router does (ConfigMaps,
-// OpenFeature FeatureFlags; the deploymentEnv store's Deployments are a router's too).
+// OpenFeature FeatureFlags; the deploymentEnv store's Deployments are a router's too); the
+// PostgreSQL store reads Secrets, which the operator reads for Prometheus already.
 std::vector<kube::ResourceRef> FlagStoreResources();
 
 // kInvalidArgument, naming the field and value, unless exactly one store is set with a

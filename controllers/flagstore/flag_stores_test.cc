@@ -79,9 +79,9 @@ TEST(NewFlagStore, RefusesDeploymentEnvUnlessTurnedOn) {
 TEST(CheckDesiredFlags, NamesTheFieldAndValue) {
   const BadCase cases[] = {
       {"no store", [](DesiredFlags& d) { d.config_map.reset(); },
-       "exactly one of configMap, featureFlag, deploymentEnv must be set, got none"},
+       "exactly one of configMap, featureFlag, postgres, deploymentEnv must be set, got none"},
       {"both stores", [](DesiredFlags& d) { d.feature_flag = api::FeatureFlagStore{"f"}; },
-       "got more than one"},
+       "got configMap, featureFlag"},
       {"no deployment name",
        [](DesiredFlags& d) {
          d.config_map.reset();

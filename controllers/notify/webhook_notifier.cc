@@ -11,11 +11,10 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <utility>
 
-#include "api/codec.h"
 #include "api/names.h"
-#include "kube/event_recorder.h"
 #include "kube/secret_data.h"
 
 namespace agentrollout::controllers {
@@ -26,18 +25,19 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxResponseBytes = 64 * 1024;  // webhooks answer "ok" or a short error
 
-// What is sent to every subscribed target of one notification.
-struct Payload {
+// Who a notification is about, for log lines.
+struct Subject {
   std::string namespace_;
   std::string name;
   std::string reason;
-  std::string body;
 };
 
 // One notification to one target.
 struct Delivery {
   std::uint64_t seq = 0;  // enqueue order; the queue is sorted by it
-  std::shared_ptr<const Payload> payload;
+  std::shared_ptr<const Subject> subject;
+  std::shared_ptr<const Channel> channel;
+  nlohmann::json message;  // what channel->Message made for this target
   api::NotificationSpec target;
   std::size_t target_index = 0;  // in spec.notifications, for messages
   int attempts = 0;              // attempts made so far
@@ -132,24 +132,6 @@ Result<WebhookUrl> ParseWebhookUrl(std::string_view url) {
   return out;
 }
 
-bool Subscribed(const api::NotificationSpec& target, api::EventReason reason) {
-  return target.events.empty() ||
-         std::find(target.events.begin(), target.events.end(), reason) != target.events.end();
-}
-
-nlohmann::json WebhookBody(const Notification& notification) {
-  nlohmann::json rollout =
-      notification.rollout.is_object() ? notification.rollout : nlohmann::json::object();
-  const std::string reason(api::Name(notification.reason));
-  if (!rollout.contains("namespace")) rollout["namespace"] = notification.namespace_;
-  if (!rollout.contains("name")) rollout["name"] = notification.name;
-  if (!rollout.contains("reason")) rollout["reason"] = reason;
-  // The text may quote a server (API.md §3.1): cleaned and bounded like an Event message.
-  std::string text = kube::EventMessage(notification.text);
-  if (text.empty()) text = notification.namespace_ + "/" + notification.name + ": " + reason;
-  return {{"text", std::move(text)}, {"rollout", std::move(rollout)}};
-}
-
 milliseconds BackoffDelay(int attempt, milliseconds initial, milliseconds max, double jitter) {
   milliseconds delay = std::max(initial, milliseconds(1));
   for (int i = 1; i < attempt && delay < max; ++i) delay *= 2;
@@ -160,12 +142,12 @@ milliseconds BackoffDelay(int attempt, milliseconds initial, milliseconds max, d
       half + static_cast<milliseconds::rep>(static_cast<double>(delay.count() - half) * jitter));
 }
 
-Result<std::string> WebhookUrlFromSecret(const nlohmann::json& secret, std::string_view key) {
+Result<std::string> SecretValue(const nlohmann::json& secret, std::string_view key) {
   Result<std::string> value = kube::LabelledSecretData(secret, key);
   if (!value.ok()) return value.error();
-  std::string url = Trim(*value);  // `echo url | base64` leaves a newline
-  if (url.empty()) return InvalidArgument("data[" + std::string(key) + "] is empty");
-  return url;
+  std::string trimmed = Trim(*value);  // `echo url | base64` leaves a newline
+  if (trimmed.empty()) return InvalidArgument("data[" + std::string(key) + "] is empty");
+  return trimmed;
 }
 
 // ------------------------------------------------------------- the notifier
@@ -181,7 +163,10 @@ struct WebhookNotifier::State {
   // The worker loop; see the file comment of the header for the shutdown rules.
   void Run();
   Outcome Attempt(const Delivery& delivery);
-  Outcome Post(const Delivery& delivery, const std::string& url);
+  // Reads a Secret's value (labelled, trimmed) into `value`; the outcome when it cannot.
+  std::optional<Outcome> ReadSecret(const Delivery& delivery, const api::SecretKeyRef& ref,
+                                    std::string& value);
+  Outcome Send(const Delivery& delivery, const std::string& url, const Credentials& credentials);
   Result<std::shared_ptr<http::Client>> ClientFor(const std::string& origin);
   void Finish(Delivery delivery, const Outcome& outcome);  // with mu held
   void PushBounded(Delivery delivery);                     // with mu held
@@ -198,6 +183,8 @@ struct WebhookNotifier::State {
   SteadyClock::time_point deadline{};
   int running = 0;
   std::mt19937_64 rng;
+  // OrderKey of each delivery a worker is attempting now.
+  std::set<std::string> in_flight;
 
   // The clients of the origins posted to last, most recent first, at most
   // options.max_clients: targets come and go with the rollouts, so the map is bounded.
@@ -210,8 +197,14 @@ struct WebhookNotifier::State {
 
 namespace {
 
-std::string Subject(const Payload& payload) {
-  return payload.namespace_ + "/" + payload.name + " (" + payload.reason + ")";
+std::string Describe(const Subject& subject) {
+  return subject.namespace_ + "/" + subject.name + " (" + subject.reason + ")";
+}
+
+// Deliveries with the same key (one rollout, one target) are sent one at a time, in order.
+std::string OrderKey(const Delivery& delivery) {
+  return delivery.subject->namespace_ + "/" + delivery.subject->name + "#" +
+         std::to_string(delivery.target_index);
 }
 
 }  // namespace
@@ -224,7 +217,7 @@ void WebhookNotifier::State::PushBounded(Delivery delivery) {
   while (queue.size() > capacity) {
     const Delivery& oldest = queue.front();
     Log().warn("webhook queue full ({} deliveries): dropped the oldest, for {}", capacity,
-               Subject(*oldest.payload));
+               Describe(*oldest.subject));
     ++stats.dropped;
     queue.pop_front();
   }
@@ -250,41 +243,56 @@ Result<std::shared_ptr<http::Client>> WebhookNotifier::State::ClientFor(const st
   return clients.front().second;
 }
 
+std::optional<Outcome> WebhookNotifier::State::ReadSecret(const Delivery& delivery,
+                                                          const api::SecretKeyRef& ref,
+                                                          std::string& value) {
+  const std::string where =
+      "Secret " + delivery.subject->namespace_ + "/" + ref.name + " key " + ref.key;
+  if (!kube) return Outcome{Outcome::Kind::kFail, where, "no Kubernetes client to read it", {}};
+  kube::ApiResult<nlohmann::json> secret =
+      kube->Get(kube::kSecrets, delivery.subject->namespace_, ref.name);
+  if (!secret.ok()) {
+    return Outcome{IsTransient(secret.error()) ? Outcome::Kind::kRetry : Outcome::Kind::kFail,
+                   where,
+                   secret.error().ToString(),
+                   {}};
+  }
+  Result<std::string> read = SecretValue(*secret, ref.key);
+  if (!read.ok()) return Outcome{Outcome::Kind::kFail, where, read.error().message(), {}};
+  value = std::move(read).value();
+  return std::nullopt;
+}
+
 Outcome WebhookNotifier::State::Attempt(const Delivery& delivery) {
   const api::NotificationSpec& target = delivery.target;
-  if (!target.secret_ref) {
-    if (target.url.empty()) {
-      return {Outcome::Kind::kFail,
-              "notifications[" + std::to_string(delivery.target_index) + "]",
-              "neither url nor secretRef is set",
-              {}};
+  const std::string index = "notifications[" + std::to_string(delivery.target_index) + "]";
+  Credentials credentials;
+  if (target.routing_key_secret_ref) {
+    if (auto failed =
+            ReadSecret(delivery, *target.routing_key_secret_ref, credentials.routing_key)) {
+      return *failed;
     }
-    Outcome outcome = Post(delivery, target.url);
-    if (outcome.where.empty()) {
-      outcome.where = "notifications[" + std::to_string(delivery.target_index) + "].url";
-    }
-    return outcome;
   }
-  const api::SecretKeyRef& ref = *target.secret_ref;
-  const std::string where =
-      "Secret " + delivery.payload->namespace_ + "/" + ref.name + " key " + ref.key;
-  if (!kube) return {Outcome::Kind::kFail, where, "no Kubernetes client to read it", {}};
-  kube::ApiResult<nlohmann::json> secret =
-      kube->Get(kube::kSecrets, delivery.payload->namespace_, ref.name);
-  if (!secret.ok()) {
-    return {IsTransient(secret.error()) ? Outcome::Kind::kRetry : Outcome::Kind::kFail,
-            where,
-            secret.error().ToString(),
-            {}};
+  std::string url;
+  std::string where;
+  if (target.secret_ref) {
+    const api::SecretKeyRef& ref = *target.secret_ref;
+    if (auto failed = ReadSecret(delivery, ref, url)) return *failed;
+    where = "Secret " + delivery.subject->namespace_ + "/" + ref.name + " key " + ref.key;
+  } else if (!target.url.empty()) {
+    url = target.url;
+    where = index + ".url";
+  } else {
+    url = std::string(delivery.channel->DefaultUrl());
+    if (url.empty()) return {Outcome::Kind::kFail, index, "neither url nor secretRef is set", {}};
   }
-  Result<std::string> url = WebhookUrlFromSecret(*secret, ref.key);
-  if (!url.ok()) return {Outcome::Kind::kFail, where, url.error().message(), {}};
-  Outcome outcome = Post(delivery, *url);
-  if (outcome.kind != Outcome::Kind::kSent && outcome.where.empty()) outcome.where = where;
+  Outcome outcome = Send(delivery, url, credentials);
+  if (outcome.where.empty()) outcome.where = where.empty() ? index : where;
   return outcome;
 }
 
-Outcome WebhookNotifier::State::Post(const Delivery& delivery, const std::string& url) {
+Outcome WebhookNotifier::State::Send(const Delivery& delivery, const std::string& url,
+                                     const Credentials& credentials) {
   Result<WebhookUrl> parsed = ParseWebhookUrl(url);
   if (!parsed.ok()) return {Outcome::Kind::kFail, "", parsed.error().message(), {}};
   Result<std::shared_ptr<http::Client>> client = ClientFor(parsed->origin);
@@ -292,18 +300,23 @@ Outcome WebhookNotifier::State::Post(const Delivery& delivery, const std::string
     return {
         Outcome::Kind::kFail, parsed->origin, Scrub(client.error().message(), url, *parsed), {}};
   }
-  http::Request request;
-  request.method = "POST";
-  request.target = parsed->target;
-  request.headers = {{"Content-Type", "application/json"}, {"User-Agent", "agentrollout"}};
-  request.body = delivery.payload->body;
-  request.timeout = options.request_timeout;
-  request.max_body_bytes = kMaxResponseBytes;
-  Result<http::Response> response = (*client)->Send(request);
+  const SendRequest send = [&](http::Request request) {
+    request.headers = {{"User-Agent", "agentrollout"}};
+    if (!request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+    request.timeout = options.request_timeout;
+    request.max_body_bytes = kMaxResponseBytes;
+    return (*client)->Send(request);
+  };
+  Result<http::Response> response =
+      delivery.channel->Deliver(delivery.message, credentials, parsed->target, send);
   if (!response.ok()) {
+    std::string message = Scrub(response.error().ToString(), url, *parsed);
+    if (!credentials.routing_key.empty()) {
+      ReplaceAll(message, credentials.routing_key, "<redacted>");
+    }
     return {IsTransient(response.error()) ? Outcome::Kind::kRetry : Outcome::Kind::kFail,
             parsed->origin,
-            Scrub(response.error().ToString(), url, *parsed),
+            std::move(message),
             {}};
   }
   const int status = response->status;
@@ -314,7 +327,7 @@ Outcome WebhookNotifier::State::Post(const Delivery& delivery, const std::string
 }
 
 void WebhookNotifier::State::Finish(Delivery delivery, const Outcome& outcome) {
-  const std::string subject = Subject(*delivery.payload);
+  const std::string subject = Describe(*delivery.subject);
   const std::string where = outcome.where.empty() ? std::string("webhook") : outcome.where;
   if (outcome.kind == Outcome::Kind::kSent) {
     ++stats.sent;
@@ -354,11 +367,24 @@ void WebhookNotifier::State::Run() {
                                        [&](const Delivery& d) { return d.not_before <= deadline; });
       if (now >= deadline || !any_due) break;
     }
-    auto ready = std::find_if(queue.begin(), queue.end(),
-                              [&](const Delivery& d) { return d.not_before <= now; });
+    // The first due delivery whose order key has no earlier delivery in flight or waiting
+    // for a retry: a rollout's messages reach a target in the order they happened (a
+    // resolve never overtakes the trigger it resolves).
+    std::set<std::string> waiting = in_flight;
+    auto ready = queue.end();
+    std::optional<SteadyClock::time_point> wake;
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      const std::string key = OrderKey(*it);
+      if (waiting.contains(key)) continue;
+      if (it->not_before <= now) {
+        ready = it;
+        break;
+      }
+      waiting.insert(key);
+      wake = wake ? std::min(*wake, it->not_before) : it->not_before;
+    }
     if (ready == queue.end()) {
-      std::optional<SteadyClock::time_point> wake;
-      for (const Delivery& d : queue) wake = wake ? std::min(*wake, d.not_before) : d.not_before;
+      // Deliveries held back by one in flight are woken by its end (notify_all below).
       if (stopping) wake = wake ? std::min(*wake, deadline) : deadline;
       if (wake) {
         cv.wait_until(lock, *wake);
@@ -370,10 +396,14 @@ void WebhookNotifier::State::Run() {
     Delivery delivery = std::move(*ready);
     queue.erase(ready);
     ++delivery.attempts;
+    const std::string key = OrderKey(delivery);
+    in_flight.insert(key);
     lock.unlock();
     const Outcome outcome = Attempt(delivery);
     lock.lock();
+    in_flight.erase(key);
     Finish(std::move(delivery), outcome);
+    cv.notify_all();
   }
   --running;
   cv.notify_all();
@@ -391,28 +421,36 @@ WebhookNotifier::WebhookNotifier(kube::ClientPtr kube, WebhookNotifierOptions op
 WebhookNotifier::~WebhookNotifier() { Shutdown(); }
 
 void WebhookNotifier::Notify(Notification notification) {
-  std::vector<std::size_t> subscribed;
+  auto subject = std::make_shared<Subject>(Subject{notification.namespace_, notification.name,
+                                                   std::string(api::Name(notification.reason))});
+  std::vector<Delivery> deliveries;
   for (std::size_t i = 0; i < notification.targets.size(); ++i) {
-    if (Subscribed(notification.targets[i], notification.reason)) subscribed.push_back(i);
+    const api::NotificationSpec& target = notification.targets[i];
+    const auto channel = state_->options.channels.find(target.type);
+    if (channel == state_->options.channels.end() || !channel->second) {
+      state_->Log().error("notification for {}: no channel for type {} (notifications[{}])",
+                          Describe(*subject), api::Name(target.type), i);
+      continue;
+    }
+    std::optional<nlohmann::json> message = channel->second->Message(notification, target);
+    if (!message) continue;
+    Delivery delivery;
+    delivery.subject = subject;
+    delivery.channel = channel->second;
+    delivery.message = std::move(*message);
+    delivery.target = target;
+    delivery.target_index = i;
+    deliveries.push_back(std::move(delivery));
   }
-  if (subscribed.empty()) return;
-  auto payload = std::make_shared<Payload>();
-  payload->namespace_ = notification.namespace_;
-  payload->name = notification.name;
-  payload->reason = std::string(api::Name(notification.reason));
-  payload->body = api::ToWireJson(WebhookBody(notification));
+  if (deliveries.empty()) return;
 
   std::lock_guard<std::mutex> lock(state_->mu);
   if (state_->stopping) {
-    state_->stats.dropped += subscribed.size();
+    state_->stats.dropped += deliveries.size();
     return;
   }
-  for (std::size_t index : subscribed) {
-    Delivery delivery;
+  for (Delivery& delivery : deliveries) {
     delivery.seq = state_->next_seq++;
-    delivery.payload = payload;
-    delivery.target = notification.targets[index];
-    delivery.target_index = index;
     state_->PushBounded(std::move(delivery));
   }
   state_->cv.notify_all();

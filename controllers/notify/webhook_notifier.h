@@ -1,18 +1,25 @@
-// The Notifier that POSTs Slack-compatible JSON to webhooks (API.md §2 `notifications[]`).
+// The Notifier that sends notifications to their targets (API.md §10), each in the form
+// of its kind (channel.h: slack, pagerduty, alertmanager, webhook).
 //
-// Notify() expands a notification into one delivery per subscribed target (a target whose
-// `events` is empty or lists the reason) and queues them; worker threads of the notifier's
-// own send them through http::Client, so the caller never waits on the network.
+// Notify() asks each target's channel what it is told (its `events`, plus the kind's own
+// rules) and queues one delivery per target told something; worker threads of the
+// notifier's own send them through http::Client, so the caller never waits on the network.
 //
+// - Order: a rollout's deliveries to one target are sent one at a time, in the order they
+//   were queued, retries included (a resolve never overtakes its trigger); other
+//   deliveries go past one that waits for a retry.
 // - Bounded queue: at most `queue_capacity` deliveries wait (including those waiting for a
 //   retry); when it is full the oldest is dropped and counted.
-// - URL: `secretRef` wins over `url`. The Secret is read (kube::Client::Get, the rollout's
-//   namespace) at every attempt, so a rotated URL is picked up; its data value is base64.
+// - URL: `secretRef` wins over `url`, which wins over the kind's default (PagerDuty's
+//   Events API). Secrets (the URL's, routingKeySecretRef's) are read (kube::Client::Get,
+//   the rollout's namespace) at every attempt, so a rotated value is picked up; they must
+//   carry the label rollouts.agentops.dev/use: "true".
 // - Retries: connection failures, timeouts, 429 and 5xx are retried with exponential
 //   backoff and jitter (Retry-After honoured, capped at max_backoff) up to `max_attempts`
 //   attempts; other statuses (4xx) and unusable URLs or Secrets fail at once.
-// - Webhook URLs are credentials (Slack's path is the secret): logs and errors name only
-//   scheme://host[:port] of a webhook, never its path or query.
+// - Webhook URLs and routing keys are credentials (Slack's path is the secret): logs and
+//   errors name only scheme://host[:port] of a URL and the Secret's name and key, never a
+//   URL path or a Secret's value.
 // - Shutdown (and the destructor) stops taking notifications, lets the workers send what is
 //   queued for up to `shutdown_grace`, counts the rest as dropped and returns. A worker still
 //   blocked on a hung webhook then is left to finish on its own (bounded by
@@ -32,6 +39,7 @@
 
 #include "api/types.h"
 #include "common/result.h"
+#include "controllers/notify/channel.h"
 #include "controllers/notify/notifier.h"
 #include "http/transport.h"
 #include "kube/client.h"
@@ -56,6 +64,8 @@ struct WebhookNotifierOptions {
   // Makes the client of one webhook origin (scheme://host[:port]); tests may replace it.
   std::function<Result<http::ClientPtr>(const http::ClientConfig&)> new_http_client =
       http::NewClient;
+  // The channel of each kind (channel.h); tests may replace one with a fake.
+  Channels channels = DefaultChannels();
   // Where to log; nullptr = spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
 };
@@ -101,22 +111,15 @@ struct WebhookUrl {
 // Accepts http:// and https:// URLs without userinfo. Errors never quote the URL.
 Result<WebhookUrl> ParseWebhookUrl(std::string_view url);
 
-// Whether `target` wants notifications with `reason` (empty `events` = every event).
-bool Subscribed(const api::NotificationSpec& target, api::EventReason reason);
-
-// The POST body: {"text": ..., "rollout": {...}}. `rollout` gets namespace, name and
-// reason from the notification when the caller left them out. The text is cleaned like
-// an Event message (kube::EventMessage: valid UTF-8, one line, at most 1 KiB).
-nlohmann::json WebhookBody(const Notification& notification);
-
 // The wait before attempt `attempt + 1` (attempt >= 1 failed): initial * 2^(attempt-1),
 // capped at `max`, then scaled by `jitter` in [0, 1] into [delay/2, delay].
 std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds initial,
                                        std::chrono::milliseconds max, double jitter);
 
-// The webhook URL held by a Secret's data value (base64), or an error naming the Secret
-// and key (never the value). The Secret must carry the label rollouts.agentops.dev/use:
-// "true" (kube::LabelledSecretData); without it the error names the Secret and the label.
-Result<std::string> WebhookUrlFromSecret(const nlohmann::json& secret, std::string_view key);
+// The value held by a Secret's data key (base64; a webhook URL, a routing key), trimmed,
+// or an error naming the Secret and key (never the value). The Secret must carry the
+// label rollouts.agentops.dev/use: "true" (kube::LabelledSecretData); without it the error
+// names the Secret and the label.
+Result<std::string> SecretValue(const nlohmann::json& secret, std::string_view key);
 
 }  // namespace agentrollout::controllers

@@ -10,6 +10,9 @@
 #include <thread>
 
 #include "api/names.h"
+#include "controllers/notify/fake_channel.h"
+#include "controllers/notify/notify_test_support.h"
+#include "controllers/notify/webhook_channel.h"
 #include "http/test_server.h"
 #include "kube/fake_client.h"
 
@@ -19,6 +22,9 @@ namespace {
 using http::testing::Exchange;
 using http::testing::ReceivedRequest;
 using nlohmann::json;
+using notify_testing::Base64;
+using notify_testing::Eventually;
+using notify_testing::Secret;
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -44,16 +50,6 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
  private:
   std::string text_;
 };
-
-template <typename Condition>
-bool Eventually(Condition condition, milliseconds timeout = milliseconds(10000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
 
 // A local HTTP server that records each request and answers with `respond(exchange, n)`,
 // n = 0 for the first request.
@@ -101,10 +97,14 @@ class RecordingServer {
 
 void Ok(Exchange& ex, int) { ex.Respond(200, {}, "ok"); }
 
-api::NotificationSpec Target(std::string url, std::vector<api::EventReason> events = {}) {
+// The delivery tests use the generic webhook body; the kinds' bodies have tests of their
+// own (channels_test.cc, receivers_test.cc).
+api::NotificationSpec Target(std::string url, std::vector<api::EventReason> events = {},
+                             api::NotificationType type = api::NotificationType::kWebhook) {
   api::NotificationSpec target;
   target.url = std::move(url);
   target.events = std::move(events);
+  target.type = type;
   return target;
 }
 
@@ -137,7 +137,7 @@ class WebhookNotifierTest : public ::testing::Test {
   std::shared_ptr<CaptureSink> sink_ = std::make_shared<CaptureSink>();
 };
 
-TEST_F(WebhookNotifierTest, PostsSlackCompatibleJson) {
+TEST_F(WebhookNotifierTest, WebhookTypePostsTheGenericBody) {
   RecordingServer server(Ok);
   WebhookNotifier notifier(nullptr, FastOptions());
   Notification notification = RolledBack({Target(server.url() + "/services/T0/B0/XYZ")});
@@ -154,6 +154,25 @@ TEST_F(WebhookNotifierTest, PostsSlackCompatibleJson) {
   EXPECT_EQ(notifier.Stats(), (WebhookStats{.sent = 1}));
 }
 
+TEST_F(WebhookNotifierTest, EachTargetGetsTheBodyOfItsKind) {
+  RecordingServer server(Ok);
+  WebhookNotifier notifier(nullptr, FastOptions());
+  api::NotificationSpec slack = Target(server.url() + "/slack");
+  slack.type = api::NotificationType::kSlack;  // the default of the API
+  notifier.Notify(RolledBack({slack, Target(server.url() + "/webhook")}));
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().sent == 2; }));
+  for (const ReceivedRequest& request : server.Requests()) {
+    const json body = json::parse(request.body);
+    if (request.target == "/slack") {
+      EXPECT_TRUE(body.contains("blocks")) << body.dump();
+      EXPECT_FALSE(body.contains("rollout")) << body.dump();
+    } else {
+      EXPECT_EQ(request.target, "/webhook");
+      EXPECT_TRUE(body.contains("rollout")) << body.dump();
+    }
+  }
+}
+
 TEST_F(WebhookNotifierTest, RetriesServerErrorsThenSucceeds) {
   RecordingServer server(
       [](Exchange& ex, int n) { ex.Respond(n < 2 ? 500 : 200, {}, n < 2 ? "boom" : "ok"); });
@@ -165,6 +184,39 @@ TEST_F(WebhookNotifierTest, RetriesServerErrorsThenSucceeds) {
   for (const ReceivedRequest& request : server.Requests()) {
     EXPECT_EQ(json::parse(request.body)["text"], RolledBack({}).text) << "same body every time";
   }
+}
+
+TEST_F(WebhookNotifierTest, ARolloutsMessagesToATargetKeepTheirOrderAcrossRetries) {
+  // The first request fails; the rollout's later messages to the same target wait for its
+  // retry (a resolve must not overtake its trigger), another rollout's do not.
+  RecordingServer server([](Exchange& ex, int n) { ex.Respond(n == 0 ? 503 : 200, {}, ""); });
+  WebhookNotifierOptions options = FastOptions();
+  options.initial_backoff = milliseconds(2000);  // the retry waits 1..2 s
+  options.max_backoff = milliseconds(2000);
+  options.workers = 4;
+  WebhookNotifier notifier(nullptr, options);
+  const api::NotificationSpec target = Target(server.url() + "/hook");
+  Notification trigger = RolledBack({target}, "first");
+  Notification resolve = RolledBack({target}, "second");
+  resolve.reason = api::EventReason::kSucceeded;
+  Notification other = RolledBack({target}, "other rollout");
+  other.name = "other";
+  other.rollout["name"] = "other";
+  notifier.Notify(trigger);
+  ASSERT_TRUE(Eventually([&] { return server.Count() >= 1; }));
+  notifier.Notify(resolve);
+  notifier.Notify(other);
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().sent == 3; }));
+  std::vector<std::string> texts;
+  for (const ReceivedRequest& request : server.Requests()) {
+    texts.push_back(json::parse(request.body)["text"]);
+  }
+  // "other rollout" went while "first" waited for its retry; "second" only after "first".
+  ASSERT_EQ(texts.size(), 4u);
+  EXPECT_EQ(texts[0], "first");
+  EXPECT_EQ(texts[1], "other rollout");
+  EXPECT_EQ(texts[2], "first");
+  EXPECT_EQ(texts[3], "second");
 }
 
 TEST_F(WebhookNotifierTest, ClientErrorsAreNotRetried) {
@@ -235,33 +287,57 @@ TEST_F(WebhookNotifierTest, ServerErrorsNeverLogTheUrlPath) {
   EXPECT_THAT(log, Not(HasSubstr("SECRETTOKEN")));
 }
 
-json Secret(const std::string& name, const std::string& key, const std::string& base64) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata", {{"name", name}, {"labels", {{"rollouts.agentops.dev/use", "true"}}}}},
-          {"data", {{key, base64}}}};
+// A pagerduty target served by a FakeChannel, its routing key in Secret voice/pd.
+struct FakePagerDuty {
+  std::shared_ptr<FakeChannel> channel = std::make_shared<FakeChannel>();
+  std::shared_ptr<kube::FakeClient> kube = std::make_shared<kube::FakeClient>();
+  api::NotificationSpec target;
+
+  FakePagerDuty(WebhookNotifierOptions& options, bool labelled) {
+    json secret = Secret("pd", "key", Base64("R0UT1NGKEY"));
+    if (!labelled) secret["metadata"].erase("labels");
+    EXPECT_TRUE(kube->Create(kube::kSecrets, "voice", secret).ok());
+    options.channels[api::NotificationType::kPagerDuty] = channel;
+    target = Target("https://events.example/v2/enqueue?x=1");
+    target.type = api::NotificationType::kPagerDuty;
+    target.routing_key_secret_ref = api::SecretKeyRef{"pd", "key"};
+  }
+};
+
+TEST_F(WebhookNotifierTest, ChannelsDecideWhoIsToldAndGetTheirSecretsPerAttempt) {
+  WebhookNotifierOptions options = FastOptions();
+  FakePagerDuty pagerduty(options, /*labelled=*/true);
+  pagerduty.channel->set_message(json{{"m", 1}});
+  pagerduty.channel->set_answer(http::Response{503, {}, ""});
+  WebhookNotifier notifier(pagerduty.kube, options);
+  notifier.Notify(RolledBack({pagerduty.target}));
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().failed == 1; }));
+  const auto attempts = pagerduty.channel->attempts();
+  ASSERT_EQ(attempts.size(), 4u) << "a 503 is retried up to max_attempts";
+  for (const auto& attempt : attempts) {
+    EXPECT_EQ(attempt.message, json({{"m", 1}}));
+    EXPECT_EQ(attempt.credentials.routing_key, "R0UT1NGKEY");
+    EXPECT_EQ(attempt.base_path, "/v2/enqueue?x=1");
+  }
+  EXPECT_EQ(notifier.Stats(), (WebhookStats{.failed = 1, .retries = 3}));
+  EXPECT_THAT(sink_->Text(), Not(HasSubstr("R0UT1NGKEY")));
+
+  pagerduty.channel->set_message(std::nullopt);  // the channel tells this target nothing
+  notifier.Notify(RolledBack({pagerduty.target}));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(pagerduty.channel->attempts().size(), 4u);
 }
 
-std::string Base64(const std::string& text) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < text.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(text[i]) << 16) |
-                       (static_cast<unsigned char>(text[i + 1]) << 8) |
-                       static_cast<unsigned char>(text[i + 2]);
-    for (int shift = 18; shift >= 0; shift -= 6) out += kAlphabet[(v >> shift) & 63];
-  }
-  if (i < text.size()) {
-    unsigned v = static_cast<unsigned char>(text[i]) << 16;
-    if (i + 1 < text.size()) v |= static_cast<unsigned char>(text[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < text.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
+TEST_F(WebhookNotifierTest, AnUnlabelledRoutingKeySecretIsNotUsed) {
+  WebhookNotifierOptions options = FastOptions();
+  FakePagerDuty pagerduty(options, /*labelled=*/false);
+  WebhookNotifier notifier(pagerduty.kube, options);
+  notifier.Notify(RolledBack({pagerduty.target}));
+  ASSERT_TRUE(Eventually([&] { return notifier.Stats().failed == 1; }));
+  EXPECT_TRUE(pagerduty.channel->attempts().empty());
+  EXPECT_THAT(sink_->Text(), HasSubstr("Secret voice/pd key key"));
+  EXPECT_THAT(sink_->Text(), HasSubstr("lacks the label"));
+  EXPECT_THAT(sink_->Text(), Not(HasSubstr("R0UT1NGKEY")));
 }
 
 TEST_F(WebhookNotifierTest, UrlFromSecretWinsAndRotationIsPickedUp) {
@@ -354,11 +430,11 @@ TEST_F(WebhookNotifierTest, KeepsClientsOfTheOriginsUsedLastOnly) {
   EXPECT_EQ(made.load(), 4);
 }
 
-TEST(WebhookUrlFromSecret, RefusesASecretWithoutTheLabel) {
+TEST(SecretValue, RefusesASecretWithoutTheLabel) {
   json secret = Secret("slack", "url", Base64("https://hooks.slack.com/services/X"));
   secret["metadata"]["namespace"] = "voice";
   secret["metadata"]["labels"] = {{"rollouts.agentops.dev/use", "yes"}};
-  auto url = WebhookUrlFromSecret(secret, "url");
+  auto url = SecretValue(secret, "url");
   ASSERT_FALSE(url.ok());
   EXPECT_EQ(url.error().code(), ErrorCode::kPermissionDenied);
   EXPECT_THAT(url.error().message(), HasSubstr("secret voice/slack lacks the label"));
@@ -556,19 +632,19 @@ TEST(BackoffDelay, DoublesCapsAndJitters) {
   EXPECT_EQ(BackoffDelay(3, initial, max, 0.5), milliseconds(300));
 }
 
-TEST(WebhookUrlFromSecret, DecodesAndTrims) {
+TEST(SecretValue, DecodesAndTrims) {
   json secret = Secret("slack", "url", Base64("https://hooks.slack.com/services/X\n"));
   secret["metadata"]["namespace"] = "voice";
-  auto url = WebhookUrlFromSecret(secret, "url");
+  auto url = SecretValue(secret, "url");
   ASSERT_TRUE(url.ok()) << url.error().ToString();
   EXPECT_EQ(*url, "https://hooks.slack.com/services/X");
 
-  auto missing = WebhookUrlFromSecret(secret, "other");
+  auto missing = SecretValue(secret, "other");
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(kube::IsNotFound(missing.error()));
 
   secret["data"]["url"] = Base64("  \n");
-  auto blank = WebhookUrlFromSecret(secret, "url");
+  auto blank = SecretValue(secret, "url");
   ASSERT_FALSE(blank.ok());
   EXPECT_EQ(blank.error().message(), "data[url] is empty");
 }

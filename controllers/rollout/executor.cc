@@ -45,6 +45,30 @@ nlohmann::json NotificationRollout(const Input& input, const api::AgentRolloutSt
   return rollout;
 }
 
+std::optional<DecidingMetric> DecidingMetricOf(const api::AgentRolloutStatus& status,
+                                               api::EventReason reason) {
+  switch (reason) {
+    case api::EventReason::kRollingBack:
+    case api::EventReason::kRolledBack:
+      if (!status.rollback || status.rollback->metric.empty()) return std::nullopt;
+      return DecidingMetric{status.rollback->metric, status.rollback->value, status.rollback->line};
+    case api::EventReason::kAnalysisNoGo:
+    case api::EventReason::kAnalysisHold: {
+      const api::Verdict verdict =
+          reason == api::EventReason::kAnalysisNoGo ? api::Verdict::kNoGo : api::Verdict::kHold;
+      for (const api::MetricStatus& metric : status.analysis.metrics) {
+        if (metric.dry_run || metric.verdict != verdict) continue;
+        // A No-Go crossed its noGo (or abort) line; a Hold is outside its go line.
+        std::string line = verdict == api::Verdict::kHold ? metric.go : metric.no_go;
+        return DecidingMetric{metric.name, metric.value, std::move(line)};
+      }
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
 Executor::Executor(kube::ClientPtr client, FlagStore& flags, TrafficRouter& traffic,
                    kube::EventRecorder& events, Notifier& notifier, ExecutorOptions options)
     : client_(std::move(client)),
@@ -118,6 +142,10 @@ void Executor::Announce(const Input& input, const api::AgentRolloutStatus& statu
     notification.name = input.metadata.name;
     notification.reason = *reason;
     notification.text = event.message;
+    notification.at = input.now == api::Timestamp{} ? std::chrono::system_clock::now() : input.now;
+    notification.metric = DecidingMetricOf(status, *reason);
+    notification.previous_revision = input.status.revision;
+    notification.analysis_interval = input.spec.analysis.interval;
     notification.rollout = NotificationRollout(input, status, *reason);
     notification.targets = input.spec.notifications;
     notifier_.Notify(std::move(notification));
@@ -212,6 +240,7 @@ Execution Executor::Execute(Input input, const api::AgentRolloutSpec* last_valid
   Execution out;
   for (int attempt = 1;; ++attempt) {
     input.rollback_on_delete_timeout = options_.rollback_on_delete_timeout;
+    input.status_refresh = options_.status_refresh;
     if (last_valid_spec) UseLastValidSpec(input, *last_valid_spec);
     Decision decision = Decide(input);
     const std::string& uid = input.metadata.uid;

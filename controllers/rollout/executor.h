@@ -56,6 +56,9 @@ struct ExecutorOptions {
   // How long a deletion under the onDelete `rollback` finalizer retries failed writes
   // before it lets the object go (Input::rollback_on_delete_timeout).
   api::Duration rollback_on_delete_timeout = std::chrono::minutes(2);
+  // How often status.analysis values that say nothing new are written
+  // (Input::status_refresh); zero writes every evaluation.
+  StatusRefresh status_refresh;
 };
 
 // What one Execute did.
@@ -126,6 +129,11 @@ class Executor {
   const ExecutorOptions options_;
   RecentWrites recent_writes_;
 };
+
+// The metric that decided an AnalysisNoGo / AnalysisHold (the first, not dryRun, with that
+// verdict) or a rollback (status.rollback); nullopt for other reasons.
+std::optional<DecidingMetric> DecidingMetricOf(const api::AgentRolloutStatus& status,
+                                               api::EventReason reason);
 
 // The payload of a notification's `rollout` member (notifier.h) for this status.
 nlohmann::json NotificationRollout(const Input& input, const api::AgentRolloutStatus& status,

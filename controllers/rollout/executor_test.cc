@@ -196,6 +196,29 @@ TEST_F(ExecutorTest, ASettledDecisionWritesNoStatusAndSaysNothingAgain) {
   EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).size(), 1u);
 }
 
+TEST_F(ExecutorTest, SteadyEvaluationsWriteStatusOncePerRefreshInterval) {
+  ExecutorOptions options;
+  options.status_refresh.every = minutes(5);
+  executor_ = std::make_unique<Executor>(client_, flags_, router_, *recorder_, notifier_, options);
+  Create();
+  ASSERT_TRUE(Run(At()).result.ok());
+  ASSERT_TRUE(Run(At() + minutes(1), Go(At() + minutes(1))).status_written);
+  client_->ClearActions();
+  for (int minute = 2; minute <= 11; ++minute) {
+    const Execution execution = Run(At() + minutes(minute), Go(At() + minutes(minute)));
+    EXPECT_TRUE(execution.result.ok());
+    EXPECT_EQ(execution.status_written, minute == 6 || minute == 11) << "minute " << minute;
+    // The object shows the decided status: the reconciler lets go of the evaluation.
+    EXPECT_EQ(execution.status, execution.decision.status);
+    EXPECT_EQ(execution.status, Stored());
+  }
+  EXPECT_EQ(Count("update-status"), 2);
+  EXPECT_EQ(Stored().analysis.last_evaluated, At() + minutes(11));
+  // A new verdict is written at once.
+  EXPECT_TRUE(Run(At() + minutes(12), Hold(At() + minutes(12))).status_written);
+  EXPECT_EQ(Stored().verdict, api::Verdict::kHold);
+}
+
 TEST_F(ExecutorTest, TheSameWritesAreReassertedOnceTheyAreNoLongerRecent) {
   Create();
   ASSERT_TRUE(Run(At()).result.ok());
@@ -290,6 +313,53 @@ TEST_F(ExecutorTest, AFailedFlagWriteKeepsThePhaseAndIsRetried) {
   EXPECT_EQ(sent.rollout["step"], "early-adopters");
   EXPECT_EQ(sent.rollout["flagPercent"], 10);
   EXPECT_EQ(sent.targets.size(), 1u);
+  EXPECT_EQ(sent.at, go_at + seconds(2));
+  EXPECT_EQ(sent.previous_revision, Stored().revision);
+  EXPECT_EQ(sent.analysis_interval, api::Duration(minutes(1)));  // spec.analysis.interval
+  EXPECT_EQ(sent.metric, std::nullopt) << "an advance is decided by no single metric";
+}
+
+TEST_F(ExecutorTest, RollbackNotificationsCarryTheDecidingMetricAndTheRevision) {
+  json spec = VoiceSpecJson();
+  spec["notifications"] = {{{"type", "alertmanager"}, {"url", "http://alertmanager:9093"}}};
+  Create(spec);
+  ASSERT_TRUE(Run(At()).result.ok());
+  ASSERT_TRUE(Run(At() + minutes(2), Abort(At() + minutes(1))).result.ok());
+  ASSERT_EQ(Stored().phase, RolloutPhase::kRolledBack);
+  const api::RollbackStatus rollback = *Stored().rollback;
+  bool rolled_back = false;
+  for (const Notification& sent : notifier_.sent()) {
+    EXPECT_EQ(sent.targets.at(0).type, api::NotificationType::kAlertmanager);
+    if (sent.reason != api::EventReason::kRolledBack) continue;
+    rolled_back = true;
+    ASSERT_TRUE(sent.metric.has_value());
+    EXPECT_EQ(*sent.metric, (DecidingMetric{rollback.metric, rollback.value, rollback.line}));
+    EXPECT_EQ(sent.metric->name, "error-rate");
+    EXPECT_EQ(sent.previous_revision, Stored().revision);
+    EXPECT_EQ(sent.at, At() + minutes(2));
+  }
+  EXPECT_TRUE(rolled_back);
+}
+
+TEST(DecidingMetricOf, NamesTheMetricThatDecided) {
+  api::AgentRolloutStatus status;
+  status.analysis.metrics = {
+      {"latency", "900", api::Verdict::kHold, "< 800", "> 1200", "", "", false},
+      {"shadow", "0.9", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", true},
+      {"error-rate", "0.071", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", false}};
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kAnalysisNoGo),
+            (DecidingMetric{"error-rate", "0.071", "> 0.05"}))
+      << "the first No-Go that is not dryRun, with its noGo line";
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kAnalysisHold),
+            (DecidingMetric{"latency", "900", "< 800"}))
+      << "a Hold is outside its go line";
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kRolledBack), std::nullopt);
+  status.rollback = api::RollbackStatus{{}, "majority", "error-rate", "0.071", "> 0.05", "noGo"};
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kRolledBack),
+            (DecidingMetric{"error-rate", "0.071", "> 0.05"}));
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kRollingBack),
+            (DecidingMetric{"error-rate", "0.071", "> 0.05"}));
+  EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kPhaseAdvanced), std::nullopt);
 }
 
 TEST_F(ExecutorTest, RollbackWritesTheFlagAndTheRouteAtTheSameTime) {

@@ -391,12 +391,13 @@ void Reconciler::UpdateAnalysis(const std::string& key, const Execution& executi
   evaluation.vars =
       analysis::BuildTemplateVars(api::AgentRollout{input.metadata, input.spec, execution.status},
                                   execution.status.current_phase->name);
+  evaluation.phase_started = execution.status.current_phase->started_at;
   if (input.spec.analysis.prometheus) {
     auto credentials =
         CachedCredentials(key, input.metadata.namespace_, *input.spec.analysis.prometheus);
     if (!credentials.ok()) {
       scheduler_->Remove(key);
-      SubstituteErrorEvaluation(key, input.spec.analysis, credentials.error());
+      SubstituteErrorEvaluation(key, input.spec.analysis, evaluation.vars, credentials.error());
       return;
     }
     evaluation.credentials = std::move(*credentials);
@@ -469,16 +470,16 @@ Result<analysis::PrometheusCredentials> Reconciler::ReadCredentials(
 }
 
 void Reconciler::SubstituteErrorEvaluation(const std::string& key, const api::AnalysisSpec& spec,
-                                           const Error& error) {
+                                           const analysis::TemplateVars& vars, const Error& error) {
   const api::Timestamp now = options_.now();
   {
     std::lock_guard lock(mu_);
     KeyState& state = keys_[key];
     if (now < state.next_credential_error) return;  // one per interval, as the scheduler would
     state.next_credential_error = now + spec.interval;
-    std::vector<Result<analysis::QueryResult>> outcomes(spec.metrics.size(),
+    std::vector<Result<analysis::QueryResult>> outcomes(analysis::QueryCount(spec),
                                                         Result<analysis::QueryResult>(error));
-    state.evaluation = analysis::AssembleEvaluation(spec, outcomes, now);
+    state.evaluation = analysis::AssembleEvaluation(spec, vars, outcomes, now);
     metrics_.CountVerdict(state.evaluation->verdict);
   }
   logger_->warn("analysis of {} cannot run: {}", key, error.ToString());
@@ -492,6 +493,17 @@ void Reconciler::RecordMetrics(const Execution& execution) {
   metrics_.SetRolloutState(metadata.namespace_, metadata.name, status.phase,
                            status.current_phase ? status.current_phase->flag_percent : 0,
                            status.current_phase ? status.current_phase->traffic_weight : 0);
+  if (execution.status_written) metrics_.CountStatusWrite();
+  // Comparison gauges while the rollout is analysed; removed once it is not. From the
+  // evaluation this reconcile folded when there is one: status keeps values that say
+  // nothing new for up to --status-refresh-interval (status_refresh.h), gauges need not.
+  const std::optional<api::Evaluation>& evaluation = execution.input.evaluation;
+  const bool fresher = evaluation && (!status.analysis.last_evaluated ||
+                                      evaluation->at > *status.analysis.last_evaluated);
+  metrics_.SetComparisons(metadata.namespace_, metadata.name,
+                          !execution.decision.analyse ? std::vector<api::MetricStatus>{}
+                          : fresher                   ? evaluation->metrics
+                                                      : status.analysis.metrics);
   // A new rollback record is only ever in status after a successful write.
   if (status.rollback && status.rollback != execution.input.status.rollback) {
     metrics_.CountRollback(RollbackReasonOf(execution));

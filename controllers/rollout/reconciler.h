@@ -153,7 +153,7 @@ class Reconciler {
   // Credentials that cannot be read fail the evaluation like unreachable queries would:
   // an Error evaluation every interval (errorLimit then decides).
   void SubstituteErrorEvaluation(const std::string& key, const api::AnalysisSpec& spec,
-                                 const Error& error);
+                                 const analysis::TemplateVars& vars, const Error& error);
   void RecordMetrics(const Execution& execution);
 
   const kube::ClientPtr client_;

@@ -60,21 +60,6 @@ std::string Percents(const api::CurrentPhaseStatus& phase) {
          "% traffic";
 }
 
-std::string FormatLeft(api::Duration left) {
-  // Rounded up, never "0s left" while the bake runs; in whole minutes from a minute on.
-  // The message is part of status: were it to tick every second, each reconcile would
-  // write status and each write's watch event would bring the next reconcile, a loop that
-  // keeps a busy operator (reconciles more than a second apart) spinning for the whole
-  // bake. In minutes, the countdown changes no more often than the 1-minute default
-  // analysis interval writes status anyway.
-  const auto seconds = std::chrono::ceil<std::chrono::seconds>(left);
-  if (seconds < std::chrono::minutes(1)) {
-    return api::FormatDuration(std::chrono::duration_cast<api::Duration>(seconds));
-  }
-  return api::FormatDuration(
-      std::chrono::duration_cast<api::Duration>(std::chrono::ceil<std::chrono::minutes>(left)));
-}
-
 // The flags a phase leaves on: the rollout's own key at the phase's percentage (pins
 // apply), and every key of phases[].flags at its latest value up to this phase. Keys that
 // only later phases switch are written off, so the rollout owns the whole set from the
@@ -115,7 +100,8 @@ RolloutPhase UnderlyingPhase(const api::AgentRolloutStatus& status) {
 
 // The status' Ready reason when a write failed (API.md §6: TrafficTargetNotFound when the
 // router object or its backends are missing; §5: FlagTargetNotFound when the flag store's
-// object is, e.g. flag.deploymentEnv's Deployment or container).
+// target is: flag.postgres's table, column or row, flag.deploymentEnv's Deployment or
+// container).
 std::string BlockedReason(const BlockedWrite& blocked) {
   if (blocked.error.code() != ErrorCode::kNotFound) return "WriteFailed";
   switch (blocked.stage) {
@@ -247,6 +233,7 @@ class Decider {
     flags.namespace_ = in_.metadata.namespace_;
     flags.config_map = spec_.flag->config_map;
     flags.feature_flag = spec_.flag->feature_flag;
+    flags.postgres = spec_.flag->postgres;
     flags.deployment_env = spec_.flag->deployment_env;
     flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
     flags.phase = s_.current_phase ? s_.current_phase->name : "";
@@ -396,7 +383,7 @@ class Decider {
     if (s_.phase == RolloutPhase::kNone) s_.phase = RolloutPhase::kPending;
     const std::string where = s_.current_phase ? " in " + s_.current_phase->name : "";
     std::string text = "holding" + where + ": " + BlockedText(*in_.blocked);
-    if (IsLive(s_.phase) && !spec_.analysis.metrics.empty()) text += "; " + AnalysisClause();
+    if (IsLive(s_.phase) && analysis::HasTable(spec_.analysis)) text += "; " + AnalysisClause();
     message_override_ = text;
     ready_reason_ = BlockedReason(*in_.blocked);
     const api::Condition* ready = FindCondition(in_.status, kReady);
@@ -474,7 +461,8 @@ class Decider {
   void Fold() {
     // An empty table advances on time alone: an evaluation of metrics the spec no longer
     // has (made before an edit emptied the table) is no evidence either way.
-    if (!IsLive(s_.phase) || !in_.evaluation || abort_ || spec_.analysis.metrics.empty()) return;
+    if (!IsLive(s_.phase) || !in_.evaluation || abort_ || !analysis::HasTable(spec_.analysis))
+      return;
     const api::Evaluation& evaluation = *in_.evaluation;
     const api::Timestamp at = WholeSeconds(evaluation.at);
     if (s_.analysis.last_evaluated && at <= *s_.analysis.last_evaluated) return;  // folded
@@ -621,7 +609,7 @@ class Decider {
   // The latest verdict is Go and comes from an evaluation made in this phase; with an
   // empty table, time alone advances.
   bool IsGo() const {
-    if (spec_.analysis.metrics.empty()) return true;
+    if (!analysis::HasTable(spec_.analysis)) return true;
     return s_.verdict == Verdict::kGo && s_.analysis.last_evaluated &&
            *s_.analysis.last_evaluated > s_.current_phase->started_at;
   }
@@ -654,13 +642,33 @@ class Decider {
   Decision Finish() {
     Writes();
     d_.finalizer = FinalizerFor();
-    s_.message = message_override_.empty() ? Message() : message_override_;
-    SetConditions(s_, in_.metadata.generation, now_, !spec_.analysis.metrics.empty(),
-                  ready_reason_);
-    d_.analyse = IsLive(s_.phase) && !spec_.analysis.metrics.empty();
+    DescribeOrDefer();
+    d_.analyse = IsLive(s_.phase) && analysis::HasTable(spec_.analysis);
     d_.requeue_after = RequeueAfter();
     d_.status = std::move(s_);
     return std::move(d_);
+  }
+
+  // The message and conditions. When the only news are status.analysis values not worth
+  // a write yet (status_refresh.h) and nothing is said (an Event is explained by the status
+  // written before it), the status stays as persisted, values included, so that nothing
+  // is written; else everything is written fresh.
+  void DescribeOrDefer() {
+    if (d_.events.empty() && s_.analysis != in_.status.analysis &&
+        !AnalysisWorthWriting(in_.status.analysis, s_.analysis, in_.status_refresh)) {
+      api::AgentRolloutStatus fresh = s_;
+      s_.analysis = in_.status.analysis;
+      Describe();
+      if (s_ == in_.status) return;
+      s_ = std::move(fresh);
+    }
+    Describe();
+  }
+
+  void Describe() {
+    s_.message = message_override_.empty() ? Message() : message_override_;
+    SetConditions(s_, in_.metadata.generation, now_, analysis::HasTable(spec_.analysis),
+                  ready_reason_);
   }
 
   void Writes() {
@@ -674,6 +682,7 @@ class Decider {
       flags.namespace_ = in_.metadata.namespace_;
       flags.config_map = spec_.flag->config_map;
       flags.feature_flag = spec_.flag->feature_flag;
+      flags.postgres = spec_.flag->postgres;
       flags.deployment_env = spec_.flag->deployment_env;
       flags.rollout = in_.metadata.namespace_ + "/" + in_.metadata.name;
       flags.phase = s_.current_phase->name;
@@ -705,7 +714,7 @@ class Decider {
     if (!current.promoted && elapsed < bake) return bake - elapsed;
     // Baked: an empty table advances at once; otherwise the next evaluation decides, and
     // this wake-up only guards against a lost one.
-    if (spec_.analysis.metrics.empty() || transitioned_) return api::Duration::zero();
+    if (!analysis::HasTable(spec_.analysis) || transitioned_) return api::Duration::zero();
     return spec_.analysis.interval;
   }
 
@@ -738,7 +747,7 @@ class Decider {
         } else {
           text = "paused in " + name + " by spec.paused";
         }
-        if (!spec_.analysis.metrics.empty()) text += "; " + AnalysisClause();
+        if (analysis::HasTable(spec_.analysis)) text += "; " + AnalysisClause();
         return text;
       }
       default:
@@ -748,10 +757,13 @@ class Decider {
     const api::PhaseSpec& phase = spec_.phases[static_cast<std::size_t>(current.index)];
     const auto elapsed = std::chrono::duration_cast<api::Duration>(now_ - current.started_at);
     const bool baked = current.promoted || elapsed >= phase.duration;
+    // The bake's end as a time, not a countdown: a countdown would be untrue (or need a
+    // status write) every minute; the time stays true until the bake is done.
     std::string bake = current.promoted ? "promoted, bake skipped"
-                       : baked          ? "bake time done"
-                                        : FormatLeft(phase.duration - elapsed) + " of bake left";
-    if (spec_.analysis.metrics.empty()) {
+                       : baked
+                           ? "bake time done"
+                           : "bake ends at " + api::FormatTime(current.started_at + phase.duration);
+    if (!analysis::HasTable(spec_.analysis)) {
       return (baked ? "advancing from " : "baking in ") + name + " (" + Percents(current) + "); " +
              bake;
     }
@@ -851,7 +863,7 @@ void UseLastValidSpec(Input& input, const api::AgentRolloutSpec& last_valid) {
 WriteFailure FailedWrite(const Input& input, const Decision& decision, WriteStage stage,
                          const Error& error) {
   const api::Timestamp now = WholeSeconds(input.now);
-  const bool has_metrics = !input.spec.analysis.metrics.empty();
+  const bool has_metrics = analysis::HasTable(input.spec.analysis);
   const std::string failed = BlockedText(BlockedWrite{stage, error});
   WriteFailure failure;
   api::AgentRolloutStatus& status = failure.status;

@@ -36,6 +36,11 @@
 //   the deletion, and then gives up with a Warning Event and lets the object go. Without
 //   the finalizer (`keep`) the decision only releases the flag entries' owner. Status is
 //   left as it is unless a failure has to be shown.
+// - status.analysis values that say nothing new (status_refresh.h) are left as persisted
+//   when they are all the status would change: a steady rollout is written when its
+//   phase, verdict, counters, message or conditions change, and its values at most every
+//   Input::status_refresh. The message names the bake's end as a time, not a countdown,
+//   so that it stays true without being rewritten.
 // Times written to status are whole seconds (metav1.Time precision), so that a status
 // read back after a restart compares exactly as the one that was written.
 #pragma once
@@ -48,6 +53,7 @@
 #include "api/types.h"
 #include "common/result.h"
 #include "controllers/flagstore/flag_store.h"
+#include "controllers/rollout/status_refresh.h"
 #include "controllers/traffic/traffic_router.h"
 
 namespace agentrollout::controllers {
@@ -88,6 +94,8 @@ struct Input {
   // A rollout being deleted under the onDelete `rollback` finalizer retries failed writes
   // this long from metadata.deletionTimestamp, then lets the object go (API.md §2).
   api::Duration rollback_on_delete_timeout = std::chrono::minutes(2);
+  // How often status.analysis values that say nothing new are written (status_refresh.h).
+  StatusRefresh status_refresh;
 };
 
 // What a decision does to the onDelete `rollback` finalizer (api::kRollbackOnDeleteFinalizer).
@@ -101,9 +109,11 @@ struct Event {
 };
 
 struct Decision {
-  std::optional<DesiredFlags> flags;      // written first (absent: no flag, or Failed)
-  std::optional<TrafficTarget> traffic;   // written second (absent: no router, or Failed)
-  api::AgentRolloutStatus status;         // written last, when it differs from the input's
+  std::optional<DesiredFlags> flags;     // written first (absent: no flag, or Failed)
+  std::optional<TrafficTarget> traffic;  // written second (absent: no router, or Failed)
+  // Written last, when it differs from the input's: a status that would change only
+  // values not worth a write yet (status_refresh.h) is the input's, values included.
+  api::AgentRolloutStatus status;
   std::vector<Event> events;              // emitted after the status write
   bool remove_action_annotation = false;  // after the status write
   // The writes take the rollout down fully (total rollback). A traffic router that is gone

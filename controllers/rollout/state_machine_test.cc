@@ -141,7 +141,8 @@ TEST(StateMachineTest, NewObjectStartsAtPhaseZero) {
   EXPECT_THAT(d.events[0].message, HasSubstr("started revision \"2.0.0\" at phase canary"));
   ASSERT_EQ(s.history.size(), 1u);
   EXPECT_EQ(s.history[0], (api::HistoryEntry{At(seconds(42)), "", "canary", "PhaseStarted"}));
-  EXPECT_EQ(s.message, "waiting for the first analysis in canary; 4h0m0s of bake left");
+  EXPECT_EQ(s.message,
+            "waiting for the first analysis in canary; bake ends at 2026-11-22T14:00:42Z");
   EXPECT_TRUE(d.analyse);
   EXPECT_EQ(d.requeue_after, std::optional<api::Duration>(hours(4)));
   EXPECT_FALSE(d.rolls_back);
@@ -192,26 +193,22 @@ TEST(StateMachineTest, GoBeforeTheBakeEndsDoesNotAdvance) {
   EXPECT_EQ(d.status.phase, RolloutPhase::kProgressing);
   EXPECT_EQ(d.status.current_phase->index, 0);
   EXPECT_EQ(d.status.verdict, Verdict::kGo);
-  EXPECT_EQ(d.status.message, "analysis is Go in canary; 3h0m0s of bake left");
+  EXPECT_EQ(d.status.message, "analysis is Go in canary; bake ends at 2026-11-22T14:00:00Z");
   EXPECT_EQ(d.requeue_after, std::optional<api::Duration>(hours(3)));
   EXPECT_EQ(d.traffic->weight, 5);
 }
 
-TEST(StateMachineTest, TheBakeCountdownChangesStatusAtMostOnceAMinute) {
+TEST(StateMachineTest, TheBakeMessageNamesItsEndSoItNeedsNoRewriting) {
   Rollout rollout;
-  rollout.Step(At());
-  // A reconcile a few seconds after the last one (as a watch event of its own status write
-  // brings) finds nothing to write: no countdown in seconds keeps the status changing.
-  const api::AgentRolloutStatus before = rollout.Step(At(seconds(10))).status;
-  const Decision later = rollout.Step(At(seconds(17)));
-  EXPECT_EQ(later.status, before);
-  EXPECT_EQ(later.status.message, "waiting for the first analysis in canary; 4h0m0s of bake left");
-  EXPECT_EQ(rollout.Step(At(minutes(61) + seconds(1))).status.message,
-            "waiting for the first analysis in canary; 2h59m0s of bake left");
-  // Under a minute it counts seconds, rounded up: never "0s left" while the bake runs.
-  EXPECT_EQ(
-      rollout.Step(At(hours(4) - seconds(30)) + std::chrono::milliseconds(500)).status.message,
-      "waiting for the first analysis in canary; 30s of bake left");
+  const api::AgentRolloutStatus started = rollout.Step(At()).status;
+  // A countdown would make every reconcile (a watch event of the operator's own write, a
+  // resync) a status write, or leave an untrue one standing: the end time needs neither.
+  EXPECT_EQ(rollout.Step(At(seconds(17))).status, started);
+  EXPECT_EQ(rollout.Step(At(hours(3) + minutes(59))).status, started);
+  EXPECT_EQ(started.message,
+            "waiting for the first analysis in canary; bake ends at 2026-11-22T14:00:00Z");
+  EXPECT_EQ(rollout.Step(At(hours(4))).status.message,
+            "waiting for the first analysis in canary; bake time done");
 }
 
 TEST(StateMachineTest, AdvancesWhenBakedAndTheLatestVerdictIsGo) {
@@ -258,12 +255,13 @@ TEST(StateMachineTest, HoldNeverAdvancesAndSaysWhy) {
   EXPECT_EQ(rollout.status().current_phase->index, 0);
 }
 
-TEST(StateMachineTest, HoldMessageCountsTheBakeLeft) {
+TEST(StateMachineTest, HoldMessageSaysWhenTheBakeEnds) {
   Rollout rollout;
   rollout.Step(At());
   const Decision d = rollout.Step(At(minutes(48)), Hold(At(minutes(48))));
   EXPECT_EQ(d.status.message,
-            "holding in canary: latency-p95-ms 912 is not < 800 (go); 3h12m0s of bake left");
+            "holding in canary: latency-p95-ms 912 is not < 800 (go); bake ends at "
+            "2026-11-22T14:00:00Z");
 }
 
 TEST(StateMachineTest, TheLatestVerdictCountsNotAnEarlierGo) {
@@ -318,6 +316,136 @@ TEST(StateMachineTest, AnEvaluationIsFoldedOnce) {
   EXPECT_EQ(again.status.analysis.last_evaluated, At(minutes(10)));
 }
 
+// ------------------------------------------------------------------ status writes
+
+// Hold's values with latency-p95-ms at `latency` (Hold between 800 and 1200).
+api::Evaluation HoldAt(api::Timestamp at, const std::string& latency) {
+  api::Evaluation evaluation = Hold(at);
+  evaluation.metrics[1] = Metric("latency-p95-ms", Verdict::kHold, latency);
+  return evaluation;
+}
+
+// A rollout whose status.analysis values wait up to 5 minutes (status_refresh.h); Step
+// persists every decision, so a decision whose status equals the persisted one is one the
+// executor does not write.
+class SteadyRollout : public Rollout {
+ public:
+  explicit SteadyRollout(api::AgentRolloutSpec spec = VoiceSpec()) : Rollout(std::move(spec)) {
+    input().status_refresh = {minutes(5), 0.1};
+  }
+  // Whether deciding on `evaluation` at its own time writes status.
+  bool Writes(const api::Evaluation& evaluation) {
+    const api::AgentRolloutStatus before = status();
+    return Step(evaluation.at, evaluation).status != before;
+  }
+};
+
+TEST(StateMachineTest, ASteadyRolloutWritesItsValuesAtMostEveryRefreshInterval) {
+  SteadyRollout rollout;
+  rollout.Step(At());
+  EXPECT_TRUE(rollout.Writes(Go(At(minutes(1))))) << "the first verdict";
+  int writes = 0;
+  for (int minute = 2; minute <= 31; ++minute) {
+    const bool wrote = rollout.Writes(Go(At(minutes(minute))));
+    writes += wrote ? 1 : 0;
+    // Written 5 minutes after the last written evaluation, and only then.
+    EXPECT_EQ(wrote, (minute - 1) % 5 == 0) << "minute " << minute;
+  }
+  EXPECT_EQ(writes, 6);
+  EXPECT_EQ(rollout.status().analysis.last_evaluated, At(minutes(31)));
+  // A status left as persisted is exactly the persisted one, message included.
+  EXPECT_EQ(rollout.status().message,
+            "analysis is Go in canary; bake ends at 2026-11-22T14:00:00Z");
+}
+
+TEST(StateMachineTest, ASteadyHoldWritesWhenAValueMovesFarOrTheIntervalPasses) {
+  SteadyRollout rollout;
+  rollout.Step(At());
+  EXPECT_TRUE(rollout.Writes(HoldAt(At(minutes(1)), "912"))) << "a new verdict";
+  // 10% of latency's scale (its noGo line, 1200) is 120: small moves wait, and the
+  // persisted message keeps quoting the persisted value.
+  EXPECT_FALSE(rollout.Writes(HoldAt(At(minutes(2)), "950")));
+  EXPECT_FALSE(rollout.Writes(HoldAt(At(minutes(3)), "1000")));
+  EXPECT_EQ(rollout.status().analysis.metrics[1].value, "912");
+  EXPECT_THAT(rollout.status().message, HasSubstr("latency-p95-ms 912 is not < 800"));
+  EXPECT_TRUE(rollout.Writes(HoldAt(At(minutes(4)), "1040"))) << "moved 128 from 912";
+  EXPECT_THAT(rollout.status().message, HasSubstr("latency-p95-ms 1040 is not < 800"));
+  EXPECT_FALSE(rollout.Writes(HoldAt(At(minutes(8)), "1041")));
+  EXPECT_TRUE(rollout.Writes(HoldAt(At(minutes(9)), "1041"))) << "5 minutes after the last";
+}
+
+TEST(StateMachineTest, EveryChangeOfVerdictCounterOrZoneIsWrittenAtOnce) {
+  api::AgentRolloutSpec spec = VoiceSpec();
+  spec.analysis.failure_limit = 2;
+  spec.analysis.error_limit = 3;
+  SteadyRollout rollout(spec);
+  rollout.Step(At());
+  EXPECT_TRUE(rollout.Writes(Go(At(minutes(1)))));
+  EXPECT_FALSE(rollout.Writes(Go(At(minutes(2)))));
+  // Verdict Go -> Hold (a metric's zone Go -> Hold).
+  EXPECT_TRUE(rollout.Writes(HoldAt(At(minutes(3)), "801")));
+  EXPECT_EQ(rollout.status().verdict, Verdict::kHold);
+  // A metric's zone with the same overall verdict: latency Hold -> Go, error-rate Go -> Hold.
+  api::Evaluation other_metric = Go(At(minutes(4)));
+  other_metric.verdict = Verdict::kHold;
+  other_metric.metrics[0] = Metric("error-rate", Verdict::kHold, "0.03");
+  EXPECT_TRUE(rollout.Writes(other_metric));
+  // consecutiveNoGo 1, then 2; consecutiveErrors 1, 2.
+  EXPECT_TRUE(rollout.Writes(NoGo(At(minutes(5)))));
+  EXPECT_TRUE(rollout.Writes(NoGo(At(minutes(6)))));
+  EXPECT_EQ(rollout.status().analysis.consecutive_no_go, 2);
+  EXPECT_TRUE(rollout.Writes(Errored(At(minutes(7)))));
+  EXPECT_TRUE(rollout.Writes(Errored(At(minutes(8)))));
+  EXPECT_EQ(rollout.status().analysis.consecutive_errors, 2);
+  // Back to Go: the counters reset.
+  EXPECT_TRUE(rollout.Writes(Go(At(minutes(9)))));
+  EXPECT_EQ(rollout.status().analysis.consecutive_errors, 0);
+}
+
+TEST(StateMachineTest, AnActionOrAPhaseChangeWritesTheFreshValuesWithIt) {
+  SteadyRollout rollout;
+  rollout.Step(At());
+  rollout.Writes(Go(At(minutes(1))));
+  EXPECT_FALSE(rollout.Writes(Go(At(minutes(2)))));
+  // The pause action (an Event, a message) is written at once, with the latest values.
+  rollout.SetAction("pause");
+  const Decision paused = rollout.Step(At(minutes(3)), Go(At(minutes(3))));
+  EXPECT_EQ(paused.status.phase, RolloutPhase::kPaused);
+  EXPECT_EQ(paused.status.analysis.last_evaluated, At(minutes(3)));
+  rollout.Step(At(minutes(3)));  // the annotation seen removed
+  rollout.SetAction("resume");
+  rollout.Step(At(minutes(4)));
+  rollout.Step(At(minutes(4)));
+  EXPECT_EQ(rollout.status().phase, RolloutPhase::kProgressing);
+  // The advance at the bake end carries the evaluation it was decided on.
+  EXPECT_TRUE(rollout.Writes(Go(At(hours(3) + minutes(56))))) << "the refresh";
+  EXPECT_FALSE(rollout.Writes(Go(At(hours(3) + minutes(58)))));
+  const Decision advanced = rollout.Step(At(hours(4)), Go(At(hours(4) - seconds(1))));
+  EXPECT_EQ(advanced.status.current_phase->index, 1);
+  EXPECT_EQ(advanced.status.analysis.last_evaluated, At(hours(4) - seconds(1)));
+}
+
+TEST(StateMachineTest, AGoWhoseRefreshWaitedStillAdvancesAtTheBakeEnd) {
+  // After a restart the operator holds no evaluation: the persisted Go (written when the
+  // verdict became Go, in this phase) is the same evidence the unwritten later ones were.
+  SteadyRollout rollout;
+  rollout.Step(At());
+  rollout.Writes(Go(At(hours(3) + minutes(57))));
+  EXPECT_FALSE(rollout.Writes(Go(At(hours(3) + minutes(59)))));
+  const Decision d = rollout.Step(At(hours(4)));
+  EXPECT_EQ(d.status.current_phase->index, 1);
+  EXPECT_EQ(d.status.history.back().reason, "PhaseAdvanced");
+}
+
+TEST(StateMachineTest, ARefreshOfZeroWritesEveryEvaluation) {
+  Rollout rollout;
+  rollout.Step(At());
+  for (int minute = 1; minute <= 3; ++minute) {
+    const api::AgentRolloutStatus before = rollout.status();
+    EXPECT_NE(rollout.Step(At(minutes(minute)), Go(At(minutes(minute)))).status, before);
+  }
+}
+
 TEST(StateMachineTest, ToleratedNoGoSaysHowManyAreLeft) {
   api::AgentRolloutSpec spec = VoiceSpec();
   spec.analysis.failure_limit = 2;
@@ -327,7 +455,7 @@ TEST(StateMachineTest, ToleratedNoGoSaysHowManyAreLeft) {
   EXPECT_EQ(d.status.phase, RolloutPhase::kProgressing);
   EXPECT_EQ(d.status.message,
             "No-Go in canary: error-rate 0.071 is > 0.05 (noGo), 1 of 2 tolerated by "
-            "failureLimit; 3h0m0s of bake left");
+            "failureLimit; bake ends at 2026-11-22T14:00:00Z");
   EXPECT_THAT(Reasons(d), ElementsAre("AnalysisNoGo"));
   EXPECT_EQ(ConditionOf(d.status, kHealthy), api::ConditionStatus::kFalse);
   EXPECT_EQ(d.traffic->weight, 5);
@@ -877,10 +1005,53 @@ TEST(StateMachineTest, EmptyTableAdvancesOnTimeAlone) {
   Rollout rollout(spec);
   const Decision start = rollout.Step(At());
   EXPECT_FALSE(start.analyse);
-  EXPECT_EQ(start.status.message, "baking in canary (5% flag, 5% traffic); 4h0m0s of bake left");
+  EXPECT_EQ(start.status.message,
+            "baking in canary (5% flag, 5% traffic); bake ends at 2026-11-22T14:00:00Z");
   EXPECT_EQ(FindCondition(start.status, kHealthy)->reason, "NoAnalysis");
   EXPECT_EQ(rollout.Step(At(hours(4) - seconds(1))).status.current_phase->index, 0);
   EXPECT_EQ(rollout.Step(At(hours(4))).status.current_phase->index, 1);
+}
+
+// A table of comparisons only (API.md §3.3) is analysed, says what it waits for, and
+// its No-Go rolls back naming the interval that crossed the line.
+TEST(StateMachineTest, ComparisonsAloneAreATable) {
+  api::AgentRolloutSpec spec = VoiceSpec();
+  spec.analysis.metrics.clear();
+  spec.analysis.comparisons = {
+      api::ComparisonSpec{"error-rate-vs-stable", R"(e{v="{{version}}"}[{{window}}])",
+                          R"(t{v="{{version}}"})", api::Threshold{api::CompareOp::kLess, 0.005},
+                          api::Threshold{api::CompareOp::kGreater, 0.02}, 0.95, 200}};
+  Rollout rollout(spec);
+  EXPECT_TRUE(rollout.Step(At()).analyse);
+  api::MetricStatus judged;
+  judged.name = "error-rate-vs-stable";
+  judged.go = "< 0.005";
+  judged.no_go = "> 0.02";
+  judged.verdict = Verdict::kHold;
+  judged.value = "0.004";
+  judged.message = "needs 140 more stable calls";
+  judged.comparison = api::ComparisonStatus{"-0.02", "0.03", {"1", "300"}, {"0", "60"}};
+  const Decision hold =
+      rollout.Step(At(minutes(1)), Evaluation(At(minutes(1)), Verdict::kHold, {judged}));
+  EXPECT_EQ(hold.status.message,
+            "holding in canary: error-rate-vs-stable needs 140 more stable calls; bake ends at "
+            "2026-11-22T14:00:00Z");
+  EXPECT_EQ(hold.status.analysis.metrics, std::vector<api::MetricStatus>{judged});
+
+  judged.verdict = Verdict::kNoGo;
+  judged.value = "0.023";
+  judged.message = "canary is worse by 1.2–3.4 points (No-Go above 2)";
+  judged.comparison = api::ComparisonStatus{"0.012", "0.034", {"46", "2000"}, {"10", "2000"}};
+  const Decision d =
+      rollout.Step(At(minutes(2)), Evaluation(At(minutes(2)), Verdict::kNoGo, {judged}));
+  EXPECT_EQ(d.status.phase, RolloutPhase::kRolledBack);
+  ASSERT_TRUE(d.status.rollback);
+  EXPECT_EQ(d.status.rollback->metric, "error-rate-vs-stable");
+  EXPECT_EQ(d.status.rollback->value, "[0.012, 0.034]");
+  EXPECT_EQ(d.status.rollback->line, "> 0.02");
+  EXPECT_THAT(d.status.rollback->reason,
+              HasSubstr("error-rate-vs-stable: canary is worse by 1.2–3.4 points (No-Go above "
+                        "2), for 1 consecutive evaluation (failureLimit 0)"));
 }
 
 TEST(StateMachineTest, AnEmptyTableIgnoresEvaluations) {
@@ -1174,21 +1345,34 @@ TEST(StateMachineTest, AMissingTrafficTargetHoldsWithoutAdvancingButFolds) {
   EXPECT_THAT(Reasons(held), ElementsAre("TrafficTargetNotFound"));
 }
 
-// API.md §5.4: a flag store whose object is missing (flag.deploymentEnv's Deployment or
-// container) is FlagTargetNotFound, not a generic WriteFailed.
-TEST(StateMachineTest, AMissingFlagTargetHoldsAsFlagTargetNotFound) {
+// API.md §5: a flag store whose target is missing (kNotFound: flag.postgres's table, column or
+// row, flag.deploymentEnv's Deployment or container) holds the rollout with Ready=False,
+// reason FlagTargetNotFound, naming the target, and nothing written.
+TEST(StateMachineTest, AMissingFlagTargetHoldsWithReasonFlagTargetNotFound) {
   Rollout rollout;
   rollout.Step(At());
   rollout.input().now = At(hours(5));
   rollout.input().evaluation = Go(At(hours(5)));
-  const Decision held = DecideBlocked(rollout.input(), WriteStage::kFlag,
-                                      NotFound("deployment voice/voice-agent: not found"));
-  EXPECT_EQ(held.status.current_phase->index, 0) << "nothing advanced";
-  EXPECT_FALSE(held.traffic) << "traffic never moves past the flag";
-  EXPECT_THAT(held.status.message,
-              HasSubstr("flag target not found: deployment voice/voice-agent: not found"));
-  EXPECT_EQ(FindCondition(held.status, kReady)->reason, "FlagTargetNotFound");
-  EXPECT_THAT(Reasons(held), ElementsAre("FlagTargetNotFound"));
+  for (const std::string target :
+       {"postgres table public.feature_flags: has no row with name = \"voice_agent_v2\"; insert "
+        "it (the operator never inserts rows)",
+        "deployment voice/voice-agent: not found"}) {
+    SCOPED_TRACE(target);
+    const Decision held = DecideBlocked(rollout.input(), WriteStage::kFlag, NotFound(target));
+    EXPECT_EQ(held.status.current_phase->index, 0) << "nothing advanced";
+    EXPECT_FALSE(held.flags) << "nothing written";
+    EXPECT_FALSE(held.traffic) << "traffic never moves past the flag";
+    EXPECT_TRUE(held.analyse) << "analysis goes on (API.md §4.8)";
+    EXPECT_THAT(held.status.message,
+                HasSubstr("holding in canary: flag target not found: " + target));
+    EXPECT_EQ(ConditionOf(held.status, kReady), api::ConditionStatus::kFalse);
+    EXPECT_EQ(FindCondition(held.status, kReady)->reason, "FlagTargetNotFound");
+    EXPECT_THAT(Reasons(held), ElementsAre("FlagTargetNotFound"));
+  }
+  // Any other flag write failure stays WriteFailed.
+  const Decision failed =
+      DecideBlocked(rollout.input(), WriteStage::kFlag, Unavailable("connection refused"));
+  EXPECT_EQ(FindCondition(failed.status, kReady)->reason, "WriteFailed");
 }
 
 TEST(StateMachineTest, ABlockedDecisionStillRollsBack) {

@@ -76,6 +76,22 @@ wait_until() {
   done
 }
 
+# remove_state DIR MARKER WHAT STOP...: runs STOP (which stops the server of DIR), then
+# removes DIR. An empty DIR (made by mktemp for us) just goes; one without the MARKER file
+# is not a WHAT state directory and is never touched.
+remove_state() {
+  local state="$1" marker="$2" what="$3"
+  shift 3
+  [ -e "$state" ] || return 0
+  if [ -z "$(ls -A "$state")" ]; then
+    rmdir "$state"
+    return 0
+  fi
+  [ -f "$marker" ] || die "$state is not a $what state directory; not touching it"
+  "$@"
+  rm -rf "$state"
+}
+
 # check_no_leftovers DIR: fails (and stops them) if processes whose command line mentions
 # DIR -- servers started for a test run -- are still running.
 check_no_leftovers() {
@@ -92,4 +108,24 @@ check_no_leftovers() {
     kill -TERM "$pid" 2>/dev/null || true
   done
   return 1
+}
+
+# start_on_free_port STATE NAME START_FN READY_FN: a loopback server whose pid is
+# STATE/NAME.pid and log STATE/NAME.log, on a free port (written to STATE/port). Calls
+# START_FN PORT (which starts it with start_detached) and waits up to 60 s for READY_FN;
+# a port taken between free_port and the bind is retried twice. Prints nothing; dies with
+# the log's tail when it does not come up.
+start_on_free_port() {
+  local state="$1" name="$2" start_fn="$3" ready_fn="$4" attempt port
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    echo "$port" >"$state/port"
+    "$start_fn" "$port"
+    wait_until 60 "$name ready on port $port" "$ready_fn" && return 0
+    stop_pid "$state/$name.pid" "$state" "$name"
+    grep -q 'address already in use' "$state/$name.log" || break
+    log "port $port was taken, retrying (attempt $attempt)"
+  done
+  tail -n 20 "$state/$name.log" >&2
+  die "$name failed to start; see $state/$name.log"
 }

@@ -243,6 +243,127 @@ TEST_F(AnalysisIntegrationTest, NoDataHoldsOrIsNoGo) {
   EXPECT_EQ(outcome.trigger->line, "noData: noGo");
 }
 
+// ------------------------------------------------------------ comparisons (API.md §3.3)
+
+api::ComparisonSpec ErrorRateVsStable() {
+  api::ComparisonSpec comparison;
+  comparison.name = "error-rate-vs-stable";
+  comparison.events =
+      "sum(increase(agent_requests_total{agent=\"voice\",version=\"{{version}}\",outcome=\"error\"}"
+      "[{{window}}]))";
+  comparison.total =
+      "sum(increase(agent_requests_total{agent=\"voice\",version=\"{{version}}\"}[{{window}}]))";
+  comparison.go = Line("< 0.005");
+  comparison.no_go = Line("> 0.02");
+  comparison.min_total = 200;
+  return comparison;
+}
+
+// One sample's value of `promql`, as Prometheus answers it now.
+double Value(const PrometheusFixture& prometheus, const std::string& promql) {
+  auto data = prometheus.Query(promql);
+  if (!data.ok() || (*data)["result"].empty()) {
+    ADD_FAILURE() << promql << ": " << (data.ok() ? data->dump() : data.error().ToString());
+    return -1;
+  }
+  return std::stod((*data)["result"][0]["value"][1].get<std::string>());
+}
+
+// {{window}} is the time since the phase started: the counts are increase() over it, so a
+// new phase counts afresh (at least 1m back).
+TEST_F(AnalysisIntegrationTest, ComparisonCountsWhatHappenedSinceThePhaseStarted) {
+  EvaluationInput input = Input({});
+  input.spec.comparisons = {ErrorRateVsStable()};
+  ASSERT_TRUE(canary().Set(0, 100).ok());
+  // Until the exporters have run long enough that 90 s hold more than the 1m minimum.
+  ASSERT_TRUE(prometheus_
+                  ->WaitForSamples("sum(increase(agent_requests_total{version=\"v1\"}[90s])) > "
+                                   "1.2 * sum(increase(agent_requests_total{version=\"v1\"}[60s]))",
+                                   120s)
+                  .ok());
+  const auto total = [&](const std::string& window) {
+    return Value(
+        *prometheus_,
+        "sum(increase(agent_requests_total{agent=\"voice\",version=\"v1\"}[" + window + "]))");
+  };
+  std::map<std::string, double> seen;
+  for (const auto& [since, window] : {std::pair{api::Duration(90s), std::string("90s")},
+                                      std::pair{api::Duration(0s), std::string("60s")}}) {
+    input.phase_started = api::Timestamp::clock::now() - since;
+    const api::Evaluation evaluation = EvaluateOnce(input);
+    ASSERT_EQ(evaluation.metrics.size(), 1u);
+    const api::MetricStatus& judged = evaluation.metrics[0];
+    ASSERT_TRUE(judged.comparison) << Describe(evaluation);
+    const double counted = std::stod(judged.comparison->stable.total);
+    const double expected = total(window);
+    // The test's own query ran a moment later: a few requests more at 200/s.
+    EXPECT_NEAR(counted, expected, 0.03 * expected + 50) << window << ": " << Describe(evaluation);
+    EXPECT_GT(counted, 0);
+    seen[window] = counted;
+  }
+  EXPECT_GT(seen["90s"], seen["60s"]) << "a later phase start counts less";
+}
+
+TEST_F(AnalysisIntegrationTest, ComparisonGoesNoGoWhenTheCanaryFailsMoreThanStable) {
+  EvaluationInput input = Input({});
+  input.spec.comparisons = {ErrorRateVsStable()};
+  input.phase_started = api::Timestamp::clock::now();
+  ASSERT_TRUE(canary().Set(0.1, 100).ok());
+  const api::Evaluation evaluation = EvaluateUntilVerdict(input, Verdict::kNoGo);
+  ASSERT_EQ(evaluation.verdict, Verdict::kNoGo) << Describe(evaluation);
+  const api::MetricStatus& judged = evaluation.metrics[0];
+  ASSERT_TRUE(judged.comparison);
+  EXPECT_GT(std::stod(judged.comparison->low), 0.02) << Describe(evaluation);
+  EXPECT_GT(std::stod(judged.comparison->canary.events), 0);
+  EXPECT_TRUE(judged.message.starts_with("canary is worse by ")) << judged.message;
+  EXPECT_TRUE(judged.message.ends_with(" points (No-Go above 2)")) << judged.message;
+  const TableOutcome outcome = Accumulate(input.spec, {}, evaluation);
+  ASSERT_TRUE(outcome.trigger) << "a breach rolls back (failureLimit 0)";
+  EXPECT_EQ(outcome.trigger->kind, api::RollbackTrigger::Kind::kNoGo);
+  EXPECT_EQ(outcome.trigger->metric, "error-rate-vs-stable");
+  EXPECT_EQ(outcome.trigger->line, "> 0.02");
+  ASSERT_TRUE(canary().Set(0, 100).ok());
+}
+
+TEST_F(AnalysisIntegrationTest, ComparisonOfEqualVersionsIsGo) {
+  EvaluationInput input = Input({});
+  input.spec.comparisons = {ErrorRateVsStable()};
+  input.phase_started = api::Timestamp::clock::now();
+  // Stable against itself: the same counts, an interval around 0 that shrinks with them.
+  input.vars["canaryVersion"] = "v1";
+  input.vars["stableVersion"] = "v1";
+  const api::Evaluation evaluation = EvaluateUntilVerdict(input, Verdict::kGo);
+  ASSERT_EQ(evaluation.verdict, Verdict::kGo) << Describe(evaluation);
+  EXPECT_EQ(evaluation.metrics[0].comparison->canary, evaluation.metrics[0].comparison->stable);
+}
+
+TEST_F(AnalysisIntegrationTest, ComparisonWithoutDataHolds) {
+  EvaluationInput input = Input({});
+  input.spec.comparisons = {ErrorRateVsStable()};
+  input.phase_started = api::Timestamp::clock::now();
+  // One version not deployed: Hold, saying which.
+  input.vars["stableVersion"] = "v0";
+  api::Evaluation evaluation = EvaluateOnce(input);
+  EXPECT_EQ(evaluation.verdict, Verdict::kHold) << Describe(evaluation);
+  EXPECT_EQ(evaluation.metrics[0].message, "no data for the stable (\"v0\") in this phase yet");
+  EXPECT_FALSE(Accumulate(input.spec, {}, evaluation).trigger);
+  // Neither: Hold too, never an advance.
+  input.vars["canaryVersion"] = "v9";
+  evaluation = EvaluateOnce(input);
+  EXPECT_EQ(evaluation.verdict, Verdict::kHold) << Describe(evaluation);
+  EXPECT_EQ(evaluation.metrics[0].message, "no data for the canary (\"v9\") in this phase yet");
+  // A query returning a series per version is an Error naming the query and the version.
+  input.vars.erase("canaryVersion");
+  input.vars.erase("stableVersion");
+  input.spec.comparisons[0].total =
+      "sum by (outcome) (increase(agent_requests_total{version=\"{{version}}\"}[{{window}}]))";
+  evaluation = EvaluateOnce(input);
+  EXPECT_EQ(evaluation.verdict, Verdict::kError) << Describe(evaluation);
+  EXPECT_EQ(evaluation.metrics[0].message,
+            "total query for the canary (\"v2\") returned 2 series; it must return one "
+            "(aggregate with sum)");
+}
+
 TEST_F(AnalysisIntegrationTest, DryRunNeverProducesNoGo) {
   api::MetricSpec shadow = ErrorRate();
   shadow.dry_run = true;

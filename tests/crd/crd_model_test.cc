@@ -44,8 +44,9 @@ std::set<std::string> Undeclared(const std::set<std::string>& paths) {
 }
 
 TEST_F(CrdModelTest, EverythingTheSpecEncoderEmitsIsDeclared) {
-  for (const auto& spec : {FullSpec(), WithIstio(FullSpec()), WithReplicas(FullSpec()),
-                           WithDeploymentEnv(FullSpec())}) {
+  for (const auto& spec :
+       {FullSpec(), WithIstio(FullSpec()), WithReplicas(FullSpec()), WithPostgresRows(FullSpec()),
+        WithPostgresDocument(FullSpec()), WithDeploymentEnv(FullSpec())}) {
     json encoded = api::EncodeSpec(spec);
     EXPECT_THAT(Undeclared(InstancePaths(encoded, spec_schema(), "spec")), ::testing::IsEmpty())
         << encoded.dump(2);
@@ -60,8 +61,9 @@ TEST_F(CrdModelTest, EverythingTheStatusEncoderEmitsIsDeclared) {
 
 TEST_F(CrdModelTest, EverySpecPropertyIsCarriedByTheModel) {
   std::set<std::string> emitted;
-  for (const auto& spec : {FullSpec(), WithIstio(FullSpec()), WithReplicas(FullSpec()),
-                           WithDeploymentEnv(FullSpec())}) {
+  for (const auto& spec :
+       {FullSpec(), WithIstio(FullSpec()), WithReplicas(FullSpec()), WithPostgresRows(FullSpec()),
+        WithPostgresDocument(FullSpec()), WithDeploymentEnv(FullSpec())}) {
     json encoded = api::EncodeSpec(spec);
     emitted.merge(InstancePaths(encoded, spec_schema(), "spec"));
     auto decoded = api::DecodeSpec(encoded);

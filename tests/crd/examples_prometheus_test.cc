@@ -1,8 +1,9 @@
 // The queries of examples/ against a real Prometheus scraping the project's test exporter
-// (agentrollout-test-exporter running as the voice agent's canary, voice-agent-v2):
-// every query of every example, rendered as the operator renders it, is PromQL that
-// Prometheus parses and evaluates to at most one sample; and the go/no-go table of
-// examples/voice-agent-v2.yaml (the demo's source) is Go on a healthy agent.
+// (agentrollout-test-exporter serving the voice agent's canary, voice-agent-v2, and its
+// stable version, voice-agent-v1): every query of every example, comparisons included,
+// rendered as the operator renders it, is PromQL that Prometheus parses and evaluates to
+// at most one sample; and the go/no-go table of examples/voice-agent-v2.yaml (the demo's
+// source) is Go on a healthy agent, its V1-versus-V2 comparisons included.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "analysis/compare.h"
 #include "analysis/evaluate_once.h"
 #include "analysis/template.h"
 #include "api/codec.h"
@@ -60,7 +62,8 @@ class ExamplesPrometheusTest : public ::testing::Test {
     if (!dir.ok()) return Fail(dir.error().ToString());
     auto exporter = BackgroundProcess::Start(
         {AGENTROLLOUT_TEST_EXPORTER, "--listen", "127.0.0.1:0", "--version-label", "voice-agent-v2",
-         "--agent", "voice", "--rps", "100", "--latency-ms", "300"},
+         "--stable-version-label", "voice-agent-v1", "--agent", "voice", "--rps", "400",
+         "--latency-ms", "300"},
         *dir / "exporter.log");
     if (!exporter.ok()) return Fail(exporter.error().ToString());
     exporter_ = std::make_unique<BackgroundProcess>(*std::move(exporter));
@@ -112,8 +115,20 @@ TEST_F(ExamplesPrometheusTest, EveryQueryIsPromQLReturningAtMostOneSample) {
       }
       ++queries;
     }
+    const analysis::Versions versions = analysis::VersionsOf(vars);
+    for (const api::ComparisonSpec& comparison : rollout.spec.analysis.comparisons) {
+      SCOPED_TRACE(rollout.metadata.name + " " + comparison.name);
+      for (const auto& promql : analysis::RenderComparison(comparison, vars, versions, "60s")) {
+        ASSERT_TRUE(promql.ok()) << promql.error().ToString();
+        auto result = prometheus_->Query(*promql);
+        ASSERT_TRUE(result.ok()) << *promql << "\n" << result.error().ToString();
+        ASSERT_EQ((*result)["resultType"], "vector") << *promql;
+        EXPECT_EQ((*result)["result"].size(), 1u) << *promql;
+        ++queries;
+      }
+    }
   }
-  EXPECT_GE(queries, 15);
+  EXPECT_GE(queries, 27);
 }
 
 // The demo applies a copy of this example to the same exporter: its table must be able
@@ -128,6 +143,7 @@ TEST_F(ExamplesPrometheusTest, VoiceAgentTableIsGoOnAHealthyAgent) {
   input.spec = voice.spec.analysis;
   input.spec.prometheus->address = prometheus_->base_url();
   input.vars = analysis::BuildTemplateVars(voice, voice.spec.phases.front().name);
+  input.phase_started = api::Timestamp::clock::now();
 
   api::Evaluation evaluation;
   const auto deadline = std::chrono::steady_clock::now() + 45s;
@@ -143,7 +159,7 @@ TEST_F(ExamplesPrometheusTest, VoiceAgentTableIsGoOnAHealthyAgent) {
              metric.message + "; ";
   }
   EXPECT_EQ(evaluation.verdict, api::Verdict::kGo) << table;
-  ASSERT_EQ(evaluation.metrics.size(), 5u) << table;
+  ASSERT_EQ(evaluation.metrics.size(), 8u) << table;
   for (const api::MetricStatus& metric : evaluation.metrics) {
     EXPECT_FALSE(metric.value.empty()) << metric.name << " has no value: " << table;
   }

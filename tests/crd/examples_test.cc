@@ -206,6 +206,10 @@ TEST_F(ExamplesTest, TogetherTheyShowEveryFeature) {
     const api::AgentRolloutSpec& spec = rollout->spec;
     if (spec.flag && spec.flag->config_map) shown.insert("configMap");
     if (spec.flag && spec.flag->feature_flag) shown.insert("featureFlag");
+    if (spec.flag && spec.flag->postgres) {
+      shown.insert(spec.flag->postgres->json_column.empty() ? "postgres rows"
+                                                            : "postgres document");
+    }
     if (spec.flag && spec.flag->deployment_env) shown.insert("deploymentEnv");
     if (spec.flag && !spec.traffic) shown.insert("flag-only");
     if (spec.traffic && !spec.flag) shown.insert("traffic-only");
@@ -224,10 +228,11 @@ TEST_F(ExamplesTest, TogetherTheyShowEveryFeature) {
       if (!phase.flags.empty()) shown.insert("phases[].flags");
     }
   }
-  EXPECT_THAT(shown, ::testing::IsSupersetOf({"configMap", "featureFlag", "deploymentEnv",
-                                              "flag-only", "traffic-only", "gatewayAPI", "istio",
-                                              "replicas", "stepBack", "args", "failureLimit",
-                                              "abort", "dryRun", "approval", "phases[].flags"}));
+  EXPECT_THAT(
+      shown, ::testing::IsSupersetOf(
+                 {"configMap", "featureFlag", "postgres rows", "postgres document", "deploymentEnv",
+                  "flag-only", "traffic-only", "gatewayAPI", "istio", "replicas", "stepBack",
+                  "args", "failureLimit", "abort", "dryRun", "approval", "phases[].flags"}));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ api::AgentRolloutSpec FullSpec() {
   spec.flag = api::FlagSpec{.key = "voice_agent_v2",
                             .config_map = api::ConfigMapFlagStore{"feature-flags", "rollout.json"},
                             .feature_flag = std::nullopt,
+                            .postgres = std::nullopt,
                             .deployment_env = std::nullopt,
                             .enabled_tenants = {"t-internal-1"},
                             .disabled_tenants = {"t-vip-bank"}};
@@ -49,6 +50,14 @@ api::AgentRolloutSpec FullSpec() {
       .go = {api::CompareOp::kLess, 0.02},
       .no_go = {api::CompareOp::kGreater, 0.05},
       .abort = api::Threshold{api::CompareOp::kGreaterEqual, 0.5}}};
+  spec.analysis.comparisons = {
+      api::ComparisonSpec{.name = "error-rate-vs-stable",
+                          .events = "sum(increase(errors{version=\"{{version}}\"}[{{window}}]))",
+                          .total = "sum(increase(calls{version=\"{{version}}\"}[{{window}}]))",
+                          .go = {api::CompareOp::kLessEqual, 0.005},
+                          .no_go = {api::CompareOp::kGreaterEqual, 0.02},
+                          .confidence = 0.99,
+                          .min_total = 250}};
   spec.rollback_mode = api::RollbackMode::kStepBack;
   spec.phases = {
       api::PhaseSpec{.name = "canary",
@@ -67,7 +76,14 @@ api::AgentRolloutSpec FullSpec() {
   spec.notifications = {api::NotificationSpec{
       .url = "https://hooks.example.com/services/x",
       .secret_ref = api::SecretKeyRef{"slack-webhook", "url"},
-      .events = {api::EventReason::kPhaseAdvanced, api::EventReason::kRolledBack}}};
+      .events = {api::EventReason::kPhaseAdvanced, api::EventReason::kRolledBack},
+      .type = api::NotificationType::kSlack,
+      .routing_key_secret_ref = std::nullopt}};
+  api::NotificationSpec pagerduty;
+  pagerduty.url = "https://events.eu.pagerduty.com/v2/enqueue";
+  pagerduty.type = api::NotificationType::kPagerDuty;
+  pagerduty.routing_key_secret_ref = api::SecretKeyRef{"pagerduty", "key"};
+  spec.notifications.push_back(pagerduty);
   return spec;
 }
 
@@ -97,6 +113,31 @@ api::AgentRolloutSpec WithReplicas(api::AgentRolloutSpec spec) {
   return spec;
 }
 
+api::AgentRolloutSpec WithPostgresRows(api::AgentRolloutSpec spec) {
+  spec.flag->config_map.reset();
+  spec.flag->postgres = api::PostgresFlagStore{
+      .connection_secret_ref = {"flags-db", "url"},
+      .table = "public.feature_flags",
+      .key_column = "name",
+      .columns = {"enabled", "percentage", "enabled_tenants", "disabled_tenants"},
+      .json_column = "",
+      .json_paths = {}};
+  return spec;
+}
+
+api::AgentRolloutSpec WithPostgresDocument(api::AgentRolloutSpec spec) {
+  spec.flag->config_map.reset();
+  spec.flag->postgres =
+      api::PostgresFlagStore{.connection_secret_ref = {"flags-db", "url"},
+                             .table = "app_config",
+                             .key_column = "key",
+                             .columns = {},
+                             .json_column = "value",
+                             .json_paths = {"unifiedServiceEnabled", "unifiedServiceRolloutPercent",
+                                            "tenants.on", "tenants.off"}};
+  return spec;
+}
+
 api::AgentRolloutStatus FullStatus() {
   api::AgentRolloutStatus status;
   status.observed_generation = 4;
@@ -120,7 +161,21 @@ api::AgentRolloutStatus FullStatus() {
                                                .no_go = "> 1200",
                                                .abort = "> 5000",
                                                .message = "912 is not < 800",
-                                               .dry_run = true}};
+                                               .dry_run = true,
+                                               .comparison = std::nullopt},
+                             api::MetricStatus{.name = "error-rate-vs-stable",
+                                               .value = "0.0125",
+                                               .verdict = api::Verdict::kHold,
+                                               .go = "< 0.005",
+                                               .no_go = "> 0.02",
+                                               .abort = "",
+                                               .message = "needs 140 more stable calls",
+                                               .dry_run = false,
+                                               .comparison = api::ComparisonStatus{
+                                                   .low = "-0.0031",
+                                                   .high = "0.0342",
+                                                   .canary = {.events = "12", .total = "480.5"},
+                                                   .stable = {.events = "0", .total = "60"}}}};
   status.rollback = api::RollbackStatus{.at = At(1795000200),
                                         .from_phase = "majority",
                                         .metric = "error-rate",

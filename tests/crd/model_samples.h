@@ -15,6 +15,10 @@ api::AgentRolloutSpec FullSpec();
 api::AgentRolloutSpec WithIstio(api::AgentRolloutSpec spec);
 // FullSpec with the replicas router.
 api::AgentRolloutSpec WithReplicas(api::AgentRolloutSpec spec);
+// FullSpec with the PostgreSQL flag store in row mode (every column mapped), and in JSON
+// document mode (every path mapped): the two modes exclude each other.
+api::AgentRolloutSpec WithPostgresRows(api::AgentRolloutSpec spec);
+api::AgentRolloutSpec WithPostgresDocument(api::AgentRolloutSpec spec);
 // FullSpec's flag in flag.deploymentEnv (a container named, both variables).
 api::AgentRolloutSpec WithDeploymentEnv(api::AgentRolloutSpec spec);
 

@@ -5,6 +5,7 @@
 // second-long phases and a one-second analysis interval.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <signal.h>
 
 #include <chrono>
@@ -21,8 +22,10 @@
 #include "http/transport.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "tests/harness/alertmanager.h"
 #include "tests/harness/cluster.h"
 #include "tests/harness/operator_command.h"
+#include "tests/harness/postgres.h"
 #include "tests/harness/process.h"
 #include "tests/harness/prometheus.h"
 #include "tests/harness/test_exporter.h"
@@ -33,10 +36,12 @@ namespace {
 using namespace std::chrono_literals;
 using api::RolloutPhase;
 using nlohmann::json;
+using testing::AlertmanagerFixture;
 using testing::BackgroundProcess;
 using testing::Cluster;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::PrometheusFixture;
 using testing::TestExporter;
 
@@ -353,6 +358,124 @@ class OperatorE2ETest : public ::testing::Test {
   int metrics_port_ = 0;
 };
 
+// The PostgreSQL flag store (API.md §5.3) under the real operator: a real PostgreSQL
+// (hack/postgres.sh), the URI with a password in a labelled Secret, a feature_flags table.
+class PostgresE2ETest : public OperatorE2ETest {
+ protected:
+  static void SetUpTestSuite() {
+    OperatorE2ETest::SetUpTestSuite();
+    postgres_ = std::make_unique<testing::PostgresFixture>();
+    if (Status started = postgres_->Start(); !started.ok()) {
+      return Fail("postgres: " + started.error().ToString());
+    }
+  }
+  static void TearDownTestSuite() {
+    postgres_.reset();
+    OperatorE2ETest::TearDownTestSuite();
+  }
+
+  void SetUp() override {
+    OperatorE2ETest::SetUp();
+    admin_.reset(PQconnectdb(postgres_->uri().c_str()));
+    ASSERT_EQ(PQstatus(admin_.get()), CONNECTION_OK) << PQerrorMessage(admin_.get());
+    Sql("DROP TABLE IF EXISTS feature_flags; DROP ROLE IF EXISTS flag_writer;"
+        "CREATE ROLE flag_writer LOGIN PASSWORD 'e2e-Pw-7781';"
+        "CREATE TABLE feature_flags (name text PRIMARY KEY, enabled boolean NOT NULL DEFAULT "
+        "false, percentage integer NOT NULL DEFAULT 0, enabled_tenants text[] NOT NULL DEFAULT "
+        "'{}', disabled_tenants text[] NOT NULL DEFAULT '{}');"
+        "GRANT SELECT, UPDATE (enabled, percentage, enabled_tenants, disabled_tenants) ON "
+        "feature_flags TO flag_writer");
+    const json secret = {
+        {"apiVersion", "v1"},
+        {"kind", "Secret"},
+        {"metadata", {{"name", "flags-db"}, {"labels", {{"rollouts.agentops.dev/use", "true"}}}}},
+        {"stringData", {{"url", postgres_->UriFor("flag_writer", "e2e-Pw-7781")}}}};
+    auto created = client_->Create(kube::kSecrets, ns_, secret);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+  }
+
+  // The first value of `sql` on the admin connection ("" when none).
+  std::string Sql(const std::string& sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(admin_.get(), sql.c_str()),
+                                                         PQclear);
+    const ExecStatusType status = PQresultStatus(result.get());
+    EXPECT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        << sql << ": " << PQerrorMessage(admin_.get());
+    return PQntuples(result.get()) > 0 ? PQgetvalue(result.get(), 0, 0) : "";
+  }
+  // "enabled percentage enabled_tenants" of the flag's row.
+  std::string Row() {
+    return Sql(
+        "SELECT enabled::text || ' ' || percentage || ' ' || enabled_tenants::text FROM "
+        "feature_flags WHERE name = 'voice_agent_v2'");
+  }
+  std::string WaitForRow(const std::string& want) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    std::string row = Row();
+    while (row != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+      row = Row();
+    }
+    return row;
+  }
+
+  json PostgresSpec(json phases) const {
+    json spec = Spec(std::move(phases));
+    spec["flag"].erase("configMap");
+    spec["flag"]["postgres"] = {{"connectionSecretRef", {{"name", "flags-db"}, {"key", "url"}}},
+                                {"table", "public.feature_flags"},
+                                {"keyColumn", "name"},
+                                {"columns",
+                                 {{"enabled", "enabled"},
+                                  {"percentage", "percentage"},
+                                  {"enabledTenants", "enabled_tenants"},
+                                  {"disabledTenants", "disabled_tenants"}}}};
+    return spec;
+  }
+
+  static inline std::unique_ptr<testing::PostgresFixture> postgres_;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> admin_{nullptr, PQfinish};
+};
+
+// No row yet: Ready=False, FlagTargetNotFound, nothing written (the route stays at 0).
+// Once the row is inserted the rollout starts and advances; a No-Go rolls it back, the row
+// at enabled false / 0 %. The password never shows in status, Events or the log.
+TEST_F(PostgresE2ETest, HoldsOnAMissingRowThenAdvancesAndRollsBackInTheTable) {
+  CreateRoute();
+  CreateRollout(PostgresSpec({Phase("canary", 10, "2s"), Phase("half", 50, "1h")}));
+  StartOperator();
+  Observed held = WaitFor([](const Observed& o) {
+    for (const auto& condition : o.status.conditions) {
+      if (condition.type == "Ready" && condition.reason == "FlagTargetNotFound") return true;
+    }
+    return false;
+  });
+  EXPECT_THAT(held.status.message,
+              HasSubstr("flag target not found: postgres table public.feature_flags: has no row "
+                        "with name = \"voice_agent_v2\""))
+      << held.Describe() << "\n"
+      << OperatorLog();
+  EXPECT_EQ(held.canary, 0) << "nothing written while the flag's row is missing";
+  EXPECT_TRUE(WaitForEvent("FlagTargetNotFound"));
+
+  Sql("INSERT INTO feature_flags (name) VALUES ('voice_agent_v2')");
+  EXPECT_EQ(WaitForRow("true 50 {t-internal-1}"), "true 50 {t-internal-1}") << OperatorLog();
+  Observed half =
+      WaitFor([](const Observed& o) { return In(o, RolloutPhase::kProgressing, "half"); });
+  EXPECT_EQ(half.canary, 50) << half.Describe();
+
+  DegradeCanary(1.0);
+  Observed rolled_back =
+      WaitFor([](const Observed& o) { return o.status.phase == RolloutPhase::kRolledBack; });
+  EXPECT_EQ(rolled_back.canary, 0) << rolled_back.Describe();
+  EXPECT_EQ(WaitForRow("false 0 {t-internal-1}"), "false 0 {t-internal-1}") << OperatorLog();
+
+  auto events = client_->List(kube::kEvents, ns_);
+  ASSERT_TRUE(events.ok()) << events.error().ToString();
+  const std::string everything = Rollout().dump() + OperatorLog() + json(events->items).dump();
+  EXPECT_THAT(everything, Not(HasSubstr("e2e-Pw-7781")));
+}
+
 TEST_F(OperatorE2ETest, AdvancesPhaseByPhaseThenRollsBackFullyWhenTheErrorRateRises) {
   CreateRoute();
   CreateRollout(Spec({Phase("canary", 5, "2s"), Phase("early-adopters", 20, "2s"),
@@ -391,6 +514,119 @@ TEST_F(OperatorE2ETest, AdvancesPhaseByPhaseThenRollsBackFullyWhenTheErrorRateRi
   EXPECT_THAT(metrics->body, HasSubstr("agentrollout_rollbacks_total{reason=\"no_go\"} 1"));
   EXPECT_THAT(metrics->body, HasSubstr("phase=\"RolledBack\"} 1"));
   EXPECT_THAT(metrics->body, HasSubstr("agentrollout_leader 1"));
+}
+
+// The value of an unlabelled counter in a /metrics text; -1 when it is not there.
+double CounterValue(const std::string& metrics, const std::string& name) {
+  const std::regex pattern("\n" + name + " ([0-9.e+]+)");
+  std::smatch match;
+  return std::regex_search(metrics, match, pattern) ? std::stod(match[1]) : -1;
+}
+
+// Verdicts counted by agentrollout_analysis_verdicts_total, every verdict summed.
+double VerdictsValue(const std::string& metrics) {
+  static const std::regex pattern(R"(\nagentrollout_analysis_verdicts_total\{[^}]*\} ([0-9.e+]+))");
+  double sum = 0;
+  for (auto it = std::sregex_iterator(metrics.begin(), metrics.end(), pattern);
+       it != std::sregex_iterator(); ++it) {
+    sum += std::stod((*it)[1]);
+  }
+  return sum;
+}
+
+// A steady rollout (one-second interval, verdict Go, error rate 0) writes its status once
+// per --status-refresh-interval, not once per evaluation: counted by the operator's own
+// agentrollout_status_writes_total and by the object's resourceVersion as the apiserver
+// reports it.
+TEST_F(OperatorE2ETest, ASteadyRolloutWritesItsStatusOncePerRefreshInterval) {
+  CreateRoute();
+  CreateRollout(Spec({Phase("canary", 5, "10m")}));
+  StartOperator({"--status-refresh-interval", "4s"});
+  const Observed go =
+      WaitFor([](const Observed& x) { return x.status.verdict == api::Verdict::kGo; });
+  ASSERT_EQ(go.status.verdict, api::Verdict::kGo) << go.Describe() << "\n" << OperatorLog();
+  auto before = HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(before.ok()) << before.error().ToString();
+  const double writes_before = CounterValue(before->body, "agentrollout_status_writes_total");
+  const double verdicts_before = VerdictsValue(before->body);
+  ASSERT_GE(writes_before, 1) << before->body;
+
+  // 13 s of one-second evaluations: every resourceVersion the object goes through.
+  std::set<std::string> versions;
+  std::optional<api::Timestamp> first_evaluated;
+  api::AgentRolloutStatus last;
+  const auto end = std::chrono::steady_clock::now() + 13s;
+  while (std::chrono::steady_clock::now() < end) {
+    const json object = Rollout();
+    versions.insert(object["metadata"].value("resourceVersion", ""));
+    auto status = api::DecodeStatus(object.value("status", json::object()));
+    ASSERT_TRUE(status.ok()) << status.error().ToString();
+    if (!first_evaluated) first_evaluated = status->analysis.last_evaluated;
+    last = *status;
+    std::this_thread::sleep_for(50ms);
+  }
+  auto after = HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(after.ok()) << after.error().ToString();
+  const double writes =
+      CounterValue(after->body, "agentrollout_status_writes_total") - writes_before;
+  const double verdicts = VerdictsValue(after->body) - verdicts_before;
+
+  EXPECT_EQ(last.verdict, api::Verdict::kGo) << last.message;
+  EXPECT_EQ(last.phase, RolloutPhase::kProgressing) << last.message;
+  EXPECT_GE(verdicts, 9) << "evaluations in 13 s at a 1 s interval";
+  // At most one write per 4 s (13 s: 3, 4 with the edges), and the values were refreshed.
+  EXPECT_GE(writes, 2);
+  EXPECT_LE(writes, 4) << "of " << verdicts << " evaluations";
+  EXPECT_LE(versions.size(), 5u) << "resourceVersions seen: every write plus the first";
+  EXPECT_GE(versions.size(), 2u);
+  ASSERT_TRUE(first_evaluated && last.analysis.last_evaluated);
+  EXPECT_GE(*last.analysis.last_evaluated - *first_evaluated, 4s);
+  EXPECT_THAT(last.message, HasSubstr("analysis is Go in canary; bake ends at "));
+}
+
+// The operator's alertmanager notifications reach a real Alertmanager, whose route for the
+// rollout's namespace delivers the rollback with the labels a team routes on; a retry
+// resolves it.
+TEST_F(OperatorE2ETest, ARollbackFiresInAlertmanagerAndARetryResolvesIt) {
+  AlertmanagerFixture alertmanager;
+  Status started = alertmanager.Start({"namespace=\"" + ns_ + "\""});
+  ASSERT_TRUE(started.ok()) << started.error().ToString();
+  CreateRoute();
+  json spec = Spec({Phase("canary", 5, "2s"), Phase("expansion", 50, "10m")});
+  spec["notifications"] = {{{"type", "alertmanager"}, {"url", alertmanager.base_url()}}};
+  CreateRollout(spec);
+  StartOperator();
+  ExpectPhaseByPhase({{"canary", 5}, {"expansion", 50}}, RolloutPhase::kProgressing);
+  DegradeCanary(0.3);
+  const Observed o = WaitFor([](const Observed& x) { return In(x, RolloutPhase::kRolledBack); });
+  ASSERT_TRUE(In(o, RolloutPhase::kRolledBack)) << o.Describe() << "\n" << OperatorLog();
+
+  const auto firing = alertmanager.WaitForDelivery("firing", "AgentRolloutRolledBack");
+  ASSERT_TRUE(firing) << json(alertmanager.deliveries()).dump(2) << "\n" << OperatorLog();
+  const json alert = AlertmanagerFixture::AlertIn(*firing, "firing", "AgentRolloutRolledBack");
+  EXPECT_EQ(alert["labels"], json({{"alertname", "AgentRolloutRolledBack"},
+                                   {"severity", "critical"},
+                                   {"namespace", ns_},
+                                   {"rollout", kRollout},
+                                   {"revision", "2.0.0"},
+                                   {"phase", "expansion"},
+                                   {"metric", "error-rate"}}));
+  EXPECT_EQ(alert["annotations"]["line"], "> 0.05");
+  EXPECT_THAT(alert["annotations"]["summary"].get<std::string>(),
+              HasSubstr("rolled back from expansion"));
+  EXPECT_EQ(alert["annotations"]["value"], o.status.rollback->value);
+  // The No-Go before the rollback fired too.
+  EXPECT_TRUE(alertmanager.WaitForDelivery("firing", "AgentRolloutNoGo"));
+
+  // A retry resolves it. (The canary may fail again in its first phase - Prometheus's rate
+  // window still holds the bad requests - which is another alert, phase "canary".)
+  DegradeCanary(0.0);
+  Annotate("retry");
+  const auto resolved = alertmanager.WaitForDelivery("resolved", "AgentRolloutRolledBack");
+  ASSERT_TRUE(resolved) << json(alertmanager.deliveries()).dump(2) << "\n" << OperatorLog();
+  const json resolved_alert =
+      AlertmanagerFixture::AlertIn(*resolved, "resolved", "AgentRolloutRolledBack");
+  EXPECT_EQ(resolved_alert["labels"], alert["labels"]);
 }
 
 TEST_F(OperatorE2ETest, StepBackReturnsToThePreviousPhaseThenRollsBackFromPhaseZero) {

@@ -35,6 +35,10 @@ std::set<std::string> ExposedSeriesNames() {
   operator_::Metrics metrics("test");
   metrics.SetRolloutState("ns", "r", api::RolloutPhase::kProgressing, 1, 1);
   metrics.ObserveAnalysisQuery(Unavailable("x"), std::chrono::milliseconds(1));
+  api::MetricStatus comparison;
+  comparison.name = "c";
+  comparison.comparison = api::ComparisonStatus{"0", "0.01", {"1", "100"}, {"1", "100"}};
+  metrics.SetComparisons("ns", "r", {comparison});
   std::set<std::string> names;
   std::istringstream in(metrics.Serialize());
   const std::regex type_line(R"(# TYPE (\w+) (\w+))");

@@ -34,6 +34,8 @@
 //   controllers/notify/webhook_notifier.cc      Get secrets (secretRef webhook URLs)
 //   controllers/flagstore/configmap_flags.cc    Get, Create, Update configmaps
 //   controllers/flagstore/featureflag_flags.cc  Get, Create, Update featureflags
+//   controllers/flagstore/postgres_flags.cc     Get secrets (flag.postgres connection URIs;
+//                                               the table itself is written over libpq)
 //   controllers/traffic/route_router.cc         Get, Update httproutes / virtualservices
 //   controllers/traffic/replicas_router.cc      Get, Patch (merge) deployments
 //   controllers/flagstore/deployment_env_flags.cc  Get, Patch (JSON) deployments

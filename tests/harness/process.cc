@@ -1,6 +1,7 @@
 #include "tests/harness/process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -264,6 +266,21 @@ Result<std::string> BackgroundProcess::WaitForLog(const std::string& text,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+void KeepFilesIfTestFailed(const std::string& server,
+                           const std::vector<std::filesystem::path>& files) {
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (test == nullptr || !test->result()->Failed()) return;
+  const std::filesystem::path keep = std::filesystem::current_path() / "agentrollout-logs" /
+                                     (server + "-" + std::to_string(::getpid()));
+  std::error_code ec;
+  std::filesystem::create_directories(keep, ec);
+  for (const std::filesystem::path& file : files) {
+    std::filesystem::copy(file, keep / file.filename(),
+                          std::filesystem::copy_options::overwrite_existing, ec);
+  }
+  std::cerr << "[" << server << "] test failed; log kept in " << keep << "\n";
 }
 
 Result<std::filesystem::path> MakeTempDir(const std::string& prefix) {

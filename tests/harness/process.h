@@ -68,6 +68,11 @@ class BackgroundProcess {
   std::optional<int> exit_code_;
 };
 
+// When the current test failed: copies `files` (a server's log and config) into
+// agentrollout-logs/SERVER-PID/ of the working directory and says so on stderr.
+void KeepFilesIfTestFailed(const std::string& server,
+                           const std::vector<std::filesystem::path>& files);
+
 // A fresh directory under $AGENTROLLOUT_RUN_DIR (default /tmp) named prefix-XXXXXX.
 // hack/test.sh points AGENTROLLOUT_RUN_DIR at one directory per run, so everything a run
 // starts can be found (and checked to be gone) afterwards.

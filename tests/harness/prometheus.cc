@@ -1,82 +1,34 @@
 #include "tests/harness/prometheus.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <iostream>
 #include <thread>
 
-#include "tests/harness/cluster.h"
 #include "tests/harness/process.h"
 
 namespace agentrollout::testing {
-namespace {
 
-Result<ProcessResult> RunPrometheusScript(const std::filesystem::path& state_dir,
-                                          const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {(SourceDir() / "hack" / "prometheus.sh").string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ProcessOptions options;
-  options.env["AGENTROLLOUT_PROM_STATE_DIR"] = state_dir.string();
-  options.timeout = std::chrono::minutes(2);
-  return RunProcess(argv, options);
-}
+PrometheusFixture::PrometheusFixture()
+    : server_({.script = "prometheus.sh",
+               .state_env = "AGENTROLLOUT_PROM_STATE_DIR",
+               .name = "prometheus",
+               .stop_command = "stop",
+               .kept_files = {"prometheus.log", "prometheus.yml"}}) {}
 
-}  // namespace
-
-PrometheusFixture::~PrometheusFixture() {
-  Status stopped = Stop();
-  if (!stopped.ok()) std::cerr << "[prometheus] " << stopped.error().ToString() << "\n";
-}
+PrometheusFixture::~PrometheusFixture() = default;
 
 Status PrometheusFixture::Start(const std::vector<std::string>& targets) {
-  if (!base_url_.empty()) return Error(ErrorCode::kFailedPrecondition, "Prometheus already runs");
-  auto dir = MakeTempDir("agentrollout-prometheus");
-  if (!dir.ok()) return dir.error();
-  state_dir_ = *dir;
   std::vector<std::string> args = {"start"};
   args.insert(args.end(), targets.begin(), targets.end());
-  auto started = RunPrometheusScript(state_dir_, args);
-  if (!started.ok() || started->exit_code != 0) {
-    Error error = started.ok()
-                      ? Unavailable("hack/prometheus.sh start failed: " + started->Describe())
-                      : started.error();
-    Status cleaned = Stop();  // removes whatever the failed start left
-    if (!cleaned.ok()) {
-      error =
-          Error(error.code(), error.message() + " (cleanup: " + cleaned.error().message() + ")");
-    }
-    return error;
-  }
-  base_url_ = started->out.substr(0, started->out.find('\n'));
+  Result<std::string> url = server_.Start(args);
+  if (!url.ok()) return url.error();
+  base_url_ = *url;
   return OkStatus();
 }
 
 Status PrometheusFixture::Stop() {
-  if (state_dir_.empty()) return OkStatus();
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  if (test != nullptr && test->result()->Failed()) {
-    std::filesystem::path keep = std::filesystem::current_path() / "agentrollout-logs" /
-                                 ("prometheus-" + std::to_string(::getpid()));
-    std::error_code ec;
-    std::filesystem::create_directories(keep, ec);
-    std::filesystem::copy(state_dir_ / "prometheus.log", keep / "prometheus.log",
-                          std::filesystem::copy_options::overwrite_existing, ec);
-    std::filesystem::copy(state_dir_ / "prometheus.yml", keep / "prometheus.yml",
-                          std::filesystem::copy_options::overwrite_existing, ec);
-    std::cerr << "[prometheus] test failed; log kept in " << keep << "\n";
-  }
-  auto stopped = RunPrometheusScript(state_dir_, {"stop"});
-  std::filesystem::path dir = std::exchange(state_dir_, {});
   base_url_.clear();
-  if (!stopped.ok()) return stopped.error();
-  if (stopped->exit_code != 0) {
-    return Unavailable("hack/prometheus.sh stop failed: " + stopped->Describe());
-  }
-  if (!ProcessesMentioning(dir.string()).empty()) {
-    return Internal("a Prometheus of " + dir.string() + " still runs after stop");
-  }
-  return OkStatus();
+  return server_.Stop();
 }
 
 Result<nlohmann::json> PrometheusFixture::Query(const std::string& promql) const {

@@ -10,12 +10,13 @@
 #include <vector>
 
 #include "common/result.h"
+#include "tests/harness/script_server.h"
 
 namespace agentrollout::testing {
 
 class PrometheusFixture {
  public:
-  PrometheusFixture() = default;
+  PrometheusFixture();
   PrometheusFixture(const PrometheusFixture&) = delete;
   PrometheusFixture& operator=(const PrometheusFixture&) = delete;
   ~PrometheusFixture();
@@ -28,7 +29,7 @@ class PrometheusFixture {
 
   // http://127.0.0.1:PORT ("" before Start).
   const std::string& base_url() const { return base_url_; }
-  const std::filesystem::path& state_dir() const { return state_dir_; }
+  const std::filesystem::path& state_dir() const { return server_.state_dir(); }
 
   // GET /api/v1/query?query=PROMQL; the parsed `data` object of a success response.
   Result<nlohmann::json> Query(const std::string& promql) const;
@@ -37,7 +38,7 @@ class PrometheusFixture {
                                         std::chrono::milliseconds timeout) const;
 
  private:
-  std::filesystem::path state_dir_;
+  ScriptServer server_;
   std::string base_url_;
 };
 
