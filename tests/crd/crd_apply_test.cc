@@ -176,8 +176,9 @@ TEST(CrdTest, AcceptsEveryExample) {
 TEST(CrdTest, AcceptsTheModelsEncoding) {
   const std::string ns = CreateTestNamespace();
   int i = 0;
-  for (const auto& spec : {FullSpec(), WithIstio(FullSpec()), WithReplicas(FullSpec()),
-                           WithDeploymentEnv(FullSpec())}) {
+  for (const auto& spec :
+       {FullSpec(), WithIstio(FullSpec()), WithReplicas(FullSpec()), WithPostgresRows(FullSpec()),
+        WithPostgresDocument(FullSpec()), WithDeploymentEnv(FullSpec())}) {
     const std::string name = "encoded-" + std::to_string(i++);
     auto created = Apply(Manifest(name, ns, api::EncodeSpec(spec)));
     ASSERT_EQ(created.exit_code, 0) << created.Describe();
