@@ -344,9 +344,10 @@ TEST_F(ExecutorTest, RollbackNotificationsCarryTheDecidingMetricAndTheRevision) 
 TEST(DecidingMetricOf, NamesTheMetricThatDecided) {
   api::AgentRolloutStatus status;
   status.analysis.metrics = {
-      {"latency", "900", api::Verdict::kHold, "< 800", "> 1200", "", "", false},
-      {"shadow", "0.9", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", true},
-      {"error-rate", "0.071", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", false}};
+      {"latency", "900", api::Verdict::kHold, "< 800", "> 1200", "", "", false, std::nullopt},
+      {"shadow", "0.9", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", true, std::nullopt},
+      {"error-rate", "0.071", api::Verdict::kNoGo, "< 0.02", "> 0.05", "", "", false,
+       std::nullopt}};
   EXPECT_EQ(DecidingMetricOf(status, api::EventReason::kAnalysisNoGo),
             (DecidingMetric{"error-rate", "0.071", "> 0.05"}))
       << "the first No-Go that is not dryRun, with its noGo line";
