@@ -80,7 +80,10 @@ Executor::Executor(kube::ClientPtr client, FlagStore& flags, TrafficRouter& traf
       recent_writes_(options_.skip_repeated_writes_for) {}
 
 std::optional<Executor::WriteError> Executor::ApplyWrites(const Decision& decision) {
-  if (decision.rolls_back || decision.steps_back) {
+  // A rolled-back rollout's writes re-assert "off": like a rollback's, each only takes
+  // exposure away, so a route deleted since is done, not a write to hold on.
+  if (decision.rolls_back || decision.steps_back ||
+      decision.status.phase == api::RolloutPhase::kRolledBack) {
     // Exposure down, as soon as the API server allows: the route is written on a thread
     // of its own while the flag is written here (API.md §4 orders an advance's writes, not
     // a rollback's; each only takes exposure away). Each write is carried out even when

@@ -522,6 +522,18 @@ TEST_F(SafetyNetTest, AMissingRouteDoesNotStopATotalRollback) {
   EXPECT_EQ(stored.rollback->metric, "error-rate");
   EXPECT_FALSE(flags_.flags().at("voice_agent_v2").enabled);
   EXPECT_EQ(flags_.flags().at("voice_agent_v2").percentage, 0);
+
+  // Settled: re-asserting "off" later, the route still gone, is done -- no failed write, no
+  // "holding" in a RolledBack status, no retries.
+  const std::string rolled_back_message = stored.message;
+  const std::size_t sets = router_.calls(FakeTrafficRouter::Call::kSetWeight).size();
+  Execution later = Run(start_ + hours(2));
+  EXPECT_TRUE(later.result.ok()) << later.result.error().ToString();
+  EXPECT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).size(), sets + 1);
+  const api::AgentRolloutStatus settled = Stored();
+  EXPECT_EQ(settled.phase, RolloutPhase::kRolledBack);
+  EXPECT_EQ(settled.message, rolled_back_message);
+  EXPECT_NE(FindCondition(settled, kReady)->reason, "TrafficTargetNotFound");
 }
 
 TEST_F(SafetyNetTest, ARefusedFlagWriteDoesNotKeepTheRouteUp) {

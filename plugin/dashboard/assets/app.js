@@ -177,10 +177,18 @@ function lastValue(series) {
   return null;
 }
 
+// Four significant digits, as the operator's own messages quote values.
 function formatNumber(v) {
   if (v === null || v === undefined) return 'no data';
   const a = Math.abs(v);
-  return a !== 0 && (a < 0.001 || a >= 1e6) ? v.toExponential(2) : (Math.round(v * 10000) / 10000).toString();
+  return a !== 0 && (a < 0.001 || a >= 1e6) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+}
+
+// A status value (a string, as the operator writes it): a number is shown as formatNumber
+// shows it, anything else as it is.
+function formatValue(text) {
+  const n = typeof text === 'string' && text.trim() !== '' ? Number(text) : NaN;
+  return Number.isFinite(n) ? formatNumber(n) : known(text);
 }
 
 // "< 0.02" against a value: true when the line holds.
@@ -322,7 +330,7 @@ function renderRollout() {
     actionButtons(d));
   const rollback = d.rollback ? el('section', {class: 'rollback', id: 'rollback'},
     el('h3', {text: 'Rolled back'}),
-    el('p', {text: (d.rollback.metric ? d.rollback.metric + ' = ' + known(d.rollback.value) + ' crossed ' + known(d.rollback.line) : known(d.rollback.reason)) +
+    el('p', {text: (d.rollback.metric ? d.rollback.metric + ' = ' + formatValue(d.rollback.value) + ' crossed ' + known(d.rollback.line) : known(d.rollback.reason)) +
       ' in phase ' + known(d.rollback.fromPhase) + ', ' + ago(d.rollback.at) + ' ago'}),
     d.rollback.metric ? el('p', {class: 'muted', text: known(d.rollback.reason, '')}) : null) : null;
   const prometheusNote = m && m.error ? el('p', {class: 'err', id: 'prometheus-error',
@@ -330,7 +338,7 @@ function renderRollout() {
   const gonogo = el('section', {},
     el('h3', {text: 'Go / No-Go' + (d.analysis.lastEvaluated ? ' (evaluated ' + ago(d.analysis.lastEvaluated) + ' ago)' : '')}),
     d.metrics.length ? table(['Metric', 'Value', 'Verdict', 'Go', 'No-Go', 'Abort', 'Why'],
-      d.metrics.map(r => ({attrs: {'data-metric': r.name}, cells: [r.name + (r.dryRun ? ' (dry run)' : ''), r.value,
+      d.metrics.map(r => ({attrs: {'data-metric': r.name}, cells: [r.name + (r.dryRun ? ' (dry run)' : ''), formatValue(r.value),
         verdictBadge(r.verdict), r.go, r.noGo, r.abort, r.message]})), 'gonogo')
       : el('p', {class: 'muted', text: 'No metrics: phases advance on time alone.'}));
   const charts = el('section', {class: 'charts'}, el('h3', {text: 'Metrics over the rollout'}), prometheusNote);
