@@ -154,9 +154,9 @@ class RestClient final : public Client {
     options_.retry.max_attempts = std::max(1, options_.retry.max_attempts);
   }
 
-  ApiResult<json> Get(const ResourceRef& resource, std::string_view ns,
-                      std::string_view name) override {
-    auto path = ObjectPath(resource, ns, name);
+  ApiResult<json> Get(const ResourceRef& resource, std::string_view ns, std::string_view name,
+                      const GetOptions& options) override {
+    auto path = ObjectPath(resource, ns, name, options.subresource);
     if (!path.ok()) return path.error();
     return Do({"GET", *path, "", "", true});
   }

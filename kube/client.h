@@ -67,6 +67,11 @@ struct ObjectList {
   std::optional<std::int64_t> remaining_item_count;
 };
 
+struct GetOptions {
+  // e.g. "scale" (an autoscaling/v1 Scale of a Deployment); "" = the object itself
+  std::string subresource;
+};
+
 struct WriteOptions {
   std::string field_manager;
   bool dry_run = false;
@@ -123,7 +128,7 @@ class Client {
   virtual ~Client() = default;
 
   virtual ApiResult<nlohmann::json> Get(const ResourceRef& resource, std::string_view ns,
-                                        std::string_view name) = 0;
+                                        std::string_view name, const GetOptions& options = {}) = 0;
   // `ns` "" lists a namespaced resource across all namespaces.
   virtual ApiResult<ObjectList> List(const ResourceRef& resource, std::string_view ns,
                                      const ListOptions& options = {}) = 0;

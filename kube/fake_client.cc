@@ -58,6 +58,44 @@ json SpecPart(const json& object) {
   return out;
 }
 
+// The workloads whose scale subresource the API server serves (apps/v1).
+bool HasScaleSubresource(const ResourceRef& resource) {
+  return resource.group == "apps" &&
+         (resource.resource == "deployments" || resource.resource == "replicasets" ||
+          resource.resource == "statefulsets");
+}
+
+// An integer at object[part]["replicas"]; `absent` when it is missing or not an integer.
+std::int64_t ReplicasAt(const json& object, const char* part, std::int64_t absent) {
+  if (!object.is_object() || !object.contains(part) || !object[part].is_object()) return absent;
+  const json& parent = object[part];
+  auto it = parent.find("replicas");
+  return it != parent.end() && it->is_number_integer() ? it->get<std::int64_t>() : absent;
+}
+
+// The autoscaling/v1 Scale of a workload, as the API server answers for /scale: the
+// workload's identity and resourceVersion, spec.replicas (defaulted to 1 as the server
+// defaults the workload's; omitted when 0, as the server omits it) and status.replicas.
+json ScaleOf(const json& workload) {
+  json metadata = json::object();
+  for (const char* key : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
+    if (MetadataOf(workload).contains(key)) metadata[key] = MetadataOf(workload).at(key);
+  }
+  json scale = {{"apiVersion", "autoscaling/v1"},
+                {"kind", "Scale"},
+                {"metadata", std::move(metadata)},
+                {"spec", json::object()},
+                {"status", {{"replicas", ReplicasAt(workload, "status", 0)}}}};
+  if (const std::int64_t replicas = ReplicasAt(workload, "spec", 1); replicas != 0) {
+    scale["spec"]["replicas"] = replicas;
+  }
+  return scale;
+}
+
+ApiResult<json> NoSuchSubresource() {
+  return StatusError(404, "NotFound", "the server could not find the requested resource");
+}
+
 ApiResult<json> NotFoundError(const ResourceRef& resource, std::string_view name) {
   return StatusError(404, "NotFound", resource.ToString() + " " + Quote(name) + " not found");
 }
@@ -292,17 +330,22 @@ void FakeClient::Record(const ResourceRef& resource, Bucket& bucket, WatchEvent:
 }
 
 ApiResult<json> FakeClient::Get(const ResourceRef& resource, std::string_view ns,
-                                std::string_view name) {
-  if (auto reaction =
-          React({"get", resource, std::string(ns), std::string(name), "", nullptr, ""})) {
+                                std::string_view name, const GetOptions& options) {
+  if (auto reaction = React({"get", resource, std::string(ns), std::string(name),
+                             options.subresource, nullptr, ""})) {
     return *reaction;
   }
   if (Status scope = CheckScope(resource, ns); !scope.ok()) return scope.error();
   std::lock_guard<std::mutex> lock(mu_);
   Bucket& bucket = BucketFor(resource);
+  const bool scale = options.subresource == "scale" && HasScaleSubresource(resource);
+  if (!options.subresource.empty() && !scale &&
+      !(options.subresource == "status" && bucket.status_subresource)) {
+    return NoSuchSubresource();
+  }
   auto it = bucket.objects.find({std::string(ns), std::string(name)});
   if (it == bucket.objects.end()) return NotFoundError(resource, name);
-  return it->second;
+  return scale ? ScaleOf(it->second) : it->second;
 }
 
 ApiResult<ObjectList> FakeClient::List(const ResourceRef& resource, std::string_view ns,
@@ -472,7 +515,7 @@ ApiResult<json> FakeClient::UpdateStatus(const ResourceRef& resource, std::strin
   if (Status scope = CheckScope(resource, ns); !scope.ok()) return scope.error();
   std::lock_guard<std::mutex> lock(mu_);
   if (!BucketFor(resource).status_subresource) {
-    return StatusError(404, "NotFound", "the server could not find the requested resource");
+    return NoSuchSubresource();
   }
   return Write(resource, ns, name, object, MetaString(object, "resourceVersion"), true);
 }
@@ -489,20 +532,23 @@ ApiResult<json> FakeClient::Patch(const ResourceRef& resource, std::string_view 
     return InvalidArgument("server-side apply needs a field manager");
   }
   const bool status_only = options.subresource == "status";
+  const bool scale = options.subresource == "scale" && HasScaleSubresource(resource);
   std::lock_guard<std::mutex> lock(mu_);
   Bucket& bucket = BucketFor(resource);
-  if ((!options.subresource.empty() && !status_only) ||
+  if ((!options.subresource.empty() && !status_only && !scale) ||
       (status_only && !bucket.status_subresource)) {
-    return StatusError(404, "NotFound", "the server could not find the requested resource");
+    return NoSuchSubresource();
   }
   auto it = bucket.objects.find({std::string(ns), std::string(name)});
   if (it == bucket.objects.end()) {
-    if (type != PatchType::kApply || status_only) return NotFoundError(resource, name);
+    if (type != PatchType::kApply || !options.subresource.empty()) {
+      return NotFoundError(resource, name);
+    }
     json object = patch;
     object["metadata"]["name"] = std::string(name);
     return CreateLocked(resource, ns, object, options.dry_run);
   }
-  json patched = it->second;
+  json patched = scale ? ScaleOf(it->second) : it->second;
   try {
     if (type == PatchType::kJson) {
       patched = patched.patch(patch);
@@ -513,9 +559,31 @@ ApiResult<json> FakeClient::Patch(const ResourceRef& resource, std::string_view 
     return StatusError(422, "Invalid", std::string("the patch could not be applied: ") + e.what());
   }
   if (options.dry_run) return patched;
+  if (scale) return WriteScale(resource, ns, std::string(name), patched);
   // A resourceVersion that the patch sets must match, as for an update.
   return Write(resource, ns, std::string(name), patched, MetaString(patched, "resourceVersion"),
                status_only);
+}
+
+ApiResult<json> FakeClient::WriteScale(const ResourceRef& resource, std::string_view ns,
+                                       const std::string& name, const json& scale) {
+  const std::int64_t replicas = ReplicasAt(scale, "spec", 0);
+  if (replicas < 0) {
+    return StatusError(422, "Invalid",
+                       "Scale.autoscaling \"" + name +
+                           "\" is invalid: spec.replicas: Invalid "
+                           "value: " +
+                           std::to_string(replicas) + ": must be greater than or equal to 0");
+  }
+  json workload = BucketFor(resource).objects.at({std::string(ns), name});
+  if (!workload["spec"].is_object()) workload["spec"] = json::object();
+  workload["spec"]["replicas"] = replicas;
+  // The Scale's resourceVersion is the workload's: a stale one is a 409, as for an update.
+  auto written =
+      Write(resource, ns, name, std::move(workload), MetaString(scale, "resourceVersion"),
+            /*status_only=*/false);
+  if (!written.ok()) return written;
+  return ScaleOf(*written);
 }
 
 ApiResult<json> FakeClient::Delete(const ResourceRef& resource, std::string_view ns,

@@ -8,6 +8,10 @@
 //   EnableStatusSubresource, generation starts at 1 and grows on every change outside
 //   metadata and status, Update ignores status, UpdateStatus and /status patches change
 //   only status, and Create drops status.
+// - apps/v1 deployments, replicasets and statefulsets serve the scale subresource: Get and
+//   Patch of an autoscaling/v1 Scale (spec.replicas, defaulted to 1; status.replicas) that
+//   carries the workload's resourceVersion, a stale one failing with 409; a patched Scale
+//   writes the workload's spec.replicas.
 // - List filters by namespace, label selector (=, ==, !=, in, notin, key, !key) and field
 //   selector (metadata.name, metadata.namespace), sorts by namespace/name and paginates
 //   with limit/continue.
@@ -53,7 +57,7 @@ class FakeClient final : public Client {
   ~FakeClient() override;
 
   ApiResult<nlohmann::json> Get(const ResourceRef& resource, std::string_view ns,
-                                std::string_view name) override;
+                                std::string_view name, const GetOptions& options = {}) override;
   ApiResult<ObjectList> List(const ResourceRef& resource, std::string_view ns,
                              const ListOptions& options = {}) override;
   ApiResult<nlohmann::json> Create(const ResourceRef& resource, std::string_view ns,
@@ -120,6 +124,9 @@ class FakeClient final : public Client {
   ApiResult<nlohmann::json> Write(const ResourceRef& resource, std::string_view ns,
                                   const std::string& name, nlohmann::json updated,
                                   const std::string& expected_version, bool status_only);
+  // Sets the workload's spec.replicas from a patched Scale; answers the Scale written.
+  ApiResult<nlohmann::json> WriteScale(const ResourceRef& resource, std::string_view ns,
+                                       const std::string& name, const nlohmann::json& scale);
 
   const ClockPtr clock_;
   mutable std::mutex mu_;

@@ -138,6 +138,56 @@ TEST(FakeClient, StatusSubresource) {
   EXPECT_TRUE(IsNotFound(no_status.error()));
 }
 
+TEST(FakeClient, ScaleSubresourceOfADeployment) {
+  const ResourceRef deployments{"apps", "v1", "deployments", true};
+  FakeClient client;
+  json deployment = {{"metadata", {{"name", "bot"}}},
+                     {"spec", {{"replicas", 3}, {"template", {{"spec", json::object()}}}}},
+                     {"status", {{"replicas", 2}}}};
+  const json created = *client.Create(deployments, "ns", deployment);
+  const GetOptions get_scale{.subresource = "scale"};
+  PatchOptions patch_scale;
+  patch_scale.subresource = "scale";
+
+  auto scale = client.Get(deployments, "ns", "bot", get_scale);
+  ASSERT_TRUE(scale.ok()) << scale.error().ToString();
+  EXPECT_EQ((*scale)["kind"], "Scale");
+  EXPECT_EQ((*scale)["apiVersion"], "autoscaling/v1");
+  EXPECT_EQ((*scale)["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
+  EXPECT_EQ((*scale)["spec"]["replicas"], 3);
+  EXPECT_EQ((*scale)["status"]["replicas"], 2);
+  EXPECT_FALSE(scale->contains("template"));
+
+  auto scaled =
+      client.Patch(deployments, "ns", "bot", PatchType::kMerge,
+                   {{"metadata", {{"resourceVersion", created["metadata"]["resourceVersion"]}}},
+                    {"spec", {{"replicas", 0}}}},
+                   patch_scale);
+  ASSERT_TRUE(scaled.ok()) << scaled.error().ToString();
+  EXPECT_FALSE((*scaled)["spec"].contains("replicas")) << "0 is omitted, as the server does";
+  const json after = *client.Get(deployments, "ns", "bot");
+  EXPECT_EQ(after["spec"]["replicas"], 0);
+  EXPECT_EQ(after["spec"]["template"], deployment["spec"]["template"]);
+  EXPECT_EQ((*scaled)["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]);
+
+  auto stale =
+      client.Patch(deployments, "ns", "bot", PatchType::kMerge,
+                   {{"metadata", {{"resourceVersion", created["metadata"]["resourceVersion"]}}},
+                    {"spec", {{"replicas", 5}}}},
+                   patch_scale);
+  EXPECT_TRUE(IsConflict(stale.error()));
+  auto negative = client.Patch(deployments, "ns", "bot", PatchType::kMerge,
+                               {{"spec", {{"replicas", -1}}}}, patch_scale);
+  ASSERT_FALSE(negative.ok());
+  EXPECT_EQ(negative.api_status()->code, 422);
+  EXPECT_TRUE(IsNotFound(client.Get(deployments, "ns", "nope", get_scale).error()));
+  EXPECT_TRUE(IsNotFound(client.Get(kConfigMaps, "ns", "bot", get_scale).error()))
+      << "configmaps have no scale subresource";
+  ASSERT_TRUE(client.Create(kConfigMaps, "ns", ConfigMap("cm")).ok());
+  EXPECT_TRUE(IsNotFound(client.Get(kConfigMaps, "ns", "cm", get_scale).error()));
+  EXPECT_EQ(client.Actions().back().subresource, "scale");
+}
+
 TEST(FakeClient, PatchTypes) {
   FakeClient client;
   ASSERT_TRUE(client.Create(kConfigMaps, "ns", ConfigMap("cm", {{"a", "1"}, {"b", "2"}})).ok());

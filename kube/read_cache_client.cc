@@ -69,7 +69,8 @@ ReadCacheClient::Cache* ReadCacheClient::CacheFor(const ResourceRef& resource,
 }
 
 ApiResult<json> ReadCacheClient::Get(const ResourceRef& resource, std::string_view ns,
-                                     std::string_view name) {
+                                     std::string_view name, const GetOptions& options) {
+  if (!options.subresource.empty()) return live_->Get(resource, ns, name, options);
   Cache* cache = CacheFor(resource, ns);
   if (!cache || !cache->HasSynced()) {
     if (cache) {

@@ -7,7 +7,8 @@
 //
 // - A resource's informer starts at its first Get, so only the kinds that rollouts
 //   reference are watched; until it has synced, Gets go to the server. The watch's scope
-//   is `namespace_` (the operator's); a Get in another namespace goes to the server.
+//   is `namespace_` (the operator's); a Get in another namespace, or of a subresource
+//   (a Deployment's scale), goes to the server.
 // - A cached read may be stale by the watch's latency. That is safe for the readers here:
 //   they write with the resourceVersion read (a stale one answers 409 Conflict and they
 //   read again), and a change they miss is found by their next reconcile. Two rules keep
@@ -54,7 +55,7 @@ class ReadCacheClient final : public Client {
   Stats stats() const;
 
   ApiResult<nlohmann::json> Get(const ResourceRef& resource, std::string_view ns,
-                                std::string_view name) override;
+                                std::string_view name, const GetOptions& options = {}) override;
   ApiResult<ObjectList> List(const ResourceRef& resource, std::string_view ns,
                              const ListOptions& options) override;
   ApiResult<nlohmann::json> Create(const ResourceRef& resource, std::string_view ns,

@@ -26,6 +26,7 @@
 #include "controllers/notify/webhook_notifier.h"
 #include "controllers/rollout/executor.h"
 #include "controllers/rollout/reconciler.h"
+#include "controllers/traffic/replicas_router.h"
 #include "controllers/traffic/routers.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -140,6 +141,9 @@ int Run(const Options& options, const sigset_t& signals) {
     for (const kube::ResourceRef& resource : controllers::TrafficRouterResources()) {
       cache_options.resources.push_back(resource);
     }
+    // The deploymentEnv store reads Deployments; without it nothing does (the replicas
+    // router reads their scale subresource), and the chart grants no list/watch on them.
+    if (options.deployment_env_store) cache_options.resources.push_back(controllers::kDeployments);
     cache_options.namespace_ = options.namespace_;
     target_cache = std::make_unique<kube::ReadCacheClient>(*client, std::move(cache_options));
     targets = target_cache.get();

@@ -12,11 +12,18 @@ namespace {
 
 using nlohmann::json;
 
-// spec.replicas, which the API server defaults to 1.
-std::int64_t Replicas(const json& deployment) {
-  const json* spec = Member(deployment, "spec");
+const kube::GetOptions kGetScale{.subresource = "scale"};
+const kube::PatchOptions kPatchScale = [] {
+  kube::PatchOptions options;
+  options.subresource = "scale";
+  return options;
+}();
+
+// A Scale's spec.replicas, which the API server omits when it is 0.
+std::int64_t Replicas(const json& scale) {
+  const json* spec = Member(scale, "spec");
   const json* replicas = spec ? Member(*spec, "replicas") : nullptr;
-  return replicas && replicas->is_number_integer() ? replicas->get<std::int64_t>() : 1;
+  return replicas && replicas->is_number_integer() ? replicas->get<std::int64_t>() : 0;
 }
 
 class ReplicasRouter final : public TrafficRouter {
@@ -66,26 +73,27 @@ class ReplicasRouter final : public TrafficRouter {
     return "deployment " + target.namespace_ + "/" + name;
   }
 
+  // The Deployment's autoscaling/v1 Scale: all the router reads or writes of it.
   Result<json> Read(const TrafficTarget& target, const std::string& name) {
-    auto deployment = client_.Get(kDeployments, target.namespace_, name);
-    if (deployment.ok()) return std::move(*deployment);
-    if (kube::IsNotFound(deployment.error())) return NotFound(Where(target, name) + ": not found");
-    return deployment.error().WithContext(Where(target, name));
+    auto scale = client_.Get(kDeployments, target.namespace_, name, kGetScale);
+    if (scale.ok()) return std::move(*scale);
+    if (kube::IsNotFound(scale.error())) return NotFound(Where(target, name) + ": not found");
+    return scale.error().WithContext(Where(target, name));
   }
 
   Status Scale(const TrafficTarget& target, const std::string& name, std::int32_t count) {
     const std::string where = Where(target, name);
     return RetryOnConflict(retry_, where, [&]() -> Status {
-      auto deployment = Read(target, name);
-      if (!deployment.ok()) return deployment.error();
-      if (Replicas(*deployment) == count) return OkStatus();
+      auto scale = Read(target, name);
+      if (!scale.ok()) return scale.error();
+      if (Replicas(*scale) == count) return OkStatus();
       // The resourceVersion in the patch makes it conditional: 409 when it is stale.
-      const json* metadata = Member(*deployment, "metadata");
+      const json* metadata = Member(*scale, "metadata");
       const json* version = metadata ? Member(*metadata, "resourceVersion") : nullptr;
       const json patch = {{"metadata", {{"resourceVersion", version ? *version : json()}}},
                           {"spec", {{"replicas", count}}}};
-      const auto written =
-          client_.Patch(kDeployments, target.namespace_, name, kube::PatchType::kMerge, patch);
+      const auto written = client_.Patch(kDeployments, target.namespace_, name,
+                                         kube::PatchType::kMerge, patch, kPatchScale);
       return written.ok() ? OkStatus() : written.error().WithContext(where);
     });
   }

@@ -1,9 +1,11 @@
 // Mesh-free router (API.md §6.3): the canary share is the canary Deployment's share of
 // traffic.replicas.totalReplicas pods: canary = ceil(total * W / 100), stable = total -
-// canary, written as spec.replicas with a resourceVersion-guarded merge patch (re-read and
-// redone on 409). The Deployment that grows is scaled first, so the total never dips
-// below totalReplicas while pods move. No write when both already hold their counts.
-// kNotFound, nothing written, when either Deployment is missing.
+// canary, written through each Deployment's scale subresource (an autoscaling/v1 Scale, as
+// HPA and kubectl scale write it): read, then a merge patch of spec.replicas guarded by the
+// Scale's resourceVersion (re-read and redone on 409). Only get and patch on
+// deployments/scale: the router never reads or writes the Deployment itself. The Deployment that
+// grows is scaled first, so the total never dips below totalReplicas while pods move. No write when
+// both already hold their counts. kNotFound, nothing written, when either Deployment is missing.
 #pragma once
 
 #include <cstdint>

@@ -101,6 +101,32 @@ TEST_F(ReplicasRouterTest, PatchesAreGuardedByTheResourceVersionRead) {
   }
 }
 
+// RBAC: get and patch on deployments/scale are all the router needs (the chart grants no
+// patch on deployments themselves unless deploymentEnv is enabled).
+TEST_F(ReplicasRouterTest, ReadsAndWritesOnlyTheScaleSubresource) {
+  Seed(10, 0);
+  ASSERT_TRUE(router_->Check(Target(50)).ok());
+  ASSERT_TRUE(router_->SetWeight(Target(50)).ok());
+  ASSERT_FALSE(client_.Actions().empty());
+  for (const auto& action : client_.Actions()) {
+    EXPECT_EQ(action.subresource, "scale") << action.verb << " " << action.name;
+    EXPECT_THAT(action.verb, ::testing::AnyOf("get", "patch"));
+  }
+  EXPECT_EQ(Replicas("voice-v1"), 5);
+  EXPECT_EQ(Replicas("voice-v2"), 5);
+}
+
+TEST_F(ReplicasRouterTest, ScalesUpFromZeroWhichTheScaleOmits) {
+  Seed(10, 0);
+  ASSERT_TRUE(router_->SetWeight(Target(100)).ok());
+  EXPECT_THAT(Patches(), ElementsAre(Pair("voice-v2", 10), Pair("voice-v1", 0)));
+  EXPECT_EQ(Replicas("voice-v1"), 0);
+  EXPECT_EQ(Replicas("voice-v2"), 10);
+  client_.ClearActions();
+  ASSERT_TRUE(router_->SetWeight(Target(100)).ok());
+  EXPECT_TRUE(Patches().empty());
+}
+
 TEST_F(ReplicasRouterTest, WritesNothingWhenAlreadyScaled) {
   Seed(9, 1);
   ASSERT_TRUE(router_->SetWeight(Target(10)).ok());

@@ -46,9 +46,7 @@ TrafficRouterPtr NewTrafficRouter(kube::Client& client, const ConflictRetry& ret
   return std::make_unique<AnyTrafficRouter>(client, retry);
 }
 
-std::vector<kube::ResourceRef> TrafficRouterResources() {
-  return {kHttpRoutes, kVirtualServices, kDeployments};
-}
+std::vector<kube::ResourceRef> TrafficRouterResources() { return {kHttpRoutes, kVirtualServices}; }
 
 Status CheckTrafficTarget(const TrafficTarget& target) {
   const api::TrafficSpec& router = target.router;

@@ -16,7 +16,9 @@ namespace agentrollout::controllers {
 // input (CheckTrafficTarget) before any read or write.
 TrafficRouterPtr NewTrafficRouter(kube::Client& client, const ConflictRetry& retry = {});
 
-// The resources the routers read and write (HTTPRoutes, VirtualServices, Deployments).
+// The resources whose objects the routers read and write (HTTPRoutes, VirtualServices),
+// which a read cache may serve. The replicas router reads Deployments' scale subresource
+// only, which no cache serves.
 std::vector<kube::ResourceRef> TrafficRouterResources();
 
 // kInvalidArgument, naming the field and value, unless exactly one router is set with

@@ -35,9 +35,9 @@ class ConflictCountingClient final : public kube::Client {
  public:
   explicit ConflictCountingClient(kube::ClientPtr inner) : inner_(std::move(inner)) {}
 
-  kube::ApiResult<json> Get(const kube::ResourceRef& r, std::string_view ns,
-                            std::string_view name) override {
-    return inner_->Get(r, ns, name);
+  kube::ApiResult<json> Get(const kube::ResourceRef& r, std::string_view ns, std::string_view name,
+                            const kube::GetOptions& options = {}) override {
+    return inner_->Get(r, ns, name, options);
   }
   kube::ApiResult<kube::ObjectList> List(const kube::ResourceRef& r, std::string_view ns,
                                          const kube::ListOptions& options = {}) override {
@@ -430,6 +430,44 @@ TEST_F(FlagsTrafficIntegration, DeploymentReplicasFollowTheWeight) {
   const std::string version = ResourceVersion(Get(kDeployments, "voice-v2"));
   ASSERT_TRUE(router->SetWeight(ReplicasTarget(ns_, 0)).ok());
   EXPECT_EQ(ResourceVersion(Get(kDeployments, "voice-v2")), version);
+}
+
+// What the router relies on in the apiserver's scale subresource: the Scale carries the
+// Deployment's resourceVersion and spec.replicas, a patch with a stale one is refused (so
+// the router's read-then-patch cannot undo a concurrent change), and a patch of the Scale
+// changes only spec.replicas.
+TEST_F(FlagsTrafficIntegration, DeploymentScaleSubresourceIsResourceVersionGuarded) {
+  Create(kDeployments, Deployment("voice-v1", 3));
+  const json deployment = Get(kDeployments, "voice-v1");
+  auto scale = client_->Get(kDeployments, ns_, "voice-v1", {.subresource = "scale"});
+  ASSERT_TRUE(scale.ok()) << scale.error().ToString();
+  EXPECT_EQ((*scale)["kind"], "Scale");
+  EXPECT_EQ((*scale)["spec"]["replicas"], 3);
+  EXPECT_EQ(ResourceVersion(*scale), ResourceVersion(deployment));
+
+  json relabelled = deployment;
+  relabelled["metadata"]["labels"]["touched"] = "yes";
+  ASSERT_TRUE(client_->Update(kDeployments, ns_, relabelled).ok());
+  kube::PatchOptions patch_scale;
+  patch_scale.subresource = "scale";
+  auto stale = client_->Patch(
+      kDeployments, ns_, "voice-v1", kube::PatchType::kMerge,
+      {{"metadata", {{"resourceVersion", ResourceVersion(*scale)}}}, {"spec", {{"replicas", 1}}}},
+      patch_scale);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_TRUE(kube::IsConflict(stale.error())) << stale.error().ToString();
+  EXPECT_EQ(Get(kDeployments, "voice-v1")["spec"]["replicas"], 3);
+
+  const std::string current = ResourceVersion(Get(kDeployments, "voice-v1"));
+  auto scaled = client_->Patch(
+      kDeployments, ns_, "voice-v1", kube::PatchType::kMerge,
+      {{"metadata", {{"resourceVersion", current}}}, {"spec", {{"replicas", 0}}}}, patch_scale);
+  ASSERT_TRUE(scaled.ok()) << scaled.error().ToString();
+  const json after = Get(kDeployments, "voice-v1");
+  EXPECT_EQ(after["spec"]["replicas"], 0);
+  EXPECT_EQ(after["spec"]["template"], deployment["spec"]["template"]);
+  EXPECT_EQ(after["metadata"]["labels"]["touched"], "yes");
+  EXPECT_EQ(ResourceVersion(*scaled), ResourceVersion(after));
 }
 
 TEST_F(FlagsTrafficIntegration, MissingRouterObjectsAreNotFoundAndNothingIsWritten) {

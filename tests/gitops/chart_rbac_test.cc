@@ -28,7 +28,7 @@ const auto* const kCluster = agentrollout::testing::RegisterClusterEnvironment()
 struct Access {
   std::string verb;
   std::string resource;     // resource.group, as kubectl names it
-  std::string subresource;  // "" or "status"
+  std::string subresource;  // "", "status" or "scale"
   std::string namespace_;   // "" = all namespaces (--all-namespaces)
 };
 
@@ -81,13 +81,14 @@ class ChartRbacTest : public ::testing::Test {
 };
 
 // Everything the operator does in a namespace it watches (the README's table; the verbs
-// its code calls, rbac_verbs_test.cc).
+// its code calls, rbac_verbs_test.cc) with the chart's default values.
 std::vector<Access> WatchedNamespaceAccess(const std::string& ns) {
   std::vector<Access> out;
   for (const char* verb : {"get", "list", "watch", "patch"}) {
     out.push_back({verb, "agentrollouts.rollouts.agentops.dev", "", ns});
-    out.push_back({verb, "deployments.apps", "", ns});
   }
+  out.push_back({"get", "deployments.apps", "scale", ns});
+  out.push_back({"patch", "deployments.apps", "scale", ns});
   out.push_back({"update", "agentrollouts.rollouts.agentops.dev", "status", ns});
   for (const char* verb : {"get", "list", "watch", "update"}) {
     out.push_back({verb, "httproutes.gateway.networking.k8s.io", "", ns});
@@ -100,6 +101,15 @@ std::vector<Access> WatchedNamespaceAccess(const std::string& ns) {
   out.push_back({"get", "secrets", "", ns});
   out.push_back({"create", "events", "", ns});
   out.push_back({"patch", "events", "", ns});
+  return out;
+}
+
+// Deployments themselves: only with deploymentEnv.enabled (the flag.deploymentEnv store).
+std::vector<Access> DeploymentEnvAccess(const std::string& ns) {
+  std::vector<Access> out;
+  for (const char* verb : {"get", "list", "watch", "patch"}) {
+    out.push_back({verb, "deployments.apps", "", ns});
+  }
   return out;
 }
 
@@ -125,7 +135,6 @@ std::vector<Access> NeverAllowed(const std::string& ns) {
       {"update", "deployments.apps", "", ns},
       {"delete", "deployments.apps", "", ns},
       {"update", "deployments.apps", "scale", ns},
-      {"patch", "deployments.apps", "scale", ns},
       {"get", "pods", "", ns},
       {"create", "pods", "", ns},
       {"create", "serviceaccounts", "", ns},
@@ -144,6 +153,7 @@ TEST_F(ChartRbacTest, AllNamespacesGrantsExactlyTheTableEverywhereAndTheLeaseAtH
                  {"watch", "agentrollouts.rollouts.agentops.dev", "", ""},
                  {"list", "configmaps", "", ""}});
   ExpectForbidden(NeverAllowed(other_ns));
+  ExpectForbidden(DeploymentEnvAccess(other_ns));
   ExpectForbidden({{"list", "secrets", "", ""},
                    {"update", "customresourcedefinitions.apiextensions.k8s.io", "", ""},
                    {"create", "clusterrolebindings.rbac.authorization.k8s.io", "", ""}});
@@ -166,11 +176,27 @@ TEST_F(ChartRbacTest, OneWatchNamespaceGrantsNothingOutsideIt) {
 
   ExpectAllowed(WatchedNamespaceAccess(watched_ns));
   ExpectForbidden(NeverAllowed(watched_ns));
+  ExpectForbidden(DeploymentEnvAccess(watched_ns));
   // The whole table is refused in any other namespace and cluster-wide.
   ExpectForbidden(WatchedNamespaceAccess(other_ns));
   ExpectForbidden({{"list", "agentrollouts.rollouts.agentops.dev", "", ""},
                    {"get", "secrets", "", release_ns}});
   ExpectAllowed({{"update", "leases.coordination.k8s.io", "", release_ns}});
+}
+
+// deploymentEnv.enabled adds Deployments themselves (patch: their pod templates), in the
+// watched namespace only, and nothing else.
+TEST_F(ChartRbacTest, DeploymentEnvAddsPatchOnDeploymentsInTheWatchedNamespaceOnly) {
+  const std::string release_ns = agentrollout::testing::CreateTestNamespace();
+  const std::string watched_ns = agentrollout::testing::CreateTestNamespace();
+  const std::string other_ns = agentrollout::testing::CreateTestNamespace();
+  Install("de-" + release_ns.substr(release_ns.rfind('-') + 1), release_ns,
+          {"watchNamespace=" + watched_ns, "deploymentEnv.enabled=true"});
+
+  ExpectAllowed(WatchedNamespaceAccess(watched_ns));
+  ExpectAllowed(DeploymentEnvAccess(watched_ns));
+  ExpectForbidden(NeverAllowed(watched_ns));
+  ExpectForbidden(DeploymentEnvAccess(other_ns));
 }
 
 // ---- the operator itself as the ServiceAccount

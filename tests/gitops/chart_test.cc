@@ -41,10 +41,12 @@ const std::set<Rule> kWatchRules = {
     {"core.openfeature.dev", "featureflags", {"get", "list", "watch", "create", "update"}},
     {"gateway.networking.k8s.io", "httproutes", {"get", "list", "watch", "update"}},
     {"networking.istio.io", "virtualservices", {"get", "list", "watch", "update"}},
-    {"apps", "deployments", {"get", "list", "watch", "patch"}},
+    {"apps", "deployments/scale", {"get", "patch"}},
     {"", "secrets", {"get"}},
     {"", "events", {"create", "patch"}},
 };
+// Added to the watch rules by deploymentEnv.enabled only: the flag.deploymentEnv store.
+const Rule kDeploymentEnvRule = {"apps", "deployments", {"get", "list", "watch", "patch"}};
 const Rule kLeaseRule = {"coordination.k8s.io", "leases", {"get", "create", "update"}};
 
 std::set<Rule> RulesOf(const YAML::Node& role) {
@@ -188,6 +190,7 @@ TEST_F(ChartTest, ReadmeTableListsExactlyTheRenderedRules) {
   }
   auto expected = kWatchRules;
   expected.insert(kLeaseRule);
+  expected.insert(kDeploymentEnvRule);
   EXPECT_EQ(documented, expected);
 }
 
@@ -348,6 +351,30 @@ TEST_F(ChartTest, DeploymentEnvValueTurnsTheStoreOn) {
     const auto options = operator_::ParseOptions(static_cast<int>(argv.size()), argv.data());
     ASSERT_TRUE(options.ok()) << options.error().ToString();
     EXPECT_EQ(options->deployment_env_store, enabled);
+  }
+}
+
+// Deployments themselves (patch above all: a pod template is code that runs) are granted
+// only with deploymentEnv.enabled, in a ClusterRole or in watchNamespace's Role; the
+// replicas router scales them through deployments/scale either way.
+TEST_F(ChartTest, DeploymentsArePatchableOnlyWithDeploymentEnv) {
+  for (const bool enabled : {false, true}) {
+    for (const bool one_namespace : {false, true}) {
+      std::vector<std::string> sets;
+      if (enabled) sets.push_back("deploymentEnv.enabled=true");
+      if (one_namespace) sets.push_back("watchNamespace=voice");
+      SCOPED_TRACE(::testing::PrintToString(sets));
+      const auto rendered = Render("agentrollout-operator", kReleaseNamespace, sets);
+      ExpectNoWildcards(rendered);
+      std::vector<YAML::Node> roles = OperatorRoles(rendered.OfKind("ClusterRole"));
+      for (const auto& role : rendered.OfKind("Role")) {
+        if (role["metadata"]["namespace"].as<std::string>() == "voice") roles.push_back(role);
+      }
+      ASSERT_EQ(roles.size(), 1u);
+      auto expected = kWatchRules;
+      if (enabled) expected.insert(kDeploymentEnvRule);
+      EXPECT_EQ(RulesOf(roles[0]), expected);
+    }
   }
 }
 

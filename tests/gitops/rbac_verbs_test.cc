@@ -8,19 +8,23 @@
 // leader election -- over one kube::FakeClient, and runs rollouts that together take
 // every call site below. Its call log, mapped to RBAC verbs (GET one -> get, GET list ->
 // list, watch -> watch, POST -> create, PUT -> update, PATCH -> patch, DELETE -> delete),
-// must equal the rules of deploy/install.yaml (the chart rendered with default values:
-// the ClusterRole and the Lease Role) and of _helpers.tpl's watchRules (which the Role of
-// `watchNamespace` mode shares). The operator runs in every configuration that changes
-// its calls -- all namespaces or one (where every call but the Lease's must stay in the
-// watched namespace, as a Role there requires), target reads from watch caches or live --
-// and the chart must grant the union: a verb used in any of them is needed.
+// (a subresource's calls as resource/subresource, as RBAC names them) must equal the rules
+// of deploy/install.yaml (the chart rendered with default values: the ClusterRole and the
+// Lease Role) and of _helpers.tpl's watchRules (which the Role of `watchNamespace` mode
+// shares). The operator runs in every configuration that changes its calls -- all
+// namespaces or one (where every call but the Lease's must stay in the watched namespace,
+// as a Role there requires), target reads from watch caches or live -- and the chart must
+// grant the union: a verb used in any of them is needed. Each of those runs once without
+// the deploymentEnv store (the chart's default, install.yaml) and once with it, whose union
+// must equal watchRules with deploymentEnv.enabled.
 //
 // The operator's call sites (`grep -rnE '(client_?|live_|kube)(->|\.)(Get|List|Create|
 // Update|UpdateStatus|Patch|Delete|Watch)\(|ListPages\(' kube controllers operator
 // analysis`, fake_client and tests aside). A new one must be taken by a scenario here:
 //   kube/reflector.cc                 List (ListPages) + Watch: the AgentRollout informer
 //                                     and read_cache_client's informers (configmaps,
-//                                     featureflags, httproutes, virtualservices, deployments)
+//                                     featureflags, httproutes, virtualservices; deployments
+//                                     with the deploymentEnv store)
 //   kube/read_cache_client.cc         Get to the server before its cache has synced and
 //                                     after a write (live_->Get); every other method passes
 //                                     its caller's call through
@@ -37,7 +41,7 @@
 //   controllers/flagstore/postgres_flags.cc     Get secrets (flag.postgres connection URIs;
 //                                               the table itself is written over libpq)
 //   controllers/traffic/route_router.cc         Get, Update httproutes / virtualservices
-//   controllers/traffic/replicas_router.cc      Get, Patch (merge) deployments
+//   controllers/traffic/replicas_router.cc      Get, Patch (merge) deployments/scale
 //   controllers/flagstore/deployment_env_flags.cc  Get, Patch (JSON) deployments
 //                                     (--deployment-env-store, the chart's deploymentEnv.enabled)
 // analysis/ talks to Prometheus only; operator/main.cc wires the above (--namespace,
@@ -173,8 +177,9 @@ ChartRules InstallYamlRules() {
   return rules;
 }
 
-// The chart's watchRules template (plain YAML between its define and end).
-std::set<Grant> HelpersWatchRules() {
+// The chart's watchRules template (YAML between its define and end) as rendered with
+// deploymentEnv.enabled = `deployment_env`: the one conditional block in it is that value's.
+std::set<Grant> HelpersWatchRules(bool deployment_env) {
   std::ifstream file(kRoot + "/charts/agentrollout-operator/templates/_helpers.tpl");
   std::stringstream text;
   text << file.rdbuf();
@@ -184,7 +189,22 @@ std::set<Grant> HelpersWatchRules() {
   EXPECT_NE(begin, std::string::npos) << "no watchRules in _helpers.tpl";
   if (begin == std::string::npos) return {};
   const auto end = all.find("{{- end -}}", begin);
-  return GrantsOf(YAML::Load(all.substr(begin + define.size(), end - begin - define.size())));
+  std::istringstream lines(all.substr(begin + define.size(), end - begin - define.size()));
+  std::string yaml;
+  bool in_block = false;
+  bool saw_block = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "{{- if .Values.deploymentEnv.enabled }}") {
+      in_block = saw_block = true;
+    } else if (line == "{{- end }}") {
+      in_block = false;
+    } else if (!in_block || deployment_env) {
+      EXPECT_EQ(line.find("{{"), std::string::npos) << "a template action this test cannot read";
+      yaml += line + "\n";
+    }
+  }
+  EXPECT_TRUE(saw_block) << "no {{- if .Values.deploymentEnv.enabled }} block in watchRules";
+  return GrantsOf(YAML::Load(yaml));
 }
 
 // ------------------------------------------------------------------- the scenarios
@@ -256,9 +276,11 @@ constexpr char kEnvQuery[] = R"(errors{rollout="env-deployment"})";
 struct Configuration {
   std::string watch_namespace;  // --namespace; "" = all
   bool cache_target_reads;      // --cache-target-reads
+  bool deployment_env;          // --deployment-env-store (the chart's deploymentEnv.enabled)
   std::string Name() const {
     return std::string(watch_namespace.empty() ? "all namespaces" : "one namespace") +
-           (cache_target_reads ? ", cached target reads" : ", live target reads");
+           (cache_target_reads ? ", cached target reads" : ", live target reads") +
+           (deployment_env ? ", deploymentEnv store" : "");
   }
 };
 
@@ -320,19 +342,13 @@ class OperatorRun {
                            {"canaryDeployment", "bot-v2"},
                            {"totalReplicas", 10}}}},
                         1)));
-    // Flag-only, in a Deployment's environment (flag.deploymentEnv); runs to Succeeded.
-    json env_spec = Spec(
-        kEnvQuery,
-        {{"key", "env_bot"},
-         {"deploymentEnv", {{"deployment", "bot-env"}, {"variables", {{"enabled", "BOT_V2"}}}}}},
-        nullptr, 0);
-    env_spec.erase("traffic");
-    for (json& phase : env_spec["phases"]) phase.erase("trafficWeight");
-    create(controllers::kAgentRollouts, ns, Rollout("env-deployment", env_spec));
-    prometheus_->SetValue(kEnvQuery, 0.01);
     prometheus_->SetValue(kGatewayQuery, 0.01);
     prometheus_->SetValue(kIstioQuery, 0.01);
     prometheus_->SetValue(kReplicasQuery, 0.2);
+    if (configuration_.deployment_env) {
+      SeedDeploymentEnvRollout();
+      if (::testing::Test::HasFatalFailure()) return;
+    }
 
     // The first status write of one rollout meets a 409: the executor re-reads the object.
     fake_->AddReactor(
@@ -345,6 +361,21 @@ class OperatorRun {
           return std::nullopt;
         });
     fake_->ClearActions();
+  }
+
+  // Flag-only, in a Deployment's environment (flag.deploymentEnv); runs to Succeeded.
+  void SeedDeploymentEnvRollout() {
+    json env_spec = Spec(
+        kEnvQuery,
+        {{"key", "env_bot"},
+         {"deploymentEnv", {{"deployment", "bot-env"}, {"variables", {{"enabled", "BOT_V2"}}}}}},
+        nullptr, 0);
+    env_spec.erase("traffic");
+    for (json& phase : env_spec["phases"]) phase.erase("trafficWeight");
+    auto created = fake_->Create(controllers::kAgentRollouts, kRolloutNamespace,
+                                 Rollout("env-deployment", env_spec));
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+    prometheus_->SetValue(kEnvQuery, 0.01);
   }
 
   // Runs the operator as operator/main.cc wires it until every rollout has finished, then
@@ -361,12 +392,15 @@ class OperatorRun {
     for (const kube::ResourceRef& resource : controllers::TrafficRouterResources()) {
       cache_options.resources.push_back(resource);
     }
+    if (configuration_.deployment_env) cache_options.resources.push_back(controllers::kDeployments);
+    const std::size_t cached_kinds = cache_options.resources.size();
     cache_options.namespace_ = watch_namespace;
     kube::ReadCacheClient target_cache(fake_, std::move(cache_options));
     kube::Client& targets =
         configuration_.cache_target_reads ? static_cast<kube::Client&>(target_cache) : *fake_;
     controllers::FlagStorePtr flags = controllers::NewFlagStore(
-        targets, {}, controllers::FlagStoreOptions{.deployment_env = true});
+        targets, {},
+        controllers::FlagStoreOptions{.deployment_env = configuration_.deployment_env});
     controllers::TrafficRouterPtr router = controllers::NewTrafficRouter(targets);
 
     controllers::WebhookNotifierOptions notifier_options;
@@ -418,10 +452,7 @@ class OperatorRun {
     }
     // Every informer past its LIST and watching: the rollouts', and with cached target
     // reads one per target kind (the scenarios read every kind).
-    const std::size_t informers =
-        1 + (configuration_.cache_target_reads ? controllers::FlagStoreResources().size() +
-                                                     controllers::TrafficRouterResources().size()
-                                               : 0);
+    const std::size_t informers = 1 + (configuration_.cache_target_reads ? cached_kinds : 0);
     while (fake_->OpenWatches() < informers && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(10ms);
     }
@@ -448,7 +479,8 @@ class OperatorRun {
   }
   bool Finished() {
     return InPhase("gateway-configmap", "Succeeded") && InPhase("istio-featureflag", "Succeeded") &&
-           InPhase("replicas-configmap", "RolledBack") && InPhase("env-deployment", "Succeeded");
+           InPhase("replicas-configmap", "RolledBack") &&
+           (!configuration_.deployment_env || InPhase("env-deployment", "Succeeded"));
   }
 
   const Configuration configuration_;
@@ -459,33 +491,45 @@ class OperatorRun {
   operator_::Metrics metrics_{"test"};
 };
 
+// Runs the operator in `configuration`; its calls' grants go to `watch_used` and, the
+// Lease's, to `lease_used`.
+void RecordCalls(const Configuration& configuration, std::set<Grant>& watch_used,
+                 std::set<Grant>& lease_used) {
+  SCOPED_TRACE(configuration.Name());
+  OperatorRun run(configuration);
+  run.Seed();
+  run.Run();
+  if (::testing::Test::HasFatalFailure()) return;
+  for (const kube::FakeClient::Action& action : run.Actions()) {
+    const std::string resource =
+        action.resource.resource + (action.subresource.empty() ? "" : "/" + action.subresource);
+    const Grant grant{action.resource.group, resource, RbacVerb(action.verb)};
+    if (action.resource == kube::kLeases) {
+      EXPECT_EQ(action.namespace_, kReleaseNamespace) << "a Lease outside the release namespace";
+      lease_used.insert(grant);
+      continue;
+    }
+    watch_used.insert(grant);
+    if (!configuration.watch_namespace.empty()) {
+      EXPECT_EQ(action.namespace_, configuration.watch_namespace)
+          << action.verb << " " << resource << " outside the watched namespace: a Role there "
+          << "does not allow it";
+    }
+  }
+}
+
 // Every call of every configuration is granted, and every grant is called in one of them.
 TEST(RbacVerbsTest, TheChartGrantsExactlyTheCallsTheOperatorMakes) {
-  std::set<Grant> watch_used;
+  std::set<Grant> watch_used;              // without the deploymentEnv store
+  std::set<Grant> watch_used_deployments;  // with it
   std::set<Grant> lease_used;
-  for (const Configuration& configuration :
-       {Configuration{"", true}, Configuration{"", false}, Configuration{"voice", true},
-        Configuration{"voice", false}}) {
-    SCOPED_TRACE(configuration.Name());
-    OperatorRun run(configuration);
-    run.Seed();
-    run.Run();
-    if (::testing::Test::HasFatalFailure()) return;
-    for (const kube::FakeClient::Action& action : run.Actions()) {
-      const std::string resource =
-          action.resource.resource + (action.subresource.empty() ? "" : "/" + action.subresource);
-      const Grant grant{action.resource.group, resource, RbacVerb(action.verb)};
-      if (action.resource == kube::kLeases) {
-        EXPECT_EQ(action.namespace_, kReleaseNamespace) << "a Lease outside the release namespace";
-        lease_used.insert(grant);
-        continue;
-      }
-      watch_used.insert(grant);
-      if (!configuration.watch_namespace.empty()) {
-        EXPECT_EQ(action.namespace_, configuration.watch_namespace)
-            << action.verb << " " << resource << " outside the watched namespace: a Role there "
-            << "does not allow it";
-      }
+  for (const bool deployment_env : {false, true}) {
+    for (const Configuration& configuration :
+         {Configuration{"", true, deployment_env}, Configuration{"", false, deployment_env},
+          Configuration{"voice", true, deployment_env},
+          Configuration{"voice", false, deployment_env}}) {
+      RecordCalls(configuration, deployment_env ? watch_used_deployments : watch_used, lease_used);
+      if (::testing::Test::HasFatalFailure()) return;
     }
   }
 
@@ -493,7 +537,16 @@ TEST(RbacVerbsTest, TheChartGrantsExactlyTheCallsTheOperatorMakes) {
   ExpectSameGrants(install.watch, watch_used, "deploy/install.yaml ClusterRole");
   ExpectSameGrants(install.lease, lease_used, "deploy/install.yaml leader-election Role");
   // The Role of watchNamespace mode is the same template; install.yaml is its rendering.
-  ExpectSameGrants(HelpersWatchRules(), watch_used, "_helpers.tpl watchRules");
+  ExpectSameGrants(HelpersWatchRules(false), watch_used, "_helpers.tpl watchRules");
+  ExpectSameGrants(HelpersWatchRules(true), watch_used_deployments,
+                   "_helpers.tpl watchRules with deploymentEnv.enabled");
+  // Only the deploymentEnv store touches Deployments themselves; the replicas router
+  // scales them through deployments/scale.
+  for (const Grant& grant : watch_used) {
+    EXPECT_NE(std::get<1>(grant), "deployments") << std::get<2>(grant) << " deployments";
+  }
+  EXPECT_TRUE(watch_used_deployments.contains({"apps", "deployments", "patch"}));
+  EXPECT_TRUE(watch_used.contains({"apps", "deployments/scale", "patch"}));
 }
 
 }  // namespace

@@ -43,9 +43,10 @@ class PartitionedClient final : public Client {
     connected_ = true;
   }
 
-  ApiResult<json> Get(const ResourceRef& r, std::string_view ns, std::string_view name) override {
+  ApiResult<json> Get(const ResourceRef& r, std::string_view ns, std::string_view name,
+                      const GetOptions& options = {}) override {
     if (!connected()) return Cut();
-    return inner_->Get(r, ns, name);
+    return inner_->Get(r, ns, name, options);
   }
   ApiResult<ObjectList> List(const ResourceRef& r, std::string_view ns,
                              const ListOptions& options) override {

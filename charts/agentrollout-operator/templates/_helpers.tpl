@@ -36,7 +36,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 What the operator does in the namespaces it watches: exactly the verbs and resources
-its code uses, no wildcards. README.md has the same table with the reason for each rule;
+its code uses, no wildcards. Deployments themselves only with deploymentEnv.enabled (the
+flag.deploymentEnv store patches their pod templates); the replicas traffic router needs
+only their scale subresource. README.md has the same table with the reason for each rule;
 tests/gitops/chart_test.cc fails if the two drift apart from this list, and
 tests/gitops/rbac_verbs_test.cc if it grants a verb the code never calls or lacks one it does.
 */}}
@@ -60,8 +62,13 @@ tests/gitops/rbac_verbs_test.cc if it grants a verb the code never calls or lack
   resources: ["virtualservices"]
   verbs: ["get", "list", "watch", "update"]
 - apiGroups: ["apps"]
+  resources: ["deployments/scale"]
+  verbs: ["get", "patch"]
+{{- if .Values.deploymentEnv.enabled }}
+- apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "patch"]
+{{- end }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
