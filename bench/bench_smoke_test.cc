@@ -1,7 +1,8 @@
 // Smoke test of the benchmark driver (part of the default test run, so the benchmarks
 // cannot rot): `agentrollout-bench scale` at N = 200 with a short window against the real
 // API server and a real Prometheus. It asserts that the driver works and produces numbers,
-// never that a performance goal is met (bench/run.sh --full measures those).
+// never that a performance goal is met (bench/run.sh --full measures those). `rawput` runs
+// too, at a handful of rollouts.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +88,54 @@ TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
       {"get", "agentrollout", "rollout-0", "-n", ns, "-o", "jsonpath={.status.phase}"});
   EXPECT_EQ(got.exit_code, 0) << got.Describe();
   EXPECT_EQ(got.out, "Progressing");
+}
+
+// rawput (the raw baseline of the simultaneous-burst reaction run): a few rollouts' objects
+// created, the rollback's PUTs timed, the objects left rolled back.
+TEST(BenchSmoke, RawPutWritesWhatARollbackWrites) {
+  const std::string ns = testing::CreateTestNamespace();
+  auto dir = testing::MakeTempDir("bench-smoke-rawput");
+  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
+  const int n = 10;
+  for (const bool read_first : {false, true}) {
+    const std::string out = (*dir / (read_first ? "rmw.json" : "raw.json")).string();
+    std::vector<std::string> args = {AGENTROLLOUT_BENCH,
+                                     "--out",
+                                     out,
+                                     "rawput",
+                                     "--kubeconfig",
+                                     testing::Cluster().kubeconfig().string(),
+                                     "--namespace",
+                                     ns,
+                                     "-n",
+                                     std::to_string(n),
+                                     "--concurrency",
+                                     "2"};
+    if (read_first) args.push_back("--read-before-write");
+    testing::ProcessOptions options;
+    options.timeout = std::chrono::minutes(2);
+    auto run = testing::RunProcess(args, options);
+    ASSERT_TRUE(run.ok()) << run.error().ToString();
+    ASSERT_EQ(run->exit_code, 0) << run->Describe();
+    const auto result = nlohmann::json::parse(testing::ReadFileOrEmpty(out), nullptr, false);
+    ASSERT_TRUE(result.is_object()) << "no JSON in " << out;
+    EXPECT_EQ(result["n"], n);
+    EXPECT_EQ(result["read_before_write"], read_first);
+    EXPECT_EQ(result["rollback_ms"]["count"], n);
+    EXPECT_GT(result["rollbacks_per_s"].get<double>(), 0);
+    EXPECT_GT(result["total_s"].get<double>(), 0);
+  }
+  const auto flags = testing::Cluster().Kubectl(
+      {"get", "configmap", "flags-3", "-n", ns, "-o", "jsonpath={.data.flags\\.json}"});
+  ASSERT_EQ(flags.exit_code, 0) << flags.Describe();
+  const auto entry = nlohmann::json::parse(flags.out, nullptr, false)["agent_3_v2"];
+  EXPECT_EQ(entry["enabled"], false) << flags.out;
+  EXPECT_EQ(entry["percentage"], 0) << flags.out;
+  const auto weight =
+      testing::Cluster().Kubectl({"get", "httproute", "route-3", "-n", ns, "-o",
+                                  "jsonpath={.spec.rules[0].backendRefs[1].weight}"});
+  EXPECT_EQ(weight.exit_code, 0) << weight.Describe();
+  EXPECT_EQ(weight.out, "0");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "api/validate.h"
 #include "bench/measure.h"
 #include "bench/proc_stats.h"
+#include "bench/rawput.h"
 #include "bench/reaction.h"
 #include "bench/workload.h"
 
@@ -197,6 +198,53 @@ TEST(Workload, ArgoRolloutHasTheSameWeightsAndBakeTimes) {
   EXPECT_NE(tmpl["spec"]["metrics"][0]["provider"]["prometheus"]["query"].get<std::string>().find(
                 "{{args.canary}}"),
             std::string::npos);
+}
+
+// rawput writes what a rollback writes: the entry disabled at 0 % (its other fields kept,
+// other entries untouched), the canary at 0 and the stable backend at 100.
+TEST(RawPut, FlagEntryDisabledKeepingTheRest) {
+  Workload w = TestWorkload();
+  w.rollouts_per_config_map = 1;
+  nlohmann::json cm = FlagConfigMapObject(w, 7);
+  ASSERT_TRUE(SetFlagEntry(cm, "agent_7_v2", true, 5).ok());
+  auto flags = nlohmann::json::parse(cm["data"]["flags.json"].get<std::string>());
+  EXPECT_EQ(flags["agent_7_v2"]["enabled"], true);
+  EXPECT_EQ(flags["agent_7_v2"]["percentage"], 5);
+  EXPECT_EQ(flags["agent_7_v2"]["disabledTenants"], nlohmann::json::array({"t-vip-bank"}));
+
+  flags["agent_7_v2"]["rollout"] = "rollout-7";
+  flags["other"] = {{"enabled", true}};
+  cm["data"]["flags.json"] = flags.dump();
+  ASSERT_TRUE(SetFlagEntry(cm, "agent_7_v2", false, 0).ok());
+  flags = nlohmann::json::parse(cm["data"]["flags.json"].get<std::string>());
+  EXPECT_EQ(flags["agent_7_v2"]["enabled"], false);
+  EXPECT_EQ(flags["agent_7_v2"]["percentage"], 0);
+  EXPECT_EQ(flags["agent_7_v2"]["rollout"], "rollout-7");
+  EXPECT_EQ(flags["other"]["enabled"], true);
+
+  cm["data"]["flags.json"] = "[]";
+  EXPECT_FALSE(SetFlagEntry(cm, "agent_7_v2", false, 0).ok());
+}
+
+TEST(RawPut, RouteWeightsOfBothBackends) {
+  Workload w = TestWorkload();
+  w.query_groups = 0;
+  nlohmann::json route = HttpRouteObject(w, 3);
+  ASSERT_TRUE(SetRouteWeights(route, StableBackend(w, 3), CanaryBackend(w, 3), 5).ok());
+  const auto& refs = route["spec"]["rules"][0]["backendRefs"];
+  EXPECT_EQ(refs[0]["name"], "agent-3-v1");
+  EXPECT_EQ(refs[0]["weight"], 95);
+  EXPECT_EQ(refs[1]["name"], "agent-3-v2");
+  EXPECT_EQ(refs[1]["weight"], 5);
+  ASSERT_TRUE(SetRouteWeights(route, StableBackend(w, 3), CanaryBackend(w, 3), 0).ok());
+  EXPECT_EQ(route["spec"]["rules"][0]["backendRefs"][0]["weight"], 100);
+  EXPECT_EQ(route["spec"]["rules"][0]["backendRefs"][1]["weight"], 0);
+  EXPECT_FALSE(SetRouteWeights(route, "agent-3-v1", "nobody", 0).ok());
+}
+
+TEST(RawPut, PerSecond) {
+  EXPECT_DOUBLE_EQ(PerSecond(200, std::chrono::milliseconds(500)), 400);
+  EXPECT_DOUBLE_EQ(PerSecond(10, std::chrono::seconds(0)), 0);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 //             threads, time to ready, reconcile throughput
 //   outage    N progressing rollouts while Prometheus is stopped (SIGSTOP) for a while
 //   reaction  NoGo -> flag 0 % and weight 0 written, over many rollbacks
+//   rawput    the same writes by a trivial client: the API server's raw rollback rate
 //   e2e       exporter error ratio up -> route weight 0, real Prometheus, 1 s scrape/interval
 //   fanout    Prometheus queries per second of the analysis scheduler, dedup on/off
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <iostream>
 
 #include "bench/fanout.h"
+#include "bench/rawput.h"
 #include "bench/reaction.h"
 #include "bench/scale.h"
 
@@ -106,7 +108,10 @@ int Main(int argc, char** argv) {
   reaction_cmd->add_option("--binary", reaction.operator_binary)->required();
   reaction_cmd->add_option("--namespace", reaction.namespace_)->required();
   reaction_cmd->add_option("-n", reaction.n, "rollbacks")->check(CLI::Range(1, 100000));
-  reaction_cmd->add_option("--spacing-ms", spacing_ms, "between two flips");
+  reaction_cmd
+      ->add_option("--spacing-ms", spacing_ms,
+                   "between two flips; 0: all at once, between two evaluation rounds")
+      ->check(CLI::Range(0, 60000));
   reaction_cmd->add_option("--interval", reaction.interval, "analysis interval (background load)");
   reaction_cmd->add_flag("--burst", reaction.burst,
                          "register all rollouts at once (aligned rollbacks)");
@@ -116,6 +121,18 @@ int Main(int argc, char** argv) {
   reaction_cmd->add_option("--log", reaction.log_file)->required();
   reaction_cmd->add_option("--postgres-uri", reaction.postgres_uri,
                            "the PostgreSQL flag store: rows of one feature_flags table");
+
+  RawPutOptions rawput;
+  CLI::App* rawput_cmd = app.add_subcommand(
+      "rawput", "a rollback's two PUTs by a trivial client, N rollouts: the API server's rate");
+  rawput_cmd->add_option("--kubeconfig", rawput.kubeconfig)->required();
+  rawput_cmd->add_option("--namespace", rawput.namespace_, "the reaction run's namespace")
+      ->required();
+  rawput_cmd->add_option("-n", rawput.n, "rollbacks")->check(CLI::Range(1, 100000));
+  rawput_cmd->add_option("--concurrency", rawput.concurrency, "workers (the operator's)")
+      ->check(CLI::Range(1, 256));
+  rawput_cmd->add_flag("--read-before-write", rawput.read_before_write,
+                       "GET each object before its PUT, timed (the operator's read-modify-write)");
 
   EndToEndOptions e2e;
   CLI::App* e2e_cmd = app.add_subcommand("e2e", "exporter error ratio up -> route weight 0");
@@ -161,6 +178,7 @@ int Main(int argc, char** argv) {
     reaction.spacing = std::chrono::milliseconds(spacing_ms);
     return Emit(RunReaction(reaction), out);
   }
+  if (*rawput_cmd) return Emit(RunRawPut(rawput), out);
   if (*e2e_cmd) return Emit(RunEndToEnd(e2e), out);
   fanout.dedup = !no_dedup;
   fanout.interval = std::chrono::milliseconds(fanout_interval_ms);

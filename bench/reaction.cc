@@ -18,6 +18,7 @@
 #include "bench/flag_table.h"
 #include "bench/measure.h"
 #include "bench/populate.h"
+#include "bench/rawput.h"
 #include "bench/watcher.h"
 #include "bench/workload.h"
 #include "http/test_server.h"
@@ -167,6 +168,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
   std::mutex mu;
   std::condition_variable changed;
   std::vector<Track> tracks(static_cast<std::size_t>(o.n));
+  Clock::time_point last_query = Clock::now();  // the stand-in's latest answer
 
   // The stand-in Prometheus: Go values (error rate 0, p95 100 ms) until a rollout is
   // flipped, then an error rate of 0.5 (No-Go: "> 0.05").
@@ -176,6 +178,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
     double value = query.find("histogram_quantile") != std::string::npos ? 100 : 0;
     if (i >= 0 && i < o.n) {
       std::lock_guard lock(mu);
+      last_query = Clock::now();
       Track& t = tracks[static_cast<std::size_t>(i)];
       ++t.queries;
       const bool error_rate = query.find("agent_requests_total") != std::string::npos &&
@@ -315,12 +318,35 @@ Result<json> RunReaction(const ReactionOptions& o) {
                        o.log_file.string());
     }
   }
-  for (int i = 0; i < o.n; ++i) {
-    {
-      std::lock_guard lock(mu);
-      tracks[static_cast<std::size_t>(i)].flipped = true;
+  bool flipped_while_idle = false;
+  if (o.spacing.count() == 0) {
+    // All at once, between two evaluation rounds (the stand-in quiet for a fifth of the
+    // interval, at most 1 s): no round sees part of the fleet flipped, so with --burst
+    // every No-Go verdict comes in the same round. Flipped anyway after two intervals.
+    const auto quiet =
+        std::clamp<Clock::duration>(std::chrono::duration_cast<Clock::duration>(*interval / 5),
+                                    std::chrono::milliseconds(100), std::chrono::seconds(1));
+    const auto give_up = Clock::now() + 2 * std::chrono::duration_cast<Clock::duration>(*interval);
+    while (Clock::now() < give_up) {
+      {
+        std::lock_guard lock(mu);
+        if (Clock::now() - last_query >= quiet) {
+          flipped_while_idle = true;
+          break;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    std::this_thread::sleep_for(o.spacing);
+    std::lock_guard lock(mu);
+    for (Track& t : tracks) t.flipped = true;
+  } else {
+    for (int i = 0; i < o.n; ++i) {
+      {
+        std::lock_guard lock(mu);
+        tracks[static_cast<std::size_t>(i)].flipped = true;
+      }
+      std::this_thread::sleep_for(o.spacing);
+    }
   }
   {
     std::unique_lock lock(mu);
@@ -334,6 +360,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
 
   std::vector<double> both, flag, route, from_verdict, verdict_to_flag;
   int missing = 0;
+  std::optional<Clock::time_point> first_t0, last_t1;
   {
     std::lock_guard lock(mu);
     for (const Track& t : tracks) {
@@ -342,6 +369,8 @@ Result<json> RunReaction(const ReactionOptions& o) {
         continue;
       }
       const Clock::time_point t1 = std::max(*t.flag.became_target, *t.route.became_target);
+      first_t0 = std::min(first_t0.value_or(*t.no_go_answered), *t.no_go_answered);
+      last_t1 = std::max(last_t1.value_or(t1), t1);
       both.push_back(MsBetween(*t.no_go_answered, t1));
       // The verdict was known once the evaluation's last query was answered.
       Clock::time_point verdict = *t.no_go_answered;
@@ -362,6 +391,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
            {"rollbacks_measured", both.size()},
            {"rollbacks_missing", missing},
            {"spacing_ms", o.spacing.count()},
+           {"simultaneous", o.spacing.count() == 0},
            {"analysis_interval", o.interval},
            {"burst", o.burst},
            {"rollouts_per_config_map", o.rollouts_per_config_map},
@@ -372,6 +402,14 @@ Result<json> RunReaction(const ReactionOptions& o) {
            {"verdict_to_flag_ms", Percentiles(verdict_to_flag)},
            {"flag_ms", Percentiles(flag)},
            {"route_ms", Percentiles(route)}};
+  if (o.spacing.count() == 0) out["flipped_between_rounds"] = flipped_while_idle;
+  if (first_t0 && last_t1) {
+    // The fleet's rollback rate: from the first No-Go answer to the last rollback written
+    // and seen (evaluating the round is part of it, as in an incident).
+    const std::chrono::duration<double> span = *last_t1 - *first_t0;
+    out["first_t0_to_last_t1_ms"] = span.count() * 1000;
+    out["throughput_rollbacks_per_s"] = PerSecond(both.size(), span);
+  }
   return out;
 }
 

@@ -7,7 +7,9 @@
 // delivered both the flag entry at 0 % / disabled (ConfigMap) and the canary weight 0
 // (HTTPRoute). Reported: t1 - t0 (includes waiting for the evaluation's other queries in
 // the scheduler's pool), and t1 - the evaluation's last answer (the verdict is known:
-// reconcile, both writes, watch delivery).
+// reconcile, both writes, watch delivery). With spacing 0 all rollouts are flipped at once
+// (with `burst`: N No-Go verdicts in one round), and the fleet's rate is reported too:
+// rollbacks / (last t1 - first t0), to set against bench/rawput.h's raw PUT rate.
 //
 // RunEndToEnd: the real chain. One rollout at a time analyses the real test exporter
 // through a real Prometheus scraping every second, interval 1 s. t0 = the POST that raises
@@ -34,7 +36,9 @@ struct ReactionOptions {
   int n = 200;
   int workers = 8;
   int concurrency = 4;
-  std::chrono::milliseconds spacing{50};  // between two flips
+  // Between two flips; 0: all rollouts flipped at once (under one lock) between two
+  // evaluation rounds, so with `burst` all No-Go verdicts come in the same round.
+  std::chrono::milliseconds spacing{50};
   // analysis.interval of every rollout: sets the background load (evaluations and status
   // writes per second), not when a flipped rollout is noticed (t0 is the No-Go answer).
   std::string interval = "10s";

@@ -5,13 +5,16 @@
 #   (default)   quick: N = 200, short windows, one repeat (~15 min); checks that all works
 #               and writes its report into the results directory only
 #   --full      N = 1000/5000/10000, 5 minutes of steady state after each controller's
-#               start-up work at a 1-minute analysis interval, 3 repeats, 200+ rollbacks, Argo Rollouts side by side (hours, opt-in);
+#               start-up work at a 1-minute analysis interval, 3 repeats, 200+ rollbacks,
+#               simultaneous bursts of 1000 and 200 rollbacks against the API server's raw
+#               PUT rate, Argo Rollouts side by side (hours, opt-in);
 #               writes docs/benchmarks.md (--doc FILE to write elsewhere)
 #   --skip-argo leave out the Argo Rollouts side-by-side runs
 # Env: BENCH_NS (sizes, e.g. "1000 5000"), BENCH_REPEATS, BENCH_STEADY (seconds measured
 #      after the start-up work), BENCH_WINDOW (the longest a scale run may take) override
 #      the mode's defaults; BENCH_SCALE_REPEATS (default BENCH_REPEATS) repeats only the
 #      scale runs, the long part (~25 minutes per repeat with Argo Rollouts at full sizes);
+#      BENCH_BURST_NS (simultaneous burst sizes, default "1000 200" / quick "200");
 #      BENCH_PERF=1 records a perf profile of the operator over each steady window
 #      (perf-agentrollout-N-R.data, with per-library and per-symbol summaries beside it).
 #
@@ -48,6 +51,7 @@ if [ $mode = full ]; then
   steady="${BENCH_STEADY:-300}"
   interval=1m
   reaction_n=200; e2e_trials=10; fanout_sizes="100 1000 5000"
+  burst_sizes="${BENCH_BURST_NS:-1000 200}"
   outage=(--baseline 60 --outage 120 --after 60); outage_n=1000
 else
   sizes="${BENCH_NS:-200}"
@@ -56,6 +60,7 @@ else
   steady="${BENCH_STEADY:-60}"
   interval=1m
   reaction_n=200; e2e_trials=3; fanout_sizes="100"
+  burst_sizes="${BENCH_BURST_NS:-200}"
   outage=(--baseline 20 --outage 40 --after 20); outage_n=200
 fi
 
@@ -212,6 +217,25 @@ for r in $(seq 1 "$repeats"); do
     --binary "$operator" --namespace "reaction-burst-$r" -n "$reaction_n" \
     --log "$results/reaction-burst-$r.log" | cut -c1-400
   clear_namespace "reaction-burst-$r" agentrollouts,httproutes,configmaps,events
+done
+
+echo "==> rollback at the API server's speed: simultaneous bursts of [$burst_sizes], raw PUTs beside"
+# All N No-Go verdicts in one evaluation round (--burst --spacing-ms 0), then, on the same
+# objects with the operator stopped, a trivial client doing the same two PUTs per rollout at
+# the same concurrency (rawput; once more with the operator's GET before each PUT).
+for n in $burst_sizes; do
+  for r in $(seq 1 "$repeats"); do
+    ns="burst-$n-$r"
+    settle
+    "$bin" --out "$results/reaction-simul-$n-$r.json" reaction --burst --spacing-ms 0 \
+      --kubeconfig "$KUBECONFIG" --binary "$operator" --namespace "$ns" -n "$n" \
+      --concurrency 4 --log "$results/reaction-simul-$n-$r.log" | cut -c1-400
+    "$bin" --out "$results/rawput-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
+      --namespace "$ns" -n "$n" --concurrency 4 | cut -c1-400
+    "$bin" --out "$results/rawput-rmw-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
+      --namespace "$ns" -n "$n" --concurrency 4 --read-before-write | cut -c1-400
+    clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
+  done
 done
 
 echo "==> reaction with the PostgreSQL flag store: 100 rollouts on one feature_flags table"

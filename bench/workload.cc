@@ -41,6 +41,7 @@ std::string ConfigMapName(const Workload& w, int i) {
 }
 
 std::string CanaryBackend(const Workload& w, int i) { return Agent(w, i) + "-v2"; }
+std::string StableBackend(const Workload& w, int i) { return Agent(w, i) + "-v1"; }
 
 bool IsProgressing(const Workload& w, int i) {
   return (i % 100) < static_cast<int>(w.progressing_share * 100.0 + 0.5);
@@ -114,7 +115,7 @@ json AgentRolloutObject(const Workload& w, int i) {
                 {"traffic",
                  {{"gatewayAPI",
                    {{"httpRoute", RouteName(i)},
-                    {"stableBackend", Agent(w, i) + "-v1"},
+                    {"stableBackend", StableBackend(w, i)},
                     {"canaryBackend", CanaryBackend(w, i)}}}}},
                 {"analysis",
                  {{"prometheus", std::move(prometheus)},
@@ -134,7 +135,7 @@ json HttpRouteObject(const Workload& w, int i) {
                {{"parentRefs", {{{"name", "agents-gateway"}}}},
                 {"rules",
                  {{{"backendRefs",
-                    {{{"name", Agent(w, i) + "-v1"}, {"port", 8080}, {"weight", 100}},
+                    {{{"name", StableBackend(w, i)}, {"port", 8080}, {"weight", 100}},
                      {{"name", CanaryBackend(w, i)}, {"port", 8080}, {"weight", 0}}}}}}}}}};
 }
 

@@ -43,6 +43,7 @@ std::string RouteName(int i);
 std::string ConfigMapName(const Workload& w, int i);
 // The canary backend / agent version rollout i analyses ({{canary}} in its queries).
 std::string CanaryBackend(const Workload& w, int i);
+std::string StableBackend(const Workload& w, int i);
 bool IsProgressing(const Workload& w, int i);
 
 // The five metrics of the voice-agent go/no-go table, with `{{canary}}` in the queries,
