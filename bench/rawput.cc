@@ -35,8 +35,8 @@ Workload ReactionWorkload(const std::string& ns) {
 
 // The rollout's two objects, as they are before and as a rollback writes them.
 struct Objects {
-  json flag_off;     // the ConfigMap with the entry disabled at 0 %
-  json route_to_0;   // the HTTPRoute with the canary at 0
+  json flag_off;    // the ConfigMap with the entry disabled at 0 %
+  json route_to_0;  // the HTTPRoute with the canary at 0
 };
 
 // Read, change, write: the preparation, and the timed part with read_before_write.
@@ -217,8 +217,8 @@ Result<json> RunRawPut(const RawPutOptions& o) {
   return json{{"n", o.n},
               {"concurrency", o.concurrency},
               {"read_before_write", o.read_before_write},
-              {"writes_per_rollback", o.read_before_write ? "GET+PUT flag, GET+PUT route"
-                                                          : "PUT flag, PUT route"},
+              {"writes_per_rollback",
+               o.read_before_write ? "GET+PUT flag, GET+PUT route" : "PUT flag, PUT route"},
               {"prepare_s", prepare_s},
               {"total_s", span.count()},
               {"rollbacks_per_s", PerSecond(static_cast<std::size_t>(o.n), span)},

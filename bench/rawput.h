@@ -43,8 +43,8 @@ Status SetFlagEntry(nlohmann::json& config_map, const std::string& key, bool ena
 
 // Sets the weights of `stable` and `canary` in every rule of an HTTPRoute that routes to
 // both: canary_weight and 100 - canary_weight. Fails when no rule has both.
-Status SetRouteWeights(nlohmann::json& route, const std::string& stable,
-                       const std::string& canary, int canary_weight);
+Status SetRouteWeights(nlohmann::json& route, const std::string& stable, const std::string& canary,
+                       int canary_weight);
 
 // count / span in per second; 0 for an empty span.
 double PerSecond(std::size_t count, std::chrono::duration<double> span);

@@ -360,7 +360,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
 
   std::vector<double> both, flag, route, from_verdict, verdict_to_flag;
   int missing = 0;
-  std::optional<Clock::time_point> first_t0, last_t1;
+  std::optional<Clock::time_point> first_t0, last_t0, last_t1;
   {
     std::lock_guard lock(mu);
     for (const Track& t : tracks) {
@@ -370,6 +370,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
       }
       const Clock::time_point t1 = std::max(*t.flag.became_target, *t.route.became_target);
       first_t0 = std::min(first_t0.value_or(*t.no_go_answered), *t.no_go_answered);
+      last_t0 = std::max(last_t0.value_or(*t.no_go_answered), *t.no_go_answered);
       last_t1 = std::max(last_t1.value_or(t1), t1);
       both.push_back(MsBetween(*t.no_go_answered, t1));
       // The verdict was known once the evaluation's last query was answered.
@@ -408,6 +409,8 @@ Result<json> RunReaction(const ReactionOptions& o) {
     // and seen (evaluating the round is part of it, as in an incident).
     const std::chrono::duration<double> span = *last_t1 - *first_t0;
     out["first_t0_to_last_t1_ms"] = span.count() * 1000;
+    // How long the round took to answer the N No-Go values (the scheduler's share).
+    out["first_t0_to_last_t0_ms"] = MsBetween(*first_t0, *last_t0);
     out["throughput_rollbacks_per_s"] = PerSecond(both.size(), span);
   }
   return out;

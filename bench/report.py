@@ -83,7 +83,8 @@ def simultaneous_table(w, simul):
     w("`agentrollout-bench reaction --burst --spacing-ms 0 -n N`: all N rollouts are flipped "
       "at once, between two evaluation rounds, so all N No-Go verdicts come in the same round "
       "(operator `--concurrency 4`). Latency as above (No-Go answer → flag and route seen); "
-      "*rollbacks/s* = rollbacks / (last t1 − first t0). Right after it, with the operator "
+      "*rollbacks/s* = rollbacks / (last t1 − first t0); *first → last t0* is how long the round "
+      "took to answer all N No-Go values (the analysis scheduler's share of that span). Right after it, with the operator "
       "stopped, `agentrollout-bench rawput -n N --concurrency 4` does on the same objects "
       "exactly a rollback's writes with nothing else: per rollout a PUT of the flag ConfigMap "
       "(entry disabled at 0 %) and, on a thread of its own, a PUT of the HTTPRoute (canary "
@@ -92,15 +93,17 @@ def simultaneous_table(w, simul):
       "before its PUT (read-modify-write against the API server) and writes the status; "
       "*raw GET+PUT* is the trivial client doing the reads too (`--read-before-write`).")
     w("")
-    w("| N | runs | p50 ms | p99 ms | max ms | p99 from verdict ms | first t0 → last t1 ms "
-      "| rollbacks/s | raw PUT rollbacks/s | ratio | raw GET+PUT rollbacks/s |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    w("| N | runs | p50 ms | p99 ms | max ms | p99 from verdict ms | first → last t0 ms "
+      "| first t0 → last t1 ms | rollbacks/s | raw PUT rollbacks/s | ratio "
+      "| raw GET+PUT rollbacks/s |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in sorted(simul, reverse=True):
         runs = simul[n]
         f = lambda k: [p["reaction"]["flag_and_route_ms"].get(k) for p in runs]
-        w("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        w("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             n, len(runs), mmm(f("p50")), mmm(f("p99")), mmm(f("max")),
             mmm([p["reaction"].get("verdict_to_flag_and_route_ms", {}).get("p99") for p in runs]),
+            mmm([p["reaction"].get("first_t0_to_last_t0_ms") for p in runs], "{:.0f}"),
             mmm([p["reaction"].get("first_t0_to_last_t1_ms") for p in runs], "{:.0f}"),
             mmm([p["reaction"].get("throughput_rollbacks_per_s") for p in runs], "{:.0f}"),
             mmm([p["raw"] and p["raw"].get("rollbacks_per_s") for p in runs], "{:.0f}"),
@@ -274,11 +277,15 @@ def main():
         ratios = [p["ratio"] for p in simul[biggest_burst] if p["ratio"] is not None]
         if ratios:
             ratio = median(ratios)
-            verdicts.append(("burst of 1,000 simultaneous No-Go verdicts: rollbacks/s ≥ 80 % of "
-                             "the API server's raw PUT rate",
-                             "%.0f %% at N = %d (median of %d runs)"
-                             % (100 * ratio, biggest_burst, len(ratios)),
-                             "met" if ratio >= 0.8 else "missed by %.1f points" % (100 * (0.8 - ratio))))
+            goal = ("burst of 1,000 simultaneous No-Go verdicts: rollbacks/s ≥ 80 % of the API "
+                    "server's raw PUT rate")
+            measured = "%.0f %% at N = %d (median of %d runs)" % (100 * ratio, biggest_burst,
+                                                                len(ratios))
+            if biggest_burst >= 1000:
+                verdicts.append((goal, measured, "met" if ratio >= 0.8
+                                 else "missed by %.1f points" % (100 * (0.8 - ratio))))
+            else:
+                verdicts.append((goal, measured + " (1,000 not run)", "not measured"))
         if 200 in simul:
             p99 = median([p["reaction"]["flag_and_route_ms"].get("p99") for p in simul[200]])
             if p99 is not None:
