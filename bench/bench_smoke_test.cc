@@ -16,6 +16,14 @@ namespace {
 
 const auto* const kCluster = testing::RegisterClusterEnvironment();
 
+// The pid of a control-plane process, from the state directory hack/cluster.sh wrote.
+std::string PidOf(const std::string& process) {
+  std::string pid =
+      testing::ReadFileOrEmpty((testing::Cluster().state_dir() / (process + ".pid")).string());
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid;
+}
+
 TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
   testing::PrometheusFixture prometheus;
   ASSERT_TRUE(prometheus.Start({}).ok());
@@ -49,7 +57,13 @@ TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
                                   "--interval",
                                   "5s",
                                   "--log",
-                                  log},
+                                  log,
+                                  "--apiserver-pid",
+                                  PidOf("apiserver"),
+                                  "--etcd-pid",
+                                  PidOf("etcd"),
+                                  "--etcd-url",
+                                  testing::Cluster().etcd_url() + "/metrics"},
                                  options);
   ASSERT_TRUE(run.ok()) << run.error().ToString();
   ASSERT_EQ(run->exit_code, 0) << run->Describe() << "\noperator log:\n"
@@ -82,6 +96,20 @@ TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
   EXPECT_GT(result["cpu_seconds"].get<double>(), 0);
   EXPECT_GT(result["threads_max"].get<int>(), 1);
   EXPECT_GT(result["reconciles"].get<double>(), 0);
+
+  // The control plane's bill: the apiserver and etcd processes were read, and the
+  // apiserver's counters show the operator's start (its LIST) and its first pass (the
+  // progressing rollouts' status writes).
+  const nlohmann::json& bill = result["control_plane"];
+  ASSERT_TRUE(bill.is_object()) << result.dump();
+  EXPECT_GT(bill["run"]["apiserver_cpu_cores"].get<double>(), 0);
+  EXPECT_GE(bill["steady"]["etcd_cpu_cores"].get<double>(), 0);
+  EXPECT_GT(bill["apiserver_rss_max_mib"].get<double>(), 10);
+  EXPECT_GT(bill["etcd_db_before_mib"].get<double>(), 0);
+  const nlohmann::json& requests = bill["run"]["requests_per_minute"];
+  EXPECT_GT(requests.value("LIST agentrollouts", 0.0), 0) << bill.dump();
+  EXPECT_GT(requests.value("PUT agentrollouts/status", 0.0), 0) << bill.dump();
+  EXPECT_GT(bill["run"]["writes_per_minute"].get<double>(), 0);
 
   // The operator did the work it was measured doing: a progressing rollout was started.
   const auto got = testing::Cluster().Kubectl(

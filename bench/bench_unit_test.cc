@@ -5,6 +5,7 @@
 
 #include "api/codec.h"
 #include "api/validate.h"
+#include "bench/control_plane.h"
 #include "bench/measure.h"
 #include "bench/proc_stats.h"
 #include "bench/rawput.h"
@@ -62,6 +63,58 @@ TEST(SumSeries, SumsEverySeriesOfExactlyThatName) {
   EXPECT_DOUBLE_EQ(SumSeries(text, "prometheus_http_requests_total", "handler=\"/api/v1/query\""),
                    7);
   EXPECT_DOUBLE_EQ(SumSeries(text, "absent"), 0);
+}
+
+TEST(ControlPlane, RequestCountsByVerbResourceAndSubresource) {
+  // Lines as a v1.3x kube-apiserver writes them (label order as it prints them).
+  const std::string text =
+      "# TYPE apiserver_request_total counter\n"
+      "apiserver_request_total{code=\"200\",component=\"apiserver\",dry_run=\"\","
+      "group=\"rollouts.agentops.dev\",resource=\"agentrollouts\",scope=\"resource\","
+      "subresource=\"status\",verb=\"PUT\",version=\"v1alpha1\"} 40\n"
+      "apiserver_request_total{code=\"409\",component=\"apiserver\",dry_run=\"\","
+      "group=\"rollouts.agentops.dev\",resource=\"agentrollouts\",scope=\"resource\","
+      "subresource=\"status\",verb=\"PUT\",version=\"v1alpha1\"} 2\n"
+      "apiserver_request_total{code=\"200\",component=\"apiserver\",dry_run=\"\",group=\"\","
+      "resource=\"configmaps\",scope=\"namespace\",subresource=\"\",verb=\"LIST\","
+      "version=\"v1\"} 5\n"
+      "apiserver_request_total{code=\"0\",component=\"apiserver\",group=\"\",resource=\"x\\\"y\","
+      "subresource=\"\",verb=\"WATCH\"} 1e+00\n"
+      "apiserver_request_total_other{verb=\"GET\"} 99\n"
+      "apiserver_request_duration_seconds_count{verb=\"GET\",resource=\"pods\"} 7\n";
+  const auto counts = ParseRequestCounts(text);
+  ASSERT_EQ(counts.size(), 3u);
+  EXPECT_DOUBLE_EQ(counts.at("PUT agentrollouts/status"), 42);
+  EXPECT_DOUBLE_EQ(counts.at("LIST configmaps"), 5);
+  EXPECT_DOUBLE_EQ(counts.at("WATCH x\"y"), 1);
+}
+
+TEST(ControlPlane, DeltaIsTheBillBetweenTwoReadings) {
+  ControlPlaneReading before;
+  before.t = 10;
+  before.apiserver.cpu_seconds = 100;
+  before.etcd.cpu_seconds = 20;
+  before.requests = {{"PUT agentrollouts/status", 40}, {"GET configmaps", 7}};
+  before.etcd_db_bytes = 10 << 20;
+  ControlPlaneReading after = before;
+  after.t = 130;  // two minutes later
+  after.apiserver.cpu_seconds = 112;
+  after.apiserver.rss_kib = 2048;
+  after.etcd.cpu_seconds = 26;
+  after.requests = {{"PUT agentrollouts/status", 64}, {"GET configmaps", 7}, {"POST events", 4}};
+  after.etcd_db_bytes = 13 << 20;
+  const nlohmann::json bill = ControlPlaneDelta(before, after);
+  EXPECT_DOUBLE_EQ(bill["seconds"].get<double>(), 120);
+  EXPECT_DOUBLE_EQ(bill["apiserver_cpu_cores"].get<double>(), 0.1);
+  EXPECT_DOUBLE_EQ(bill["etcd_cpu_cores"].get<double>(), 0.05);
+  EXPECT_DOUBLE_EQ(bill["apiserver_rss_mib"].get<double>(), 2);
+  EXPECT_DOUBLE_EQ(bill["etcd_db_growth_mib"].get<double>(), 3);
+  const nlohmann::json& per_minute = bill["requests_per_minute"];
+  EXPECT_DOUBLE_EQ(per_minute["PUT agentrollouts/status"].get<double>(), 12);
+  EXPECT_DOUBLE_EQ(per_minute["POST events"].get<double>(), 2);
+  EXPECT_FALSE(per_minute.contains("GET configmaps"));  // it did not move
+  EXPECT_DOUBLE_EQ(bill["requests_per_minute_all"].get<double>(), 14);
+  EXPECT_DOUBLE_EQ(bill["writes_per_minute"].get<double>(), 14);
 }
 
 TEST(Percentiles, NearestRank) {

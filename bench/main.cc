@@ -17,6 +17,7 @@
 #include "bench/rawput.h"
 #include "bench/reaction.h"
 #include "bench/scale.h"
+#include "kube/config.h"
 
 namespace agentrollout::bench {
 namespace {
@@ -88,6 +89,18 @@ int Main(int argc, char** argv) {
   scale_cmd->add_option(
       "--perf", scale.perf_data,
       "perf record -F 99 -g the controller over the steady window, into this file");
+  ControlPlaneTarget control_plane;
+  CLI::Option* apiserver_pid =
+      scale_cmd->add_option("--apiserver-pid", control_plane.apiserver_pid,
+                            "kube-apiserver's pid: report the control plane's bill (with "
+                            "--etcd-pid and --etcd-url)");
+  CLI::Option* etcd_pid = scale_cmd->add_option("--etcd-pid", control_plane.etcd_pid, "etcd's pid");
+  CLI::Option* etcd_url =
+      scale_cmd->add_option("--etcd-url", control_plane.etcd_metrics_url,
+                            "etcd's /metrics URL (http://127.0.0.1:PORT/metrics)");
+  apiserver_pid->needs(etcd_pid, etcd_url);
+  etcd_pid->needs(apiserver_pid, etcd_url);
+  etcd_url->needs(apiserver_pid, etcd_pid);
 
   OutageOptions outage;
   std::string unused_controller = "agentrollout";
@@ -166,6 +179,12 @@ int Main(int argc, char** argv) {
                                                      : ControllerKind::kAgentRollout;
     scale.window = std::chrono::seconds(window_s);
     scale.steady = std::chrono::seconds(steady_s);
+    if (*apiserver_pid) {
+      auto config = kube::LoadKubeconfig({scale.kubeconfig, ""});
+      if (!config.ok()) return Emit(config.error(), out);
+      control_plane.apiserver = std::move(*config);
+      scale.control_plane = std::move(control_plane);
+    }
     return Emit(RunScale(scale), out);
   }
   if (*outage_cmd) {

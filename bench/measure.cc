@@ -180,6 +180,7 @@ Result<RunResult> RunController(const ControllerSpec& spec, const std::filesyste
     }
     if (result.steady_from_s &&
         elapsed() >= *result.steady_from_s + static_cast<double>(options.steady.count())) {
+      if (options.on_steady_end) options.on_steady_end();
       break;
     }
     // Readiness is polled finely until it answers; then only samples are due.

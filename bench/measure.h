@@ -55,6 +55,8 @@ struct RunOptions {
   std::function<bool(const Sample&)> started_up;
   // Called once, with the controller's pid, when the steady window begins.
   std::function<void(pid_t)> on_steady;
+  // Called once when the steady window has passed, before the controller is stopped.
+  std::function<void()> on_steady_end;
   std::chrono::milliseconds period{1000};
   std::chrono::milliseconds metrics_period{15000};  // after the sync (or ready, without one)
   // Reconciles that count as "every object reconciled once" (the initial sync).

@@ -120,6 +120,101 @@ def simultaneous_table(w, simul):
     w("")
 
 
+def bill(run, key, window="steady"):
+    """A figure of a scale run's control-plane bill (control_plane.h), or None."""
+    return run.get("control_plane", {}).get(window, {}).get(key)
+
+
+def total_cores(run):
+    """Controller + kube-apiserver + etcd CPU over the steady window, or None."""
+    parts = [run.get("cpu_cores_steady"), bill(run, "apiserver_cpu_cores"), bill(run, "etcd_cpu_cores")]
+    return None if None in parts else sum(parts)
+
+
+def status_writes_per_minute(run):
+    """Steady AgentRollout status writes per minute (PUT and PATCH of agentrollouts/status)."""
+    per_minute = bill(run, "requests_per_minute")
+    if per_minute is None:
+        return None
+    return sum(v for k, v in per_minute.items() if k.endswith(" agentrollouts/status"))
+
+
+def control_plane_verdicts(scale):
+    """Issue 23 goal 1 at the largest N both controllers ran with a bill."""
+    out = []
+    ours, argo = scale.get("agentrollout", {}), scale.get("argo", {})
+    with_bill = [n for n in ours if any("control_plane" in r for r in ours[n])]
+    if not with_bill:
+        return out
+    n = max(with_bill)
+    o = median([total_cores(r) for r in ours[n]])
+    if n in argo and o is not None:
+        a = median([total_cores(r) for r in argo[n]])
+        if a:
+            out.append(("control-plane CPU (controller + apiserver + etcd) ≤ 1/5 of Argo "
+                        "Rollouts' at 10,000", "%.3f vs %.3f cores at N = %d: %.1f×" % (o, a, n, a / o),
+                        ("met" if o * 5 <= a else "missed: %.2f of Argo's" % (o / a))
+                        if n >= 10000 else "not measured at 10,000"))
+    writes = median([status_writes_per_minute(r) for r in ours[n]])
+    progressing = ours[n][0].get("progressing")
+    if writes is not None and progressing:
+        limit = progressing / 5.0
+        out.append(("steady status writes ≤ 1 per progressing rollout per 5 min",
+                    "%.1f/min for %d progressing at N = %d (limit %.1f/min)" % (writes, progressing, n, limit),
+                    "met" if writes <= limit else "missed by %.1f/min" % (writes - limit)))
+    return out
+
+
+def control_plane_section(w, scale):
+    """The whole bill of each controller: its CPU, the apiserver's and etcd's, the requests."""
+    names = {"agentrollout": "agentrollout-operator", "argo": "Argo Rollouts"}
+    rows = [(c, n, scale[c][n]) for c in ("agentrollout", "argo") for n in sorted(scale.get(c, {}))
+            if any("control_plane" in r for r in scale[c][n])]
+    if not rows:
+        return
+    w("### The control plane's bill")
+    w("")
+    w("What a cluster owner pays for each controller: its own CPU plus that of the kube-apiserver "
+      "and etcd it keeps busy, over the same steady window (`utime+stime` of each process from "
+      "`/proc`), and the API requests served in it, from the apiserver's own "
+      "`apiserver_request_total` on its `/metrics` (read at the window's start and end; every "
+      "client's requests are in it, the bench's watches and, for Argo, the ReplicaSet stand-in's "
+      "status writes, which kube-controller-manager would make in a real cluster). etcd's "
+      "database growth is over the whole run (populate excluded: read when the controller "
+      "starts). Values are min / median / max over the repeats.")
+    w("")
+    w("| controller | N | controller CPU | apiserver CPU | etcd CPU | total (cores) | requests/min | "
+      "writes/min | status writes/min | etcd DB growth MiB | apiserver RSS max MiB |")
+    w("|---" * 11 + "|")
+    for controller, n, runs in rows:
+        w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            names[controller], n, mmm([r.get("cpu_cores_steady") for r in runs], "{:.3f}"),
+            mmm([bill(r, "apiserver_cpu_cores") for r in runs], "{:.3f}"),
+            mmm([bill(r, "etcd_cpu_cores") for r in runs], "{:.3f}"),
+            mmm([total_cores(r) for r in runs], "{:.3f}"),
+            mmm([bill(r, "requests_per_minute_all") for r in runs], "{:.0f}"),
+            mmm([bill(r, "writes_per_minute") for r in runs], "{:.0f}"),
+            mmm([status_writes_per_minute(r) for r in runs], "{:.1f}") if controller == "agentrollout" else "–",
+            mmm([bill(r, "etcd_db_growth_mib", "run") for r in runs], "{:.1f}"),
+            mmm([r.get("control_plane", {}).get("apiserver_rss_max_mib") for r in runs], "{:.0f}")))
+    w("")
+    for controller in ("agentrollout", "argo"):
+        by_n = scale.get(controller, {})
+        billed = [n for n in by_n if any("control_plane" in r for r in by_n[n])]
+        if not billed:
+            continue
+        n = max(billed)
+        keys = {}
+        for r in by_n[n]:
+            for k, v in (bill(r, "requests_per_minute") or {}).items():
+                keys.setdefault(k, []).append(v)
+        top = sorted(keys.items(), key=lambda kv: -median(kv[1]))[:12]
+        w("%s at N = %d, steady requests per minute by verb and resource (the 12 largest, "
+          "median of %d): %s." % (names[controller], n, len(by_n[n]),
+                                   ", ".join("`%s` %.1f" % (k, median(v)) for k, v in top)))
+        w("")
+
+
 def plot(scale, png):
     try:
         import matplotlib
@@ -223,7 +318,7 @@ def main():
     w("")
 
     # ------------------------------------------------------------------ goals
-    w("## Goals (issue 9) at a glance")
+    w("## Goals (issues 9 and 23) at a glance")
     w("")
     w("| goal | measured | verdict |")
     w("|---|---|---|")
@@ -324,6 +419,7 @@ def main():
             med = statistics.median(is_on)
             verdicts.append(("tenant evaluation ≤ 100 ns", "isOn %.1f ns (median)" % med,
                              "met" if med <= 100 else "missed by %.1f ns" % (med - 100)))
+    verdicts += control_plane_verdicts(scale)
     for goal, measured, verdict in verdicts:
         w("| %s | %s | %s |" % (goal, measured, verdict))
     w("")
@@ -415,6 +511,18 @@ def main():
                     mmm(g("synced_s"), "{:.1f}"), mmm(g("sync_reconciles_per_s"), "{:.0f}"),
                     mmm(g("reconciles_per_s_steady"), "{:.2f}"), mmm(g("populate_s"), "{:.0f}")))
         w("")
+        sizes = sorted(n for n in ours if median([r.get("steady_rss_mib") for r in ours[n]]) is not None)
+        if len(sizes) >= 2:
+            lo, hi = sizes[0], sizes[-1]
+            slope = lambda key: ((median([r.get(key) for r in ours[hi]]) -
+                                  median([r.get(key) for r in ours[lo]])) * 1024 / (hi - lo))
+            w("Memory per rollout (issue 23 goal 4, ≤ 12 KiB): the slope of the operator's RSS "
+              "between N = %d and N = %d (medians): **%.1f KiB** per rollout at steady state, "
+              "%.1f KiB at the peak. The slope holds the informer's AgentRollout cache, the read "
+              "caches (ConfigMaps, HTTPRoutes) and the per-rollout state of the controller and "
+              "the scheduler; how it splits between them is not measured yet."
+              % (lo, hi, slope("steady_rss_mib"), slope("peak_rss_mib")))
+            w("")
         if "argo" in scale and ours:
             w("### Side by side with Argo Rollouts")
             w("")
@@ -456,7 +564,8 @@ def main():
             w("")
             w("(Medians over the repeats.)")
             w("")
-        elif os.path.exists(os.path.join(results, "argo-blocked.txt")):
+        control_plane_section(w, scale)
+        if os.path.exists(os.path.join(results, "argo-blocked.txt")):
             w("Argo Rollouts: **blocked** — %s." % open(os.path.join(results, "argo-blocked.txt")).read().strip())
             w("")
         elif machine.get("skip_argo"):

@@ -10,6 +10,8 @@
 #               PUT rate, Argo Rollouts side by side (hours, opt-in);
 #               writes docs/benchmarks.md (--doc FILE to write elsewhere)
 #   --skip-argo leave out the Argo Rollouts side-by-side runs
+#   --only PARTS run only these parts (comma-separated: bucket, scale, reaction, burst,
+#               postgres, e2e, fanout, outage), e.g. to measure one figure again
 # Env: BENCH_NS (sizes, e.g. "1000 5000"), BENCH_REPEATS, BENCH_STEADY (seconds measured
 #      after the start-up work), BENCH_WINDOW (the longest a scale run may take) override
 #      the mode's defaults; BENCH_SCALE_REPEATS (default BENCH_REPEATS) repeats only the
@@ -33,11 +35,13 @@ argo=1
 skip_argo=false
 results=""
 doc=""
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) mode=full ;;
     --skip-argo) argo=0; skip_argo=true ;;
     --results) results="$2"; shift ;;
+    --only) only=",$2,"; shift ;;
     --doc) doc="$2"; shift ;;
     *) die "unknown argument '$1' (see the header of $0)" ;;
   esac
@@ -63,6 +67,18 @@ else
   burst_sizes="${BENCH_BURST_NS:-200}"
   outage=(--baseline 20 --outage 40 --after 20); outage_n=200
 fi
+
+# Whether a part runs (all of them without --only).
+wants() {
+  [ -z "$only" ] || [[ "$only" == *",$1,"* ]]
+}
+for part in ${only//,/ }; do
+  case "$part" in
+    bucket | scale | reaction | burst | postgres | e2e | fanout | outage) ;;
+    *) die "--only: unknown part '$part' (bucket, scale, reaction, burst, postgres, e2e, fanout, outage)" ;;
+  esac
+done
+wants scale || argo=0  # Argo Rollouts runs only side by side in the scale part
 
 build=build/default
 bin="$build/bench/agentrollout-bench"
@@ -121,6 +137,11 @@ if [ $argo = 1 ]; then
   kubectl_ wait --for=condition=Established --timeout=60s crd/rollouts.argoproj.io \
     crd/analysistemplates.argoproj.io crd/analysisruns.argoproj.io >/dev/null
 fi
+# The control plane's bill of each scale run (bench/control_plane.h): the apiserver's and
+# etcd's processes and /metrics.
+control_plane=(--apiserver-pid "$(cat "$AGENTROLLOUT_STATE_DIR/apiserver.pid")"
+  --etcd-pid "$(cat "$AGENTROLLOUT_STATE_DIR/etcd.pid")"
+  --etcd-url "http://127.0.0.1:$(cat "$AGENTROLLOUT_STATE_DIR/etcd-client.port")/metrics")
 # The exporter serves agent="voice", version="agent-0-v2": the canary of agent 0 (workload.cc).
 exporter_port="$(free_port)"
 "$exporter" --listen "127.0.0.1:$exporter_port" --version-label agent-0-v2 \
@@ -166,116 +187,136 @@ settle() {
   log "settled after $((SECONDS - start)) s (load $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
-echo "==> client header: tenant bucket evaluation (Google Benchmark)"
-"$build/bench/bucket_bench" --benchmark_repetitions="$repeats" --benchmark_min_time=0.5 \
-  --benchmark_format=json --benchmark_out="$results/bucket.json" --benchmark_out_format=json \
-  >/dev/null
+if wants bucket; then
+  echo "==> client header: tenant bucket evaluation (Google Benchmark)"
+  "$build/bench/bucket_bench" --benchmark_repetitions="$repeats" --benchmark_min_time=0.5 \
+    --benchmark_format=json --benchmark_out="$results/bucket.json" --benchmark_out_format=json \
+    >/dev/null
+fi
 
-echo "==> scale: sizes [$sizes], $scale_repeats repeat(s), ${steady}s steady (runs cut at ${window}s), interval $interval"
-for n in $sizes; do
-  for r in $(seq 1 "$scale_repeats"); do
-    ns="ar-$n-$r"
-    settle
-    echo "--- agentrollout-operator N=$n repeat $r"
-    perf_args=()
-    perf_data="$results/perf-agentrollout-$n-$r.data"
-    [ "${BENCH_PERF:-0}" = 1 ] && perf_args=(--perf "$perf_data")
-    "$bin" --out "$results/scale-agentrollout-$n-$r.json" scale --kubeconfig "$KUBECONFIG" \
-      --binary "$operator" --namespace "$ns" --prometheus "$prometheus" -n "$n" \
-      --window "$window" --steady "$steady" --interval "$interval" "${perf_args[@]}" \
-      --log "$results/scale-agentrollout-$n-$r.log" |
-      cut -c1-400
-    if [ -s "$perf_data" ]; then
-      perf report -i "$perf_data" --stdio --no-children --sort dso 2>/dev/null |
-        sed -n '1,40p' >"${perf_data%.data}-dso.txt" || true
-      perf report -i "$perf_data" --stdio --no-children --sort dso,sym -g none 2>/dev/null |
-        sed -n '1,80p' >"${perf_data%.data}-sym.txt" || true
-    fi
-    clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
-    if [ $argo = 1 ]; then
-      ns="argo-$n-$r"
+if wants scale; then
+  echo "==> scale: sizes [$sizes], $scale_repeats repeat(s), ${steady}s steady (runs cut at ${window}s), interval $interval"
+  for n in $sizes; do
+    for r in $(seq 1 "$scale_repeats"); do
+      ns="ar-$n-$r"
       settle
-      echo "--- argo-rollouts N=$n repeat $r"
-      "$bin" --out "$results/scale-argo-$n-$r.json" scale --controller argo-rollouts \
-        --kubeconfig "$KUBECONFIG" --binary "$argo_bin" --namespace "$ns" \
-        --prometheus "$prometheus" -n "$n" --window "$window" --steady "$steady" \
-        --interval "$interval" --log "$results/scale-argo-$n-$r.log" | cut -c1-400
-      clear_namespace "$ns" rollouts.argoproj.io,analysistemplates.argoproj.io,analysisruns.argoproj.io,replicasets,events
-    fi
+      echo "--- agentrollout-operator N=$n repeat $r"
+      perf_args=()
+      perf_data="$results/perf-agentrollout-$n-$r.data"
+      [ "${BENCH_PERF:-0}" = 1 ] && perf_args=(--perf "$perf_data")
+      "$bin" --out "$results/scale-agentrollout-$n-$r.json" scale --kubeconfig "$KUBECONFIG" \
+        --binary "$operator" --namespace "$ns" --prometheus "$prometheus" -n "$n" \
+        --window "$window" --steady "$steady" --interval "$interval" "${perf_args[@]}" \
+        "${control_plane[@]}" \
+        --log "$results/scale-agentrollout-$n-$r.log" |
+        cut -c1-400
+      if [ -s "$perf_data" ]; then
+        perf report -i "$perf_data" --stdio --no-children --sort dso 2>/dev/null |
+          sed -n '1,40p' >"${perf_data%.data}-dso.txt" || true
+        perf report -i "$perf_data" --stdio --no-children --sort dso,sym -g none 2>/dev/null |
+          sed -n '1,80p' >"${perf_data%.data}-sym.txt" || true
+      fi
+      clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
+      if [ $argo = 1 ]; then
+        ns="argo-$n-$r"
+        settle
+        echo "--- argo-rollouts N=$n repeat $r"
+        "$bin" --out "$results/scale-argo-$n-$r.json" scale --controller argo-rollouts \
+          --kubeconfig "$KUBECONFIG" --binary "$argo_bin" --namespace "$ns" \
+          --prometheus "$prometheus" -n "$n" --window "$window" --steady "$steady" \
+          --interval "$interval" "${control_plane[@]}" --log "$results/scale-argo-$n-$r.log" |
+          cut -c1-400
+        clear_namespace "$ns" rollouts.argoproj.io,analysistemplates.argoproj.io,analysisruns.argoproj.io,replicasets,events
+      fi
+    done
   done
-done
+fi
 
-echo "==> reaction: NoGo -> flag 0 % and weight 0 ($reaction_n rollbacks per run)"
-for r in $(seq 1 "$repeats"); do
-  settle
-  "$bin" --out "$results/reaction-paced-$r.json" reaction --kubeconfig "$KUBECONFIG" \
-    --binary "$operator" --namespace "reaction-$r" -n "$reaction_n" \
-    --log "$results/reaction-paced-$r.log" | cut -c1-400
-  clear_namespace "reaction-$r" agentrollouts,httproutes,configmaps,events
-  settle
-  "$bin" --out "$results/reaction-burst-$r.json" reaction --burst --kubeconfig "$KUBECONFIG" \
-    --binary "$operator" --namespace "reaction-burst-$r" -n "$reaction_n" \
-    --log "$results/reaction-burst-$r.log" | cut -c1-400
-  clear_namespace "reaction-burst-$r" agentrollouts,httproutes,configmaps,events
-done
-
-echo "==> rollback at the API server's speed: simultaneous bursts of [$burst_sizes], raw PUTs beside"
-# All N No-Go verdicts in one evaluation round (--burst --spacing-ms 0), then, on the same
-# objects with the operator stopped, a trivial client doing the same two PUTs per rollout at
-# the same concurrency (rawput; once more with the operator's GET before each PUT).
-for n in $burst_sizes; do
+if wants reaction; then
+  echo "==> reaction: NoGo -> flag 0 % and weight 0 ($reaction_n rollbacks per run)"
   for r in $(seq 1 "$repeats"); do
-    ns="burst-$n-$r"
     settle
-    "$bin" --out "$results/reaction-simul-$n-$r.json" reaction --burst --spacing-ms 0 \
-      --kubeconfig "$KUBECONFIG" --binary "$operator" --namespace "$ns" -n "$n" \
-      --concurrency 4 --log "$results/reaction-simul-$n-$r.log" | cut -c1-400
-    "$bin" --out "$results/rawput-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
-      --namespace "$ns" -n "$n" --concurrency 4 | cut -c1-400
-    "$bin" --out "$results/rawput-rmw-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
-      --namespace "$ns" -n "$n" --concurrency 4 --read-before-write | cut -c1-400
-    clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
+    "$bin" --out "$results/reaction-paced-$r.json" reaction --kubeconfig "$KUBECONFIG" \
+      --binary "$operator" --namespace "reaction-$r" -n "$reaction_n" \
+      --log "$results/reaction-paced-$r.log" | cut -c1-400
+    clear_namespace "reaction-$r" agentrollouts,httproutes,configmaps,events
+    settle
+    "$bin" --out "$results/reaction-burst-$r.json" reaction --burst --kubeconfig "$KUBECONFIG" \
+      --binary "$operator" --namespace "reaction-burst-$r" -n "$reaction_n" \
+      --log "$results/reaction-burst-$r.log" | cut -c1-400
+    clear_namespace "reaction-burst-$r" agentrollouts,httproutes,configmaps,events
   done
-done
+fi
 
-echo "==> reaction with the PostgreSQL flag store: 100 rollouts on one feature_flags table"
-postgres_uri="$(bash hack/postgres.sh up)"
-for r in $(seq 1 "$repeats"); do
-  settle
-  "$bin" --out "$results/reaction-postgres-$r.json" reaction --kubeconfig "$KUBECONFIG" \
-    --binary "$operator" --namespace "reaction-postgres-$r" -n 100 --postgres-uri "$postgres_uri" \
-    --log "$results/reaction-postgres-$r.log" | cut -c1-400
-  clear_namespace "reaction-postgres-$r" agentrollouts,httproutes,configmaps,secrets,events
-done
-bash hack/postgres.sh down
+if wants burst; then
+  echo "==> rollback at the API server's speed: simultaneous bursts of [$burst_sizes], raw PUTs beside"
+  # All N No-Go verdicts in one evaluation round (--burst --spacing-ms 0), then, on the same
+  # objects with the operator stopped, a trivial client doing the same two PUTs per rollout at
+  # the same concurrency (rawput; once more with the operator's GET before each PUT).
+  for n in $burst_sizes; do
+    for r in $(seq 1 "$repeats"); do
+      ns="burst-$n-$r"
+      settle
+      "$bin" --out "$results/reaction-simul-$n-$r.json" reaction --burst --spacing-ms 0 \
+        --kubeconfig "$KUBECONFIG" --binary "$operator" --namespace "$ns" -n "$n" \
+        --concurrency 4 --log "$results/reaction-simul-$n-$r.log" | cut -c1-400
+      "$bin" --out "$results/rawput-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
+        --namespace "$ns" -n "$n" --concurrency 4 | cut -c1-400
+      "$bin" --out "$results/rawput-rmw-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
+        --namespace "$ns" -n "$n" --concurrency 4 --read-before-write | cut -c1-400
+      clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
+    done
+  done
+fi
 
-echo "==> end to end: exporter error ratio up -> route weight 0 ($e2e_trials trials)"
-"$bin" --out "$results/e2e.json" e2e --kubeconfig "$KUBECONFIG" --binary "$operator" \
-  --namespace e2e --prometheus "$prometheus" --exporter "http://127.0.0.1:$exporter_port" \
-  --exporter-version agent-0-v2 --trials "$e2e_trials" --log "$results/e2e.log" | cut -c1-400
-
-echo "==> end to end with 100 rollouts at hung servers: breach -> flag 0 and route weight 0"
-settle
-"$bin" --out "$results/e2e-hung.json" e2e --kubeconfig "$KUBECONFIG" --binary "$operator" \
-  --namespace e2e-hung --prometheus "$prometheus" --exporter "http://127.0.0.1:$exporter_port" \
-  --exporter-version agent-0-v2 --trials "$e2e_trials" --hung-rollouts 100 \
-  --log "$results/e2e-hung.log" | cut -c1-400
-
-echo "==> analysis fan-out: Prometheus queries/s with and without deduplication"
-for n in $fanout_sizes; do
+if wants postgres; then
+  echo "==> reaction with the PostgreSQL flag store: 100 rollouts on one feature_flags table"
+  postgres_uri="$(bash hack/postgres.sh up)"
   for r in $(seq 1 "$repeats"); do
-    "$bin" --out "$results/fanout-dedup-$n-$r.json" fanout --prometheus "$prometheus" -n "$n" |
-      cut -c1-300
-    "$bin" --out "$results/fanout-nodedup-$n-$r.json" fanout --prometheus "$prometheus" -n "$n" \
-      --no-dedup | cut -c1-300
+    settle
+    "$bin" --out "$results/reaction-postgres-$r.json" reaction --kubeconfig "$KUBECONFIG" \
+      --binary "$operator" --namespace "reaction-postgres-$r" -n 100 --postgres-uri "$postgres_uri" \
+      --log "$results/reaction-postgres-$r.log" | cut -c1-400
+    clear_namespace "reaction-postgres-$r" agentrollouts,httproutes,configmaps,secrets,events
   done
-done
+  bash hack/postgres.sh down
+fi
 
-echo "==> Prometheus stopped (SIGSTOP) under $outage_n progressing rollouts: RSS and threads"
-"$bin" --out "$results/outage.json" outage --kubeconfig "$KUBECONFIG" --binary "$operator" \
-  --namespace outage --prometheus "$prometheus" -n "$outage_n" --progressing-share 1 \
-  --interval 10s --error-limit 1000 --prometheus-pid "$prometheus_pid" "${outage[@]}" \
-  --log "$results/outage.log" | cut -c1-400
+if wants e2e; then
+  echo "==> end to end: exporter error ratio up -> route weight 0 ($e2e_trials trials)"
+  "$bin" --out "$results/e2e.json" e2e --kubeconfig "$KUBECONFIG" --binary "$operator" \
+    --namespace e2e --prometheus "$prometheus" --exporter "http://127.0.0.1:$exporter_port" \
+    --exporter-version agent-0-v2 --trials "$e2e_trials" --log "$results/e2e.log" | cut -c1-400
+fi
+
+if wants e2e; then
+  echo "==> end to end with 100 rollouts at hung servers: breach -> flag 0 and route weight 0"
+  settle
+  "$bin" --out "$results/e2e-hung.json" e2e --kubeconfig "$KUBECONFIG" --binary "$operator" \
+    --namespace e2e-hung --prometheus "$prometheus" --exporter "http://127.0.0.1:$exporter_port" \
+    --exporter-version agent-0-v2 --trials "$e2e_trials" --hung-rollouts 100 \
+    --log "$results/e2e-hung.log" | cut -c1-400
+fi
+
+if wants fanout; then
+  echo "==> analysis fan-out: Prometheus queries/s with and without deduplication"
+  for n in $fanout_sizes; do
+    for r in $(seq 1 "$repeats"); do
+      "$bin" --out "$results/fanout-dedup-$n-$r.json" fanout --prometheus "$prometheus" -n "$n" |
+        cut -c1-300
+      "$bin" --out "$results/fanout-nodedup-$n-$r.json" fanout --prometheus "$prometheus" -n "$n" \
+        --no-dedup | cut -c1-300
+    done
+  done
+fi
+
+if wants outage; then
+  echo "==> Prometheus stopped (SIGSTOP) under $outage_n progressing rollouts: RSS and threads"
+  "$bin" --out "$results/outage.json" outage --kubeconfig "$KUBECONFIG" --binary "$operator" \
+    --namespace outage --prometheus "$prometheus" -n "$outage_n" --progressing-share 1 \
+    --interval 10s --error-limit 1000 --prometheus-pid "$prometheus_pid" "${outage[@]}" \
+    --log "$results/outage.log" | cut -c1-400
+fi
 
 echo "==> report"
 /usr/bin/python3 bench/report.py "$results" "$doc"

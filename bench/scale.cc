@@ -135,7 +135,44 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
       }
     };
   }
+  // The control plane's bill: read before the controller starts, when its steady window
+  // begins and when it ends; the apiserver's and etcd's RSS at every sample, for the peaks.
+  std::optional<ControlPlane> plane;
+  std::optional<ControlPlaneReading> plane_start, plane_steady, plane_end;
+  std::int64_t apiserver_rss_max_kib = 0;
+  std::int64_t etcd_rss_max_kib = 0;
+  Status plane_error = OkStatus();
+  const auto clock_start = std::chrono::steady_clock::now();
+  auto read_plane = [&](std::optional<ControlPlaneReading>& into) {
+    if (!plane || !plane_error.ok()) return;
+    auto reading = plane->Read(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - clock_start).count());
+    if (reading.ok()) {
+      into = std::move(*reading);
+    } else {
+      plane_error = reading.error();
+    }
+  };
+  if (o.control_plane) {
+    auto connected = ControlPlane::Connect(*o.control_plane);
+    if (!connected.ok()) return connected.error().WithContext("control plane");
+    plane.emplace(std::move(*connected));
+    read_plane(plane_start);
+    run.on_sample = [&, chained = std::move(run.on_sample)](const Sample& s) {
+      if (chained) chained(s);
+      if (auto processes = plane->ReadProcesses(); processes.ok()) {
+        apiserver_rss_max_kib = std::max(apiserver_rss_max_kib, processes->first.rss_kib);
+        etcd_rss_max_kib = std::max(etcd_rss_max_kib, processes->second.rss_kib);
+      }
+    };
+    run.on_steady = [&, chained = std::move(run.on_steady)](pid_t pid) {
+      read_plane(plane_steady);
+      if (chained) chained(pid);
+    };
+    run.on_steady_end = [&] { read_plane(plane_end); };
+  }
   auto result = RunController(*spec, o.log_file, run);
+  if (plane && !plane_end) read_plane(plane_end);  // no steady window, or it never ended
   if (perf) {
     // It ends with its `sleep`, or as soon as the controller it samples has exited.
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -147,12 +184,23 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
   if (!result.ok()) return result.error();
   if (!perf_error.ok()) return perf_error.error().WithContext("perf record");
   if (!update_error.ok()) return update_error.error().WithContext("update Argo Rollouts");
+  if (!plane_error.ok()) return plane_error.error().WithContext("control plane");
 
   nlohmann::json out = Summarize(*result, run);
   out.update(Describe(o, *spec));
   out["populate_s"] = populated->seconds;
   out["populate_objects"] = populated->objects;
   out["populate_statuses"] = populated->statuses;
+  if (plane && plane_start && plane_end) {
+    nlohmann::json bill{
+        {"run", ControlPlaneDelta(*plane_start, *plane_end)},
+        {"apiserver_rss_max_mib", static_cast<double>(apiserver_rss_max_kib) / 1024},
+        {"etcd_rss_max_mib", static_cast<double>(etcd_rss_max_kib) / 1024},
+        {"apiserver_rss_before_mib", static_cast<double>(plane_start->apiserver.rss_kib) / 1024},
+        {"etcd_db_before_mib", plane_start->etcd_db_bytes / (1 << 20)}};
+    if (plane_steady) bill["steady"] = ControlPlaneDelta(*plane_steady, *plane_end);
+    out["control_plane"] = std::move(bill);
+  }
   if (perf) out["perf_data"] = o.perf_data.string();
   if (replica_sets) out["replicaset_status_writes"] = replica_sets->status_writes();
   if (updated) {

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "bench/control_plane.h"
 #include "bench/workload.h"
 #include "common/result.h"
 
@@ -29,6 +31,9 @@ struct ScaleOptions {
   // When set (and `steady` is): `perf record -F 99 -g` of the controller over its steady
   // window, written here (its own output beside it, with ".log" appended).
   std::filesystem::path perf_data;
+  // When set: the control plane's bill (control_plane.h) from the controller's start to the
+  // end of the run and over the steady window, and the peak RSS of the apiserver and etcd.
+  std::optional<ControlPlaneTarget> control_plane;
 };
 
 // Populates, runs the controller for the window (or through its start-up work and then the
