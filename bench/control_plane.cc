@@ -12,8 +12,7 @@ constexpr std::string_view kRequestTotal = "apiserver_request_total{";
 
 // The labels of one exposition line `name{k="v",...} value`, and its value. Values are
 // unescaped (\\, \", \n) as the text format defines.
-bool ParseSeries(std::string_view line, std::map<std::string, std::string>& labels,
-                 double& value) {
+bool ParseSeries(std::string_view line, std::map<std::string, std::string>& labels, double& value) {
   std::size_t at = line.find('{');
   if (at == std::string_view::npos) return false;
   ++at;
@@ -55,13 +54,13 @@ Result<std::string> GetMetrics(http::Client& client, std::string_view what,
                                const std::string& bearer_token = "") {
   http::Request request;
   request.target = "/metrics";
-  if (!bearer_token.empty()) request.headers.emplace_back("Authorization", "Bearer " + bearer_token);
+  if (!bearer_token.empty())
+    request.headers.emplace_back("Authorization", "Bearer " + bearer_token);
   request.timeout = std::chrono::seconds(10);
   auto response = client.Send(request);
   if (!response.ok()) return response.error().WithContext(std::string(what) + " /metrics");
   if (response->status != 200) {
-    return Internal(std::string(what) + " /metrics answered " +
-                    std::to_string(response->status));
+    return Internal(std::string(what) + " /metrics answered " + std::to_string(response->status));
   }
   return std::move(response->body);
 }
@@ -89,13 +88,13 @@ std::map<std::string, double> ParseRequestCounts(std::string_view exposition) {
 
 Result<ControlPlane> ControlPlane::Connect(ControlPlaneTarget target) {
   ControlPlane plane;
-  auto apiserver = http::NewClient({target.apiserver.server, target.apiserver.tls,
-                                    std::chrono::milliseconds(10000)});
+  auto apiserver = http::NewClient(
+      {target.apiserver.server, target.apiserver.tls, std::chrono::milliseconds(10000)});
   if (!apiserver.ok()) return apiserver.error().WithContext("kube-apiserver");
-  auto etcd = http::NewClient(
-      {target.etcd_metrics_url.substr(0, target.etcd_metrics_url.rfind("/metrics")),
-       {},
-       std::chrono::milliseconds(10000)});
+  auto etcd =
+      http::NewClient({target.etcd_metrics_url.substr(0, target.etcd_metrics_url.rfind("/metrics")),
+                       {},
+                       std::chrono::milliseconds(10000)});
   if (!etcd.ok()) return etcd.error().WithContext("etcd");
   plane.target_ = std::move(target);
   plane.apiserver_ = std::move(*apiserver);
