@@ -125,9 +125,10 @@ def bill(run, key, window="steady"):
     return run.get("control_plane", {}).get(window, {}).get(key)
 
 
-def total_cores(run):
-    """Controller + kube-apiserver + etcd CPU over the steady window, or None."""
-    parts = [run.get("cpu_cores_steady"), bill(run, "apiserver_cpu_cores"), bill(run, "etcd_cpu_cores")]
+def total_cores(run, window="steady"):
+    """Controller + kube-apiserver + etcd CPU over the steady window (or the whole run), or None."""
+    own = run.get("cpu_cores_steady" if window == "steady" else "cpu_cores_window")
+    parts = [own, bill(run, "apiserver_cpu_cores", window), bill(run, "etcd_cpu_cores", window)]
     return None if None in parts else sum(parts)
 
 
@@ -180,11 +181,12 @@ def control_plane_section(w, scale):
       "`apiserver_request_total` on its `/metrics` (read at the window's start and end; every "
       "client's requests are in it, the bench's watches and, for Argo, the ReplicaSet stand-in's "
       "status writes, which kube-controller-manager would make in a real cluster). etcd's "
-      "database growth is over the whole run (populate excluded: read when the controller "
-      "starts). Values are min / median / max over the repeats.")
+      "growth is that of the data in use in its database over the whole run (populate "
+      "excluded: read when the controller starts). Values are min / median / max over the "
+      "repeats.")
     w("")
     w("| controller | N | controller CPU | apiserver CPU | etcd CPU | total (cores) | requests/min | "
-      "writes/min | status writes/min | etcd DB growth MiB | apiserver RSS max MiB |")
+      "writes/min | status writes/min | etcd data growth MiB | apiserver RSS max MiB |")
     w("|---" * 11 + "|")
     for controller, n, runs in rows:
         w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
@@ -195,8 +197,22 @@ def control_plane_section(w, scale):
             mmm([bill(r, "requests_per_minute_all") for r in runs], "{:.0f}"),
             mmm([bill(r, "writes_per_minute") for r in runs], "{:.0f}"),
             mmm([status_writes_per_minute(r) for r in runs], "{:.1f}") if controller == "agentrollout" else "–",
-            mmm([bill(r, "etcd_db_growth_mib", "run") for r in runs], "{:.1f}"),
+            mmm([bill(r, "etcd_db_in_use_growth_mib", "run") for r in runs], "{:.1f}"),
             mmm([r.get("control_plane", {}).get("apiserver_rss_max_mib") for r in runs], "{:.0f}")))
+    w("")
+    w("The whole run, from the controller's start to its end (start-up work included; for a "
+      "controller that never reached its steady state, the only figures there are):")
+    w("")
+    w("| controller | N | run s | controller CPU | apiserver CPU | etcd CPU | total (cores) | writes/min |")
+    w("|---" * 8 + "|")
+    for controller, n, runs in rows:
+        w("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            names[controller], n, mmm([bill(r, "seconds", "run") for r in runs], "{:.0f}"),
+            mmm([r.get("cpu_cores_window") for r in runs], "{:.3f}"),
+            mmm([bill(r, "apiserver_cpu_cores", "run") for r in runs], "{:.3f}"),
+            mmm([bill(r, "etcd_cpu_cores", "run") for r in runs], "{:.3f}"),
+            mmm([total_cores(r, "run") for r in runs], "{:.3f}"),
+            mmm([bill(r, "writes_per_minute", "run") for r in runs], "{:.0f}")))
     w("")
     for controller in ("agentrollout", "argo"):
         by_n = scale.get(controller, {})
@@ -204,13 +220,16 @@ def control_plane_section(w, scale):
         if not billed:
             continue
         n = max(billed)
+        window = "steady" if any(bill(r, "requests_per_minute") for r in by_n[n]) else "run"
         keys = {}
         for r in by_n[n]:
-            for k, v in (bill(r, "requests_per_minute") or {}).items():
+            for k, v in (bill(r, "requests_per_minute", window) or {}).items():
                 keys.setdefault(k, []).append(v)
         top = sorted(keys.items(), key=lambda kv: -median(kv[1]))[:12]
-        w("%s at N = %d, steady requests per minute by verb and resource (the 12 largest, "
-          "median of %d): %s." % (names[controller], n, len(by_n[n]),
+        w("%s at N = %d, requests per minute by verb and resource over %s (the 12 largest, "
+          "median of %d): %s." % (names[controller], n,
+                                   "the steady window" if window == "steady" else "the whole run",
+                                   len(by_n[n]),
                                    ", ".join("`%s` %.1f" % (k, median(v)) for k, v in top)))
         w("")
 
