@@ -384,7 +384,10 @@ PostgresFields DecodePostgresFields(Decoder& d, const json& value, const Path& p
       d.Fail(at, "must be a dotted JSON path of [A-Za-z0-9_-] segments, got " + Quote(*field));
     }
   }
-  for (const auto& [name, member] : value.items()) {
+  for (const auto& item : value.items()) {
+    // A named variable, not a structured binding: clang 14 (the fuzz build) cannot capture
+    // a binding in a lambda.
+    const std::string& name = item.key();
     const bool known = std::any_of(std::begin(members), std::end(members),
                                    [&](const auto& m) { return name == m.first; });
     if (!known) {
