@@ -380,13 +380,26 @@ TEST_F(ReconcilerTest, AnInvalidEditKeepsAnalysingAndRollsBackOnNoGo) {
 
   prometheus_->SetValue(kQuery, 0.3);
   time_.Advance(61s);
+  // Once rolled back nothing is exposed, so a later reconcile (if any comes) reports the
+  // invalid spec as any other: Failed over RolledBack (API.md §4), which a fixed spec clears.
   ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
-    return status.phase == RolloutPhase::kRolledBack;
+    return status.phase == RolloutPhase::kRolledBack ||
+           (status.phase == RolloutPhase::kFailed &&
+            status.interrupted_phase == RolloutPhase::kRolledBack);
   })) << Stored().message;
   ASSERT_TRUE(Stored().rollback.has_value());
   EXPECT_EQ(Stored().rollback->metric, "error-rate") << "the last valid table decided";
   EXPECT_EQ(router_.weight(), 0);
   EXPECT_FALSE(flags_.flags().at("wa_bot_v2").enabled);
+
+  spec["analysis"]["metrics"][0]["go"] = "< 0.02";
+  ASSERT_TRUE(
+      client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge, {{"spec", spec}})
+          .ok());
+  ASSERT_TRUE(WaitForStatus([](const api::AgentRolloutStatus& status) {
+    return status.phase == RolloutPhase::kRolledBack;
+  })) << Stored().message;
+  EXPECT_EQ(router_.weight(), 0) << "a fixed spec does not start again by itself";
 }
 
 TEST_F(ReconcilerTest, AMissingSecretFailsTheAnalysisOncePerInterval) {
