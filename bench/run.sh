@@ -18,7 +18,10 @@
 #      scale runs, the long part (~25 minutes per repeat with Argo Rollouts at full sizes);
 #      BENCH_BURST_NS (simultaneous burst sizes, default "1000 200" / quick "200");
 #      BENCH_PERF=1 records a perf profile of the operator over each steady window
-#      (perf-agentrollout-N-R.data, with per-library and per-symbol summaries beside it).
+#      (perf-agentrollout-N-R.data, with per-library and per-symbol summaries beside it);
+#      BENCH_HEAPTRACK=1 runs the operator under heaptrack (bench/heaptrack_exec.sh) for
+#      the whole scale run (heaptrack-agentrollout-N-R.gz, peak consumers beside it; its
+#      CPU and timings are then not comparable with unprofiled runs).
 #
 # Everything runs on this machine against servers this script starts and stops: its own
 # etcd + kube-apiserver (hack/cluster.sh, a state directory of its own), Prometheus
@@ -204,8 +207,14 @@ if wants scale; then
       perf_args=()
       perf_data="$results/perf-agentrollout-$n-$r.data"
       [ "${BENCH_PERF:-0}" = 1 ] && perf_args=(--perf "$perf_data")
+      profiled="$operator"
+      heap_trace="$results/heaptrack-agentrollout-$n-$r.gz"
+      if [ "${BENCH_HEAPTRACK:-0}" = 1 ]; then
+        export HEAPTRACK_BINARY="$operator" HEAPTRACK_OUT="$heap_trace"
+        profiled="$PWD/bench/heaptrack_exec.sh"
+      fi
       "$bin" --out "$results/scale-agentrollout-$n-$r.json" scale --kubeconfig "$KUBECONFIG" \
-        --binary "$operator" --namespace "$ns" --prometheus "$prometheus" -n "$n" \
+        --binary "$profiled" --namespace "$ns" --prometheus "$prometheus" -n "$n" \
         --window "$window" --steady "$steady" --interval "$interval" "${perf_args[@]}" \
         "${control_plane[@]}" \
         --log "$results/scale-agentrollout-$n-$r.log" |
@@ -215,6 +224,12 @@ if wants scale; then
           sed -n '1,40p' >"${perf_data%.data}-dso.txt" || true
         perf report -i "$perf_data" --stdio --no-children --sort dso,sym -g none 2>/dev/null |
           sed -n '1,80p' >"${perf_data%.data}-sym.txt" || true
+      fi
+      if [ "${BENCH_HEAPTRACK:-0}" = 1 ]; then
+        sleep 5  # the interpreter finishes the trace after the operator exits
+        heaptrack_print -f "$heap_trace" --print-peaks 1 --print-allocators 0 \
+          --print-temporary 0 --print-leaks 0 --peak-limit 30 \
+          >"${heap_trace%.gz}-peaks.txt" 2>&1 || true
       fi
       clear_namespace "$ns" agentrollouts,httproutes,configmaps,events
       if [ $argo = 1 ]; then
