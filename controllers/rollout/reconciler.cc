@@ -113,7 +113,7 @@ Reconciler::Reconciler(kube::ClientPtr client, Executor& executor, operator_::Me
       {enqueue,
        [this](const std::shared_ptr<const ObservedRollout>& old_rollout,
               const std::shared_ptr<const ObservedRollout>& rollout) {
-         OnUpdate(*old_rollout, *rollout);
+         OnUpdate(*old_rollout, rollout);
        },
        [this](const std::shared_ptr<const ObservedRollout>& last_known) { OnDelete(last_known); }});
 }
@@ -160,13 +160,21 @@ void Reconciler::Enqueue(const std::string& key, Urgency urgency) {
   metrics_.SetWorkqueueDepth(static_cast<std::int64_t>(queue_.Len()));
 }
 
-void Reconciler::OnUpdate(const ObservedRollout& old_rollout, const ObservedRollout& rollout) {
-  const std::string key = kube::ObjectKey(rollout.metadata.namespace_, rollout.metadata.name);
-  const std::string& version = rollout.metadata.resource_version;
+void Reconciler::OnUpdate(const ObservedRollout& old_rollout,
+                          const std::shared_ptr<const ObservedRollout>& rollout) {
+  const std::string key = kube::ObjectKey(rollout->metadata.namespace_, rollout->metadata.name);
+  const std::string& version = rollout->metadata.resource_version;
   if (version != old_rollout.metadata.resource_version) {
     std::lock_guard lock(mu_);
     const auto state = keys_.find(key);
     if (state != keys_.end()) {
+      // The same generation is the same spec: point at the cache's object instead of
+      // keeping a superseded one alive beside it (a second copy of every rollout whose
+      // last event was our own status write).
+      std::shared_ptr<const ObservedRollout>& last_valid = state->second.last_valid;
+      if (last_valid && last_valid->metadata.generation == rollout->metadata.generation) {
+        last_valid = rollout;
+      }
       if (state->second.reconciling) {
         state->second.versions_seen_while_reconciling.push_back(version);
         return;
@@ -175,7 +183,7 @@ void Reconciler::OnUpdate(const ObservedRollout& old_rollout, const ObservedRoll
     }
   }
   // `abort` is a total rollback (API.md §7): as urgent as a No-Go verdict.
-  Enqueue(key, AbortRequested(rollout.metadata) ? Urgency::kUrgent : Urgency::kRoutine);
+  Enqueue(key, AbortRequested(rollout->metadata) ? Urgency::kUrgent : Urgency::kRoutine);
 }
 
 void Reconciler::OnDelete(const std::shared_ptr<const ObservedRollout>& last_known) {

@@ -128,7 +128,8 @@ class Reconciler {
   // half of a steady fleet's reconciles. Resyncs (same version) are always enqueued. The
   // watch event of a write often arrives before its reconcile has ended; Process judges
   // those.
-  void OnUpdate(const ObservedRollout& old_rollout, const ObservedRollout& rollout);
+  void OnUpdate(const ObservedRollout& old_rollout,
+                const std::shared_ptr<const ObservedRollout>& rollout);
   void Worker();
   void Process(const std::string& key);
   // After Process threw: the key's bookkeeping reset, the failure counted, the key retried.
