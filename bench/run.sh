@@ -21,7 +21,9 @@
 #      (perf-agentrollout-N-R.data, with per-library and per-symbol summaries beside it);
 #      BENCH_HEAPTRACK=1 runs the operator under heaptrack (bench/heaptrack_exec.sh) for
 #      the whole scale run (heaptrack-agentrollout-N-R.gz, peak consumers beside it; its
-#      CPU and timings are then not comparable with unprofiled runs).
+#      CPU and timings are then not comparable with unprofiled runs). heaptrack does not see
+#      jemalloc's operator new, so profile a glibc build: BENCH_OPERATOR=PATH measures that
+#      binary instead (cmake --preset default -B build/heap -DAGENTROLLOUT_JEMALLOC=OFF).
 #
 # Everything runs on this machine against servers this script starts and stops: its own
 # etcd + kube-apiserver (hack/cluster.sh, a state directory of its own), Prometheus
@@ -85,7 +87,7 @@ wants scale || argo=0  # Argo Rollouts runs only side by side in the scale part
 
 build=build/default
 bin="$build/bench/agentrollout-bench"
-operator="$build/operator/agentrollout-operator"
+operator="${BENCH_OPERATOR:-$build/operator/agentrollout-operator}"
 exporter="$build/analysis/exporter/agentrollout-test-exporter"
 
 scale_repeats="${BENCH_SCALE_REPEATS:-$repeats}"

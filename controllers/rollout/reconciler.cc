@@ -365,8 +365,13 @@ Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
     if (execution.result.ok() && !execution.superseded.empty()) {
       state.decided_version = execution.resource_version;
     }
+    // Kept when it already has this generation: OnUpdate has then moved it to the cache's
+    // newer object (the watch event of this reconcile's own write often comes first), and
+    // the object this reconcile began from would be a superseded copy beside the cache's.
     if (!execution.decision.spec_invalid &&
-        execution.input.metadata.generation == rollout->metadata.generation) {
+        execution.input.metadata.generation == rollout->metadata.generation &&
+        (!state.last_valid ||
+         state.last_valid->metadata.generation != rollout->metadata.generation)) {
       state.last_valid = rollout;
     }
     // The evaluation is done with once the status shows it folded, or once a decision
