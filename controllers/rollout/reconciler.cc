@@ -353,6 +353,14 @@ Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
     return {};
   }
 
+  // The watch event of this reconcile's own write often comes before it ends: the cache
+  // then holds a newer object of the same generation (the same spec), which the last valid
+  // spec shares instead of keeping a superseded copy of the rollout beside it.
+  std::shared_ptr<const ObservedRollout> valid = rollout;
+  if (auto cached = informer_.Get(rollout->metadata.namespace_, rollout->metadata.name);
+      cached && cached->metadata.generation == rollout->metadata.generation) {
+    valid = std::move(cached);
+  }
   {
     std::lock_guard lock(mu_);
     KeyState& state = keys_[key];
@@ -365,14 +373,12 @@ Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
     if (execution.result.ok() && !execution.superseded.empty()) {
       state.decided_version = execution.resource_version;
     }
-    // Kept when it already has this generation: OnUpdate has then moved it to the cache's
-    // newer object (the watch event of this reconcile's own write often comes first), and
-    // the object this reconcile began from would be a superseded copy beside the cache's.
+    // (One OnUpdate has already moved to a newer object of this generation is kept.)
     if (!execution.decision.spec_invalid &&
         execution.input.metadata.generation == rollout->metadata.generation &&
-        (!state.last_valid ||
+        (!state.last_valid || state.last_valid == rollout ||
          state.last_valid->metadata.generation != rollout->metadata.generation)) {
-      state.last_valid = rollout;
+      state.last_valid = std::move(valid);
     }
     // The evaluation is done with once the status shows it folded, or once a decision
     // that could fold it was carried out (it was then not evidence about the phase).
