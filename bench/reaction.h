@@ -43,7 +43,8 @@ struct ReactionOptions {
   // writes per second), not when a flipped rollout is noticed (t0 is the No-Go answer).
   std::string interval = "10s";
   // All rollouts registered at once (aligned due times: simultaneous rollbacks) instead of
-  // created over one interval.
+  // created over one interval: created before the operator starts, which is started a
+  // second time once every rollout is warm, so that its registering pass writes nothing.
   bool burst = false;
   int rollouts_per_config_map = 1;
   // The PostgreSQL flag store (issue 22) instead of ConfigMaps: every rollout's flag is a
