@@ -10,16 +10,33 @@ using json = nlohmann::json;
 
 std::string ResourceVersionOf(const json& object) { return MetaString(object, "resourceVersion"); }
 
-// The cached copy of an object. managedFields are left out: often as large as the rest of
-// the object, and never needed by the readers. A PUT without them keeps the server's (the
-// API server resets them only when sent a list holding one empty entry).
-Result<json> WithoutManagedFields(const json& object) {
+}  // namespace
+
+// The cached copy of an object, as MessagePack bytes, decoded again on every Get. A tree
+// of nlohmann::json keeps each key in a std::map node: an HTTPRoute of 1.3 KB of text
+// took 4.1 KB of heap as a tree, and one per rollout was most of the read caches' memory
+// (docs/benchmarks.md). The bytes are about a fifth of that, and decoding them costs
+// microseconds per Get, once per evaluation. managedFields are left out: often as large
+// as the rest of the object, and never needed by the readers. A PUT without them keeps
+// the server's (the API server resets them only when sent a list holding one empty
+// entry). The router PUTs the whole object back, so no other field can be dropped.
+struct ReadCacheClient::CachedObject {
+  std::string resource_version;
+  std::string msgpack;
+};
+
+namespace {
+
+Result<ReadCacheClient::CachedObject> Compact(const json& object) {
   json copy = object;
   if (const auto metadata = copy.find("metadata");
       metadata != copy.end() && metadata->is_object()) {
     metadata->erase("managedFields");
   }
-  return copy;
+  std::string bytes;
+  json::to_msgpack(copy, bytes);
+  bytes.shrink_to_fit();
+  return ReadCacheClient::CachedObject{ResourceVersionOf(copy), std::move(bytes)};
 }
 
 std::string WrittenKey(const ResourceRef& resource, std::string_view ns, std::string_view name) {
@@ -62,7 +79,7 @@ ReadCacheClient::Cache* ReadCacheClient::CacheFor(const ResourceRef& resource,
     InformerOptions informer = options_.informer;
     informer.reflector.resource = resource;
     informer.reflector.namespace_ = options_.namespace_;
-    cache = std::make_unique<Cache>(live_, std::move(informer), WithoutManagedFields);
+    cache = std::make_unique<Cache>(live_, std::move(informer), Compact);
     cache->Start();
   }
   return cache.get();
@@ -80,7 +97,7 @@ ApiResult<json> ReadCacheClient::Get(const ResourceRef& resource, std::string_vi
     return live_->Get(resource, ns, name);
   }
   const Cache::Ptr cached = cache->Get(ns, name);
-  const std::string cached_version = cached ? ResourceVersionOf(*cached) : "";
+  const std::string cached_version = cached ? cached->resource_version : "";
   const std::string key = WrittenKey(resource, ns, name);
   bool read_live = false;
   {
@@ -109,7 +126,7 @@ ApiResult<json> ReadCacheClient::Get(const ResourceRef& resource, std::string_vi
     return StatusError(404, "NotFound",
                        resource.resource + " \"" + std::string(name) + "\" not found");
   }
-  return json(*cached);
+  return json::from_msgpack(cached->msgpack);
 }
 
 void ReadCacheClient::NoteWrite(const ResourceRef& resource, std::string_view ns,

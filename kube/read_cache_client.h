@@ -17,7 +17,7 @@
 //   write produced, or the server's answer shows that the cache is current.
 // - Memory: the cache holds every object of the resource in the scope (a cluster's
 //   ConfigMaps, say, when the operator watches all namespaces), without its
-//   managedFields; docs/operations.md.
+//   managedFields, as MessagePack bytes decoded on each Get; docs/operations.md.
 #pragma once
 
 #include <map>
@@ -54,6 +54,8 @@ class ReadCacheClient final : public Client {
   };
   Stats stats() const;
 
+  struct CachedObject;  // one object, compact (read_cache_client.cc)
+
   ApiResult<nlohmann::json> Get(const ResourceRef& resource, std::string_view ns,
                                 std::string_view name, const GetOptions& options = {}) override;
   ApiResult<ObjectList> List(const ResourceRef& resource, std::string_view ns,
@@ -77,7 +79,7 @@ class ReadCacheClient final : public Client {
                                   const WatchOptions& options) override;
 
  private:
-  using Cache = Informer<nlohmann::json>;
+  using Cache = Informer<CachedObject>;
 
   // The resource's cache, started on first use; nullptr when its Gets are not cached.
   Cache* CacheFor(const ResourceRef& resource, std::string_view ns);
