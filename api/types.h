@@ -4,7 +4,9 @@
 // These structs hold *defaulted* values: the decoder (api/codec.h) applies every default
 // of API.md §2, so consumers never re-implement defaulting. The model depends on nothing
 // but the standard library, so controllers/ and analysis/ can both use it without
-// depending on the operator process or on each other.
+// depending on the operator process or on each other. The informer keeps one
+// AgentRollout per rollout: large members that few rollouts set are BoxedOptional
+// (api/boxed_optional.h), a pointer when empty.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "api/boxed_optional.h"
 
 namespace agentrollout::api {
 
@@ -92,8 +96,8 @@ struct FlagSpec {  // flag
   // Exactly one store is set.
   std::optional<ConfigMapFlagStore> config_map;
   std::optional<FeatureFlagStore> feature_flag;
-  std::optional<PostgresFlagStore> postgres;
-  std::optional<DeploymentEnvFlagStore> deployment_env;
+  BoxedOptional<PostgresFlagStore> postgres;
+  BoxedOptional<DeploymentEnvFlagStore> deployment_env;
   std::vector<std::string> enabled_tenants;
   std::vector<std::string> disabled_tenants;
   friend bool operator==(const FlagSpec&, const FlagSpec&) = default;
@@ -124,8 +128,8 @@ struct ReplicasTraffic {  // traffic.replicas
 
 struct TrafficSpec {  // traffic: at most one router set (none = flag-only)
   std::optional<GatewayApiTraffic> gateway_api;
-  std::optional<IstioTraffic> istio;
-  std::optional<ReplicasTraffic> replicas;
+  BoxedOptional<IstioTraffic> istio;
+  BoxedOptional<ReplicasTraffic> replicas;
   friend bool operator==(const TrafficSpec&, const TrafficSpec&) = default;
 };
 
@@ -182,7 +186,7 @@ inline constexpr char kStableVersionArg[] = "stableVersion";
 enum class NoDataPolicy { kHold, kNoGo };
 
 struct AnalysisSpec {  // analysis
-  std::optional<PrometheusSpec> prometheus;
+  BoxedOptional<PrometheusSpec> prometheus;
   Duration interval = std::chrono::minutes(1);
   std::int32_t failure_limit = 0;
   std::int32_t error_limit = 3;
@@ -312,7 +316,7 @@ struct MetricStatus {  // status.analysis.metrics[], a metric's or a comparison'
   std::string message;  // why Hold/Error, e.g. "query returned 2 series"
   bool dry_run = false;
   // Set for a comparison (API.md §3.3) whose counts were read, Hold included.
-  std::optional<ComparisonStatus> comparison;
+  BoxedOptional<ComparisonStatus> comparison;
   friend bool operator==(const MetricStatus&, const MetricStatus&) = default;
 };
 
@@ -363,7 +367,7 @@ struct AgentRolloutStatus {
   Verdict verdict = Verdict::kNone;
   std::string message;
   AnalysisStatus analysis;
-  std::optional<RollbackStatus> rollback;
+  BoxedOptional<RollbackStatus> rollback;
   std::vector<HistoryEntry> history;
   std::vector<Condition> conditions;
   // Added by the controller; status is its only memory (API.md §4.7), so these record

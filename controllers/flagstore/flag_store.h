@@ -21,8 +21,8 @@ struct DesiredFlags {
   // Exactly one store is set (copied from spec.flag).
   std::optional<api::ConfigMapFlagStore> config_map;
   std::optional<api::FeatureFlagStore> feature_flag;
-  std::optional<api::PostgresFlagStore> postgres;
-  std::optional<api::DeploymentEnvFlagStore> deployment_env;
+  api::BoxedOptional<api::PostgresFlagStore> postgres;
+  api::BoxedOptional<api::DeploymentEnvFlagStore> deployment_env;
   std::string rollout;          // "namespace/name", recorded in each ConfigMap entry
   std::string phase;            // the current phase's name, recorded in each ConfigMap entry
   api::Timestamp updated_at{};  // recorded in each ConfigMap entry that changes
