@@ -24,53 +24,66 @@ std::string PidOf(const std::string& process) {
   return pid;
 }
 
+// `agentrollout-bench COMMAND` measuring the operator at N rollouts in a new namespace of
+// the test cluster, with the control plane's bill asked for (bench/control_plane.h).
+struct OperatorRun {
+  std::string ns = testing::CreateTestNamespace();
+  std::string log;
+  nlohmann::json result;  // null when the run failed (a failure is recorded)
+
+  OperatorRun(const std::string& command, int n, const std::vector<std::string>& more,
+              std::chrono::minutes timeout) {
+    auto dir = testing::MakeTempDir("bench-smoke-" + command);
+    if (!dir.ok()) {
+      ADD_FAILURE() << dir.error().ToString();
+      return;
+    }
+    const std::string out = (*dir / "result.json").string();
+    log = (*dir / "operator.log").string();
+    std::vector<std::string> args = {AGENTROLLOUT_BENCH,
+                                     "--out",
+                                     out,
+                                     command,
+                                     "--kubeconfig",
+                                     testing::Cluster().kubeconfig().string(),
+                                     "--binary",
+                                     AGENTROLLOUT_OPERATOR,
+                                     "--namespace",
+                                     ns,
+                                     "-n",
+                                     std::to_string(n),
+                                     "--log",
+                                     log,
+                                     "--apiserver-pid",
+                                     PidOf("apiserver"),
+                                     "--etcd-pid",
+                                     PidOf("etcd"),
+                                     "--etcd-url",
+                                     testing::Cluster().etcd_url() + "/metrics"};
+    args.insert(args.end(), more.begin(), more.end());
+    testing::ProcessOptions options;
+    options.timeout = timeout;
+    auto run = testing::RunProcess(args, options);
+    if (!run.ok() || run->exit_code != 0) {
+      ADD_FAILURE() << (run.ok() ? run->Describe() : run.error().ToString()) << "\noperator log:\n"
+                    << testing::ReadFileOrEmpty(log).substr(0, 4000);
+      return;
+    }
+    result = nlohmann::json::parse(testing::ReadFileOrEmpty(out), nullptr, false);
+    if (!result.is_object()) ADD_FAILURE() << "no JSON in " << out;
+  }
+};
+
 TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
   testing::PrometheusFixture prometheus;
   ASSERT_TRUE(prometheus.Start({}).ok());
-  const std::string ns = testing::CreateTestNamespace();
-  auto dir = testing::MakeTempDir("bench-smoke");
-  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
-  const std::string out = (*dir / "scale.json").string();
-  const std::string log = (*dir / "operator.log").string();
-
   const int n = 200;
-  testing::ProcessOptions options;
-  options.timeout = std::chrono::minutes(5);
-  auto run = testing::RunProcess({AGENTROLLOUT_BENCH,
-                                  "--out",
-                                  out,
-                                  "scale",
-                                  "--kubeconfig",
-                                  testing::Cluster().kubeconfig().string(),
-                                  "--binary",
-                                  AGENTROLLOUT_OPERATOR,
-                                  "--namespace",
-                                  ns,
-                                  "--prometheus",
-                                  prometheus.base_url(),
-                                  "-n",
-                                  std::to_string(n),
-                                  "--window",
-                                  "90",
-                                  "--steady",
-                                  "10",
-                                  "--interval",
-                                  "5s",
-                                  "--log",
-                                  log,
-                                  "--apiserver-pid",
-                                  PidOf("apiserver"),
-                                  "--etcd-pid",
-                                  PidOf("etcd"),
-                                  "--etcd-url",
-                                  testing::Cluster().etcd_url() + "/metrics"},
-                                 options);
-  ASSERT_TRUE(run.ok()) << run.error().ToString();
-  ASSERT_EQ(run->exit_code, 0) << run->Describe() << "\noperator log:\n"
-                               << testing::ReadFileOrEmpty(log).substr(0, 4000);
-
-  const auto result = nlohmann::json::parse(testing::ReadFileOrEmpty(out), nullptr, false);
-  ASSERT_TRUE(result.is_object()) << "no JSON in " << out;
+  const OperatorRun run("scale", n,
+                        {"--prometheus", prometheus.base_url(), "--window", "90", "--steady", "10",
+                         "--interval", "5s"},
+                        std::chrono::minutes(5));
+  const nlohmann::json& result = run.result;
+  ASSERT_TRUE(result.is_object());
   EXPECT_EQ(result["controller"], "agentrollout-operator");
   EXPECT_EQ(result["n"], n);
   EXPECT_EQ(result["progressing"].get<int>() + result["finished"].get<int>(), n);
@@ -113,9 +126,40 @@ TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
 
   // The operator did the work it was measured doing: a progressing rollout was started.
   const auto got = testing::Cluster().Kubectl(
-      {"get", "agentrollout", "rollout-0", "-n", ns, "-o", "jsonpath={.status.phase}"});
+      {"get", "agentrollout", "rollout-0", "-n", run.ns, "-o", "jsonpath={.status.phase}"});
   EXPECT_EQ(got.exit_code, 0) << got.Describe();
   EXPECT_EQ(got.out, "Progressing");
+}
+
+// A simultaneous burst (`reaction --burst --spacing-ms 0`, the operator started a second
+// time once warm) at a handful of rollouts: every rollback measured, with its bill.
+TEST(BenchSmoke, ASimultaneousBurstIsMeasuredWithWhatItCost) {
+  const int n = 10;
+  const OperatorRun run("reaction", n,
+                        {"--burst", "--spacing-ms", "0", "--interval", "2s", "--concurrency", "2"},
+                        std::chrono::minutes(4));
+  const nlohmann::json& result = run.result;
+  ASSERT_TRUE(result.is_object());
+  EXPECT_EQ(result["n"], n);
+  EXPECT_EQ(result["rollbacks_measured"], n) << result.dump();
+  EXPECT_EQ(result["rollbacks_missing"], 0);
+  EXPECT_EQ(result["flag_and_route_ms"]["count"], n);
+  EXPECT_GT(result["throughput_rollbacks_per_s"].get<double>(), 0);
+  // The operator ran twice (the second start registers the warm fleet).
+  std::size_t starts = 0;
+  const std::string lines = testing::ReadFileOrEmpty(run.log);
+  for (std::size_t at = lines.find("serving /metrics"); at != std::string::npos;
+       at = lines.find("serving /metrics", at + 1)) {
+    ++starts;
+  }
+  EXPECT_EQ(starts, 2u) << lines.substr(0, 4000);
+  // The bill: every rollback's flag and route PUT, and the operator's CPU.
+  const nlohmann::json& bill = result["control_plane"];
+  ASSERT_TRUE(bill.is_object()) << result.dump();
+  EXPECT_GE(bill["requests"].value("PUT configmaps", 0.0), n) << bill.dump();
+  EXPECT_GE(bill["requests"].value("PUT httproutes", 0.0), n) << bill.dump();
+  EXPECT_GT(bill["operator_cpu_seconds"].get<double>(), 0);
+  EXPECT_GT(bill["apiserver_cpu_cores"].get<double>(), 0);
 }
 
 // rawput (the raw baseline of the simultaneous-burst reaction run): a few rollouts' objects

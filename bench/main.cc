@@ -66,6 +66,21 @@ void AddScaleOptions(CLI::App& app, ScaleOptions& o, std::string& controller, in
   app.add_option("--log", o.log_file, "controller log file")->required();
 }
 
+// --apiserver-pid, --etcd-pid, --etcd-url (all or none): the control plane's bill. Returns
+// --apiserver-pid, set when the three are.
+CLI::Option* AddControlPlaneOptions(CLI::App& app, ControlPlaneTarget& target) {
+  CLI::Option* apiserver_pid = app.add_option("--apiserver-pid", target.apiserver_pid,
+                                              "kube-apiserver's pid: report the control plane's "
+                                              "bill (with --etcd-pid and --etcd-url)");
+  CLI::Option* etcd_pid = app.add_option("--etcd-pid", target.etcd_pid, "etcd's pid");
+  CLI::Option* etcd_url = app.add_option("--etcd-url", target.etcd_metrics_url,
+                                         "etcd's /metrics URL (http://127.0.0.1:PORT/metrics)");
+  apiserver_pid->needs(etcd_pid, etcd_url);
+  etcd_pid->needs(apiserver_pid, etcd_url);
+  etcd_url->needs(apiserver_pid, etcd_pid);
+  return apiserver_pid;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -90,17 +105,7 @@ int Main(int argc, char** argv) {
       "--perf", scale.perf_data,
       "perf record -F 99 -g the controller over the steady window, into this file");
   ControlPlaneTarget control_plane;
-  CLI::Option* apiserver_pid =
-      scale_cmd->add_option("--apiserver-pid", control_plane.apiserver_pid,
-                            "kube-apiserver's pid: report the control plane's bill (with "
-                            "--etcd-pid and --etcd-url)");
-  CLI::Option* etcd_pid = scale_cmd->add_option("--etcd-pid", control_plane.etcd_pid, "etcd's pid");
-  CLI::Option* etcd_url =
-      scale_cmd->add_option("--etcd-url", control_plane.etcd_metrics_url,
-                            "etcd's /metrics URL (http://127.0.0.1:PORT/metrics)");
-  apiserver_pid->needs(etcd_pid, etcd_url);
-  etcd_pid->needs(apiserver_pid, etcd_url);
-  etcd_url->needs(apiserver_pid, etcd_pid);
+  CLI::Option* apiserver_pid = AddControlPlaneOptions(*scale_cmd, control_plane);
 
   OutageOptions outage;
   std::string unused_controller = "agentrollout";
@@ -134,6 +139,8 @@ int Main(int argc, char** argv) {
   reaction_cmd->add_option("--log", reaction.log_file)->required();
   reaction_cmd->add_option("--postgres-uri", reaction.postgres_uri,
                            "the PostgreSQL flag store: rows of one feature_flags table");
+  ControlPlaneTarget reaction_plane;
+  CLI::Option* reaction_apiserver_pid = AddControlPlaneOptions(*reaction_cmd, reaction_plane);
 
   RawPutOptions rawput;
   CLI::App* rawput_cmd = app.add_subcommand(
@@ -195,6 +202,12 @@ int Main(int argc, char** argv) {
   }
   if (*reaction_cmd) {
     reaction.spacing = std::chrono::milliseconds(spacing_ms);
+    if (*reaction_apiserver_pid) {
+      auto config = kube::LoadKubeconfig({reaction.kubeconfig, ""});
+      if (!config.ok()) return Emit(config.error(), out);
+      reaction_plane.apiserver = std::move(*config);
+      reaction.control_plane = std::move(reaction_plane);
+    }
     return Emit(RunReaction(reaction), out);
   }
   if (*rawput_cmd) return Emit(RunRawPut(rawput), out);

@@ -18,6 +18,7 @@
 #include "bench/flag_table.h"
 #include "bench/measure.h"
 #include "bench/populate.h"
+#include "bench/proc_stats.h"
 #include "bench/rawput.h"
 #include "bench/watcher.h"
 #include "bench/workload.h"
@@ -338,6 +339,28 @@ Result<json> RunReaction(const ReactionOptions& o) {
     process = std::move(*restarted);
     if (Status warm = wait_warm(since); !warm.ok()) return warm.error();
   }
+  // The bill of the rollbacks: read just before the flip and once the last is seen.
+  std::optional<ControlPlane> plane;
+  if (o.control_plane) {
+    auto connected = ControlPlane::Connect(*o.control_plane);
+    if (!connected.ok()) return connected.error().WithContext("control plane");
+    plane.emplace(std::move(*connected));
+  }
+  const auto bill_started = Clock::now();
+  const auto read_bill = [&]() -> Result<std::pair<ControlPlaneReading, ProcSample>> {
+    const std::chrono::duration<double> t = Clock::now() - bill_started;
+    auto reading = plane->Read(t.count());
+    if (!reading.ok()) return reading.error().WithContext("control plane");
+    auto operator_sample = SampleProcess(process->pid());
+    if (!operator_sample.ok()) return operator_sample.error().WithContext("operator");
+    return std::make_pair(std::move(*reading), *operator_sample);
+  };
+  std::optional<std::pair<ControlPlaneReading, ProcSample>> bill_before;
+  if (plane) {
+    auto read = read_bill();
+    if (!read.ok()) return read.error();
+    bill_before = std::move(*read);
+  }
   bool flipped_while_idle = false;
   if (o.spacing.count() == 0) {
     // All at once, between two evaluation rounds (the stand-in quiet for a fifth of the
@@ -375,6 +398,21 @@ Result<json> RunReaction(const ReactionOptions& o) {
         return t.flag.became_target && t.route.became_target;
       });
     });
+  }
+  json bill;
+  if (bill_before) {
+    auto after = read_bill();
+    if (!after.ok()) return after.error();
+    bill = ControlPlaneDelta(bill_before->first, after->first);
+    // Counts, not rates: the burst is a few seconds.
+    json requests = json::object();
+    for (const auto& [key, count] : after->first.requests) {
+      const auto was = bill_before->first.requests.find(key);
+      const double moved = count - (was == bill_before->first.requests.end() ? 0.0 : was->second);
+      if (moved > 0) requests[key] = moved;
+    }
+    bill["requests"] = std::move(requests);
+    bill["operator_cpu_seconds"] = after->second.cpu_seconds - bill_before->second.cpu_seconds;
   }
   process->Stop();
 
@@ -424,6 +462,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
            {"flag_ms", Percentiles(flag)},
            {"route_ms", Percentiles(route)}};
   if (o.spacing.count() == 0) out["flipped_between_rounds"] = flipped_while_idle;
+  if (!bill.is_null()) out["control_plane"] = std::move(bill);
   if (first_t0 && last_t1) {
     // The fleet's rollback rate: from the first No-Go answer to the last rollback written
     // and seen (evaluating the round is part of it, as in an incident).

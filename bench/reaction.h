@@ -23,8 +23,10 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "bench/control_plane.h"
 #include "common/result.h"
 
 namespace agentrollout::bench {
@@ -52,6 +54,9 @@ struct ReactionOptions {
   // flag part is the moment the row's change is NOTIFYed (at its commit).
   std::string postgres_uri;
   std::filesystem::path log_file;
+  // When set: what the rollbacks cost, from the flip to the last rollback seen: the
+  // API requests by verb and resource, apiserver, etcd and operator CPU (control_plane.h).
+  std::optional<ControlPlaneTarget> control_plane;
 };
 Result<nlohmann::json> RunReaction(const ReactionOptions& options);
 

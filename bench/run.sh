@@ -142,7 +142,7 @@ if [ $argo = 1 ]; then
   kubectl_ wait --for=condition=Established --timeout=60s crd/rollouts.argoproj.io \
     crd/analysistemplates.argoproj.io crd/analysisruns.argoproj.io >/dev/null
 fi
-# The control plane's bill of each scale run (bench/control_plane.h): the apiserver's and
+# The control plane's bill of each scale run and burst (bench/control_plane.h): the apiserver's and
 # etcd's processes and /metrics.
 control_plane=(--apiserver-pid "$(cat "$AGENTROLLOUT_STATE_DIR/apiserver.pid")"
   --etcd-pid "$(cat "$AGENTROLLOUT_STATE_DIR/etcd.pid")"
@@ -276,7 +276,7 @@ if wants burst; then
       settle
       "$bin" --out "$results/reaction-simul-$n-$r.json" reaction --burst --spacing-ms 0 \
         --kubeconfig "$KUBECONFIG" --binary "$operator" --namespace "$ns" -n "$n" \
-        --concurrency 4 --log "$results/reaction-simul-$n-$r.log" | cut -c1-400
+        --concurrency 4 --log "$results/reaction-simul-$n-$r.log" "${control_plane[@]}" | cut -c1-400
       "$bin" --out "$results/rawput-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
         --namespace "$ns" -n "$n" --concurrency 4 | cut -c1-400
       "$bin" --out "$results/rawput-rmw-$n-$r.json" rawput --kubeconfig "$KUBECONFIG" \
