@@ -356,11 +356,13 @@ Result<json> RunReaction(const ReactionOptions& o) {
     return std::make_pair(std::move(*reading), *operator_sample);
   };
   std::optional<std::pair<ControlPlaneReading, ProcSample>> bill_before;
-  if (plane) {
+  const auto start_bill = [&]() -> Status {
+    if (!plane) return OkStatus();
     auto read = read_bill();
     if (!read.ok()) return read.error();
     bill_before = std::move(*read);
-  }
+    return OkStatus();
+  };
   bool flipped_while_idle = false;
   if (o.spacing.count() == 0) {
     // All at once, between two evaluation rounds (the stand-in quiet for a fifth of the
@@ -369,20 +371,38 @@ Result<json> RunReaction(const ReactionOptions& o) {
     const auto quiet =
         std::clamp<Clock::duration>(std::chrono::duration_cast<Clock::duration>(*interval / 5),
                                     std::chrono::milliseconds(100), std::chrono::seconds(1));
+    // With the bill measured, the round's status writes must have landed too (they trail
+    // its queries), or they would be counted as the rollbacks' cost.
+    const auto status_writes = [&]() -> std::optional<double> {
+      if (!plane) return 0.0;
+      auto reading = plane->Read(0);
+      if (!reading.ok()) return std::nullopt;
+      const auto count = reading->requests.find("PUT agentrollouts/status");
+      return count == reading->requests.end() ? 0.0 : count->second;
+    };
+    std::optional<double> writes_seen = status_writes();
+    auto writes_moved_at = Clock::now();
     const auto give_up = Clock::now() + 2 * std::chrono::duration_cast<Clock::duration>(*interval);
     while (Clock::now() < give_up) {
+      if (plane) {
+        const std::optional<double> writes = status_writes();
+        if (!writes || writes != writes_seen) writes_moved_at = Clock::now();
+        writes_seen = writes;
+      }
       {
         std::lock_guard lock(mu);
-        if (Clock::now() - last_query >= quiet) {
+        if (Clock::now() - last_query >= quiet && Clock::now() - writes_moved_at >= quiet) {
           flipped_while_idle = true;
           break;
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(plane ? 100 : 5));
     }
+    if (Status started = start_bill(); !started.ok()) return started.error();
     std::lock_guard lock(mu);
     for (Track& t : tracks) t.flipped = true;
   } else {
+    if (Status started = start_bill(); !started.ok()) return started.error();
     for (int i = 0; i < o.n; ++i) {
       {
         std::lock_guard lock(mu);
