@@ -17,6 +17,9 @@
 #                            process exits (a crashed test binary leaves nothing behind)
 #   AGENTROLLOUT_THIRD_PARTY_CRDS  directory of third-party CRDs
 #                            (default: third_party/crds, vendored in the repository)
+#   AGENTROLLOUT_APISERVER_PROFILING=1  at `up`: serve /debug/pprof (for CPU profiles of the
+#                            apiserver in benchmarks: `kubectl get --raw
+#                            '/debug/pprof/profile?seconds=N'`); off by default
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$AGENTROLLOUT_ROOT/hack/lib/proc.sh"
@@ -130,7 +133,7 @@ write_apiserver_args() {
 --service-cluster-ip-range=10.0.0.0/24
 --allow-privileged=true
 --disable-admission-plugins=ServiceAccount
---profiling=false
+--profiling=$([ "${AGENTROLLOUT_APISERVER_PROFILING:-0}" = 1 ] && echo true || echo false)
 --v=1
 EOF
 }
