@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <regex>
@@ -228,36 +229,65 @@ class OperatorE2ETest : public ::testing::Test {
     return object.ok() ? *object : json::object();
   }
 
-  api::AgentRolloutStatus RolloutStatus() {
-    json object = Rollout();
-    if (!object.contains("status")) return {};
-    auto status = api::DecodeStatus(object["status"]);
+  static api::AgentRolloutStatus StatusOf(const json& rollout) {
+    if (!rollout.contains("status")) return {};
+    auto status = api::DecodeStatus(rollout["status"]);
     EXPECT_TRUE(status.ok()) << status.error().ToString();
     return status.ok() ? *status : api::AgentRolloutStatus{};
   }
+  api::AgentRolloutStatus RolloutStatus() { return StatusOf(Rollout()); }
 
-  std::optional<json> FlagEntry() {
-    auto config_map = client_->Get(kube::kConfigMaps, ns_, "feature-flags");
-    if (!config_map.ok()) return std::nullopt;
-    const json data = (*config_map).value("data", json::object());
+  static std::optional<json> FlagEntryOf(const json& config_map) {
+    const json data = config_map.value("data", json::object());
     const json flags = json::parse(data.value("flags.json", "{}"), nullptr, false);
     if (!flags.is_object() || !flags.contains(kFlag)) return std::nullopt;
     return flags[kFlag];
   }
+  std::optional<json> FlagEntry() {
+    auto config_map = client_->Get(kube::kConfigMaps, ns_, "feature-flags");
+    return config_map.ok() ? FlagEntryOf(*config_map) : std::nullopt;
+  }
 
+  // Rollout, flag ConfigMap and route as one instant saw them. Three GETs are not a
+  // snapshot: the operator writes flag then route on an advance, so a flag read before the
+  // write and a route read after it would show traffic ahead of the flag that never was.
+  // Reading all three twice with the same resourceVersions proves each was unchanged from
+  // its first read to its second, so all three held together when the third was first read.
   Observed Observe() {
+    const auto read = [this] {
+      std::array<json, 3> objects;
+      const std::array<const kube::ResourceRef*, 3> kinds = {&kRollouts, &kube::kConfigMaps,
+                                                             &kHttpRoutes};
+      const std::array<std::string, 3> names = {kRollout, "feature-flags", kRoute};
+      for (std::size_t i = 0; i < objects.size(); ++i) {
+        auto object = client_->Get(*kinds[i], ns_, names[i]);
+        objects[i] = object.ok() ? std::move(*object) : json::object();
+      }
+      return objects;
+    };
+    const auto versions = [](const std::array<json, 3>& objects) {
+      std::array<std::string, 3> result;
+      for (std::size_t i = 0; i < objects.size(); ++i) {
+        result[i] = objects[i].value("metadata", json::object()).value("resourceVersion", "");
+      }
+      return result;
+    };
+    std::array<json, 3> objects = read();
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      std::array<json, 3> again = read();
+      const bool unchanged = versions(again) == versions(objects);
+      objects = std::move(again);
+      if (unchanged) break;
+    }
     Observed observed;
-    observed.status = RolloutStatus();
-    observed.flag = FlagEntry();
-    // Both weights from one read of the route.
-    auto route = client_->Get(kHttpRoutes, ns_, kRoute);
-    if (route.ok()) {
-      for (const json& rule : (*route)["spec"]["rules"]) {
-        for (const json& ref : rule.value("backendRefs", json::array())) {
-          const std::string name = ref.value("name", "");
-          if (name == kCanary) observed.canary = ref.value("weight", 1);
-          if (name == kStable) observed.stable = ref.value("weight", 1);
-        }
+    observed.status = StatusOf(objects[0]);
+    observed.flag = FlagEntryOf(objects[1]);
+    for (const json& rule :
+         objects[2].value("spec", json::object()).value("rules", json::array())) {
+      for (const json& ref : rule.value("backendRefs", json::array())) {
+        const std::string name = ref.value("name", "");
+        if (name == kCanary) observed.canary = ref.value("weight", 1);
+        if (name == kStable) observed.stable = ref.value("weight", 1);
       }
     }
     return observed;
