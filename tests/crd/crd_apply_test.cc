@@ -193,6 +193,40 @@ TEST(CrdTest, AcceptsTheModelsEncoding) {
   }
 }
 
+// Phases, metrics and comparisons are lists keyed by name (x-kubernetes-list-type: map), so
+// server-side apply (Flux, Argo CD with ServerSideApply=true) merges them by name. What one
+// manager applies must still come out exactly as its manifest writes it: a phase inserted in
+// the middle lands in its place, a phase dropped from the manifest is gone, order is kept.
+TEST(CrdTest, ServerSideApplyKeepsThePhasesAsTheManifestWritesThem) {
+  const std::string ns = CreateTestNamespace();
+  const auto apply = [&](const std::vector<std::pair<std::string, int>>& phases) {
+    json spec = {{"flag", {{"key", "f"}, {"configMap", {{"name", "flags"}}}}},
+                 {"phases", json::array()}};
+    for (const auto& [name, percent] : phases) {
+      spec["phases"].push_back({{"name", name}, {"flagPercent", percent}});
+    }
+    auto applied =
+        Cluster().Kubectl({"apply", "--server-side", "--field-manager=gitops", "-f", "-"},
+                          Manifest("ssa", ns, spec).dump());
+    EXPECT_EQ(applied.exit_code, 0) << applied.Describe();
+    std::vector<std::pair<std::string, int>> stored;
+    const json stored_phases =
+        Get(ns, "ssa").value("spec", json::object()).value("phases", json::array());
+    for (const json& phase : stored_phases) {
+      stored.emplace_back(phase.value("name", ""), phase.value("flagPercent", -1));
+    }
+    return stored;
+  };
+  const std::vector<std::pair<std::string, int>> three = {
+      {"canary", 5}, {"half", 50}, {"all", 100}};
+  EXPECT_EQ(apply(three), three);
+  const std::vector<std::pair<std::string, int>> inserted = {
+      {"canary", 5}, {"early", 20}, {"half", 50}, {"all", 100}};
+  EXPECT_EQ(apply(inserted), inserted);
+  const std::vector<std::pair<std::string, int>> dropped = {{"canary", 10}, {"all", 100}};
+  EXPECT_EQ(apply(dropped), dropped);
+}
+
 // ---------------------------------------------------------------- table-driven cases
 
 struct SpecCase {
