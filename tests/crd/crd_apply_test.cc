@@ -193,10 +193,11 @@ TEST(CrdTest, AcceptsTheModelsEncoding) {
   }
 }
 
-// Phases, metrics and comparisons are lists keyed by name (x-kubernetes-list-type: map), so
-// server-side apply (Flux, Argo CD with ServerSideApply=true) merges them by name. What one
-// manager applies must still come out exactly as its manifest writes it: a phase inserted in
-// the middle lands in its place, a phase dropped from the manifest is gone, order is kept.
+// GitOps tools that apply server-side (Flux, Argo CD with ServerSideApply=true) must get
+// the phases exactly as the manifest writes them: a phase inserted in the middle lands in
+// its place, a dropped phase is gone, order is kept. The lists are atomic on purpose: keyed
+// lists (x-kubernetes-list-type: map) would merge by name, but their per-entry managedFields
+// made every AgentRollout a third bigger in etcd and in the apiserver (docs/benchmarks.md).
 TEST(CrdTest, ServerSideApplyKeepsThePhasesAsTheManifestWritesThem) {
   const std::string ns = CreateTestNamespace();
   const auto apply = [&](const std::vector<std::pair<std::string, int>>& phases) {
