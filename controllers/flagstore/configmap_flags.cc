@@ -8,6 +8,7 @@
 #include "api/time.h"
 #include "controllers/flagstore/flag_stores.h"
 #include "controllers/json_members.h"
+#include "controllers/shared_object_editor.h"
 
 namespace agentrollout::controllers {
 namespace {
@@ -119,8 +120,7 @@ std::string Serialize(const Document& document) {
 
 class ConfigMapFlagStore final : public FlagStore {
  public:
-  ConfigMapFlagStore(kube::Client& client, ConflictRetry retry)
-      : client_(client), retry_(std::move(retry)) {}
+  ConfigMapFlagStore(kube::Client& client, const ConflictRetry& retry) : editor_(client, retry) {}
 
   Status Apply(const DesiredFlags& desired) override {
     return Edit(desired, /*create=*/true, [&](Document& document) -> Result<bool> {
@@ -145,53 +145,44 @@ class ConfigMapFlagStore final : public FlagStore {
            desired.config_map->key;
   }
 
-  // Reads the document, changes it and writes it back when changed, retrying on 409. A
-  // missing ConfigMap or data key is an empty document when `create`, else left missing.
+  // Reads the document, changes it and writes it back when changed, together with the
+  // other rollouts' edits of the same ConfigMap (shared_object_editor.h). A missing
+  // ConfigMap or data key is an empty document when `create`, else left missing.
   Status Edit(const DesiredFlags& desired, bool create, const Change& change) {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
     if (!desired.config_map) {
       return InvalidArgument("flag.configMap: not set (this store writes ConfigMaps only)");
     }
-    const std::string where = Where(desired);
-    return RetryOnConflict(retry_, where, [&] { return EditOnce(desired, create, change, where); });
-  }
-
-  Status EditOnce(const DesiredFlags& desired, bool create, const Change& change,
-                  const std::string& where) {
     const api::ConfigMapFlagStore& store = *desired.config_map;
-    auto current = client_.Get(kube::kConfigMaps, desired.namespace_, store.name);
-    if (!current.ok() && !kube::IsNotFound(current.error())) {
-      return current.error().WithContext(where);
-    }
-    if (!current.ok() && !create) return OkStatus();
-    nlohmann::json object = current.ok() ? std::move(*current)
-                                         : nlohmann::json{{"apiVersion", "v1"},
-                                                          {"kind", "ConfigMap"},
-                                                          {"metadata", {{"name", store.name}}}};
-    std::string text;
-    const nlohmann::json* data = Member(object, "data");
-    const nlohmann::json* value = data ? Member(*data, store.key) : nullptr;
-    if (value) {
-      if (!value->is_string()) return Refuse(where, "is not a string");
-      text = value->get<std::string>();
-    } else if (!create) {
-      return OkStatus();
-    }
-    Result<Document> document = ParseDocument(text, where);
-    if (!document.ok()) return document.error();
-    Result<bool> changed = change(*document);
-    if (!changed.ok()) return changed.error();
-    if (!*changed) return OkStatus();
-    object["data"][store.key] = Serialize(*document);
-    // The object read carries its resourceVersion: a concurrent write makes this a 409.
-    const auto written = current.ok()
-                             ? client_.Update(kube::kConfigMaps, desired.namespace_, object)
-                             : client_.Create(kube::kConfigMaps, desired.namespace_, object);
-    return written.ok() ? OkStatus() : written.error().WithContext(where);
+    ObjectEdit edit;
+    edit.resource = kube::kConfigMaps;
+    edit.namespace_ = desired.namespace_;
+    edit.name = store.name;
+    edit.create = create;
+    edit.new_object = nlohmann::json{
+        {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", store.name}}}};
+    edit.where = Where(desired);
+    edit.change = [&](nlohmann::json& object) -> Result<bool> {
+      std::string text;
+      const nlohmann::json* data = Member(object, "data");
+      const nlohmann::json* value = data ? Member(*data, store.key) : nullptr;
+      if (value) {
+        if (!value->is_string()) return Refuse(edit.where, "is not a string");
+        text = value->get<std::string>();
+      } else if (!create) {
+        return false;
+      }
+      Result<Document> document = ParseDocument(text, edit.where);
+      if (!document.ok()) return document.error();
+      Result<bool> changed = change(*document);
+      if (!changed.ok() || !*changed) return changed;
+      object["data"][store.key] = Serialize(*document);
+      return true;
+    };
+    return editor_.Edit(edit);
   }
 
-  kube::Client& client_;
-  const ConflictRetry retry_;
+  SharedObjectEditor editor_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "controllers/flagstore/flag_stores.h"
 #include "controllers/json_members.h"
+#include "controllers/shared_object_editor.h"
 
 namespace agentrollout::controllers {
 namespace {
@@ -114,8 +115,7 @@ bool Unown(json& flags, const DesiredFlags& desired, ReleaseMode mode) {
 
 class FeatureFlagStore final : public FlagStore {
  public:
-  FeatureFlagStore(kube::Client& client, ConflictRetry retry)
-      : client_(client), retry_(std::move(retry)) {}
+  FeatureFlagStore(kube::Client& client, const ConflictRetry& retry) : editor_(client, retry) {}
 
   Status Apply(const DesiredFlags& desired) override {
     return Edit(desired, /*create=*/true, [&](json& flags, const std::string& where) {
@@ -133,53 +133,44 @@ class FeatureFlagStore final : public FlagStore {
   // Changes spec.flagSpec.flags in place; whether anything changed.
   using Change = std::function<Result<bool>(json&, const std::string& where)>;
 
-  // Reads the object, changes its flags and writes it back when changed, retrying on 409.
-  // A missing object is created when `create`, else left missing.
+  // Reads the object, changes its flags and writes it back when changed, together with
+  // the other rollouts' edits of the same FeatureFlag (shared_object_editor.h). A missing
+  // object is created when `create`, else left missing.
   Status Edit(const DesiredFlags& desired, bool create, const Change& change) {
     if (Status valid = CheckDesiredFlags(desired); !valid.ok()) return valid;
     if (!desired.feature_flag) {
       return InvalidArgument("flag.featureFlag: not set (this store writes FeatureFlags only)");
     }
-    const std::string where =
-        "featureflag " + desired.namespace_ + "/" + desired.feature_flag->name;
-    return RetryOnConflict(retry_, where, [&] { return EditOnce(desired, create, change, where); });
-  }
-
-  Status EditOnce(const DesiredFlags& desired, bool create, const Change& change,
-                  const std::string& where) {
     const std::string& name = desired.feature_flag->name;
-    auto current = client_.Get(kFeatureFlags, desired.namespace_, name);
-    if (!current.ok() && !kube::IsNotFound(current.error())) {
-      return current.error().WithContext(where);
-    }
-    if (!current.ok() && !create) return OkStatus();
-    json object = current.ok() ? std::move(*current)
-                               : json{{"apiVersion", kFeatureFlags.ApiVersion()},
-                                      {"kind", "FeatureFlag"},
-                                      {"metadata", {{"name", name}}},
-                                      {"spec", {{"flagSpec", {{"flags", json::object()}}}}}};
-    // The path may be partly missing (an object created by hand without flags), but what
-    // is there must be objects.
-    json* flags = &object;
-    for (const char* field : {"spec", "flagSpec", "flags"}) {
-      json& next = (*flags)[field];
-      if (next.is_null()) next = json::object();
-      if (!next.is_object()) {
-        return Refuse(where, std::string("spec.flagSpec.flags: a JSON ") + next.type_name() +
-                                 " on the path, not an object; it is never overwritten");
+    ObjectEdit edit;
+    edit.resource = kFeatureFlags;
+    edit.namespace_ = desired.namespace_;
+    edit.name = name;
+    edit.create = create;
+    edit.new_object = json{{"apiVersion", kFeatureFlags.ApiVersion()},
+                           {"kind", "FeatureFlag"},
+                           {"metadata", {{"name", name}}},
+                           {"spec", {{"flagSpec", {{"flags", json::object()}}}}}};
+    edit.where = "featureflag " + desired.namespace_ + "/" + name;
+    edit.change = [&](json& object) -> Result<bool> {
+      // The path may be partly missing (an object created by hand without flags), but
+      // what is there must be objects.
+      json* flags = &object;
+      for (const char* field : {"spec", "flagSpec", "flags"}) {
+        json& next = (*flags)[field];
+        if (next.is_null()) next = json::object();
+        if (!next.is_object()) {
+          return Refuse(edit.where, std::string("spec.flagSpec.flags: a JSON ") + next.type_name() +
+                                        " on the path, not an object; it is never overwritten");
+        }
+        flags = &next;
       }
-      flags = &next;
-    }
-    Result<bool> changed = change(*flags, where);
-    if (!changed.ok()) return changed.error();
-    if (!*changed) return OkStatus();
-    const auto written = current.ok() ? client_.Update(kFeatureFlags, desired.namespace_, object)
-                                      : client_.Create(kFeatureFlags, desired.namespace_, object);
-    return written.ok() ? OkStatus() : written.error().WithContext(where);
+      return change(*flags, edit.where);
+    };
+    return editor_.Edit(edit);
   }
 
-  kube::Client& client_;
-  const ConflictRetry retry_;
+  SharedObjectEditor editor_;
 };
 
 }  // namespace
