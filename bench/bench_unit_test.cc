@@ -87,6 +87,9 @@ TEST(ControlPlane, RequestCountsByVerbResourceAndSubresource) {
   EXPECT_DOUBLE_EQ(counts.at("PUT agentrollouts/status"), 42);
   EXPECT_DOUBLE_EQ(counts.at("LIST configmaps"), 5);
   EXPECT_DOUBLE_EQ(counts.at("WATCH x\"y"), 1);
+  const auto conflicts = ParseRequestCounts(text, "409");
+  ASSERT_EQ(conflicts.size(), 1u);
+  EXPECT_DOUBLE_EQ(conflicts.at("PUT agentrollouts/status"), 2);
 }
 
 TEST(ControlPlane, DeltaIsTheBillBetweenTwoReadings) {
@@ -102,6 +105,7 @@ TEST(ControlPlane, DeltaIsTheBillBetweenTwoReadings) {
   after.apiserver.rss_kib = 2048;
   after.etcd.cpu_seconds = 26;
   after.requests = {{"PUT agentrollouts/status", 64}, {"GET configmaps", 7}, {"POST events", 4}};
+  after.conflicts = {{"PUT configmaps", 6}};
   after.etcd_db_bytes = 13 << 20;
   const nlohmann::json bill = ControlPlaneDelta(before, after);
   EXPECT_DOUBLE_EQ(bill["seconds"].get<double>(), 120);
@@ -115,6 +119,7 @@ TEST(ControlPlane, DeltaIsTheBillBetweenTwoReadings) {
   EXPECT_FALSE(per_minute.contains("GET configmaps"));  // it did not move
   EXPECT_DOUBLE_EQ(bill["requests_per_minute_all"].get<double>(), 14);
   EXPECT_DOUBLE_EQ(bill["writes_per_minute"].get<double>(), 14);
+  EXPECT_EQ(bill["conflicts_per_minute"], (nlohmann::json{{"PUT configmaps", 3.0}}));
 }
 
 TEST(Percentiles, NearestRank) {

@@ -1,6 +1,8 @@
 #include "bench/control_plane.h"
 
 #include <charconv>
+#include <deque>
+#include <thread>
 #include <utility>
 
 #include "bench/measure.h"
@@ -65,11 +67,33 @@ Result<std::string> GetMetrics(http::Client& client, std::string_view what,
   return std::move(response->body);
 }
 
+struct Rates {
+  nlohmann::json by_key;  // key -> per minute, the keys that moved
+  double all = 0;
+  double writes = 0;
+};
+
+Rates PerMinute(const std::map<std::string, double>& before,
+                const std::map<std::string, double>& after, double seconds) {
+  Rates rates{nlohmann::json::object()};
+  for (const auto& [key, count] : after) {
+    const auto was = before.find(key);
+    const double moved = count - (was == before.end() ? 0.0 : was->second);
+    if (moved <= 0) continue;
+    const double rate = moved * 60.0 / seconds;
+    rates.by_key[key] = rate;
+    rates.all += rate;
+    if (IsWrite(key)) rates.writes += rate;
+  }
+  return rates;
+}
+
 double Mib(std::int64_t kib) { return static_cast<double>(kib) / 1024.0; }
 
 }  // namespace
 
-std::map<std::string, double> ParseRequestCounts(std::string_view exposition) {
+std::map<std::string, double> ParseRequestCounts(std::string_view exposition,
+                                                 std::string_view code) {
   std::map<std::string, double> counts;
   while (!exposition.empty()) {
     const std::size_t eol = std::min(exposition.find('\n'), exposition.size());
@@ -79,6 +103,7 @@ std::map<std::string, double> ParseRequestCounts(std::string_view exposition) {
     std::map<std::string, std::string> labels;
     double value = 0;
     if (!ParseSeries(line, labels, value)) continue;
+    if (!code.empty() && labels["code"] != code) continue;
     std::string key = labels["verb"] + " " + labels["resource"];
     if (!labels["subresource"].empty()) key += "/" + labels["subresource"];
     counts[key] += value;
@@ -110,6 +135,27 @@ Result<std::pair<ProcSample, ProcSample>> ControlPlane::ReadProcesses() const {
   return std::make_pair(*apiserver, *etcd);
 }
 
+Result<double> ControlPlane::WaitUntilQuiet(double max_cores, std::chrono::seconds quiet_for,
+                                            std::chrono::seconds at_most) const {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  std::deque<std::pair<Clock::time_point, double>> cpu;  // (when, apiserver + etcd CPU s)
+  while (true) {
+    auto processes = ReadProcesses();
+    if (!processes.ok()) return processes.error();
+    const Clock::time_point now = Clock::now();
+    cpu.emplace_back(now, processes->first.cpu_seconds + processes->second.cpu_seconds);
+    while (cpu.size() > 1 && now - cpu[1].first >= quiet_for) cpu.pop_front();
+    const std::chrono::duration<double> span = now - cpu.front().first;
+    const std::chrono::duration<double> waited = now - start;
+    if (span >= quiet_for && (cpu.back().second - cpu.front().second) / span.count() <= max_cores) {
+      return waited.count();
+    }
+    if (waited >= at_most) return waited.count();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 Result<ControlPlaneReading> ControlPlane::Read(double t) const {
   ControlPlaneReading reading;
   reading.t = t;
@@ -120,6 +166,7 @@ Result<ControlPlaneReading> ControlPlane::Read(double t) const {
   auto apiserver = GetMetrics(*apiserver_, "kube-apiserver", target_.apiserver.bearer_token);
   if (!apiserver.ok()) return apiserver.error();
   reading.requests = ParseRequestCounts(*apiserver);
+  reading.conflicts = ParseRequestCounts(*apiserver, "409");
   auto etcd = GetMetrics(*etcd_, "etcd");
   if (!etcd.ok()) return etcd.error();
   reading.etcd_db_bytes = SumSeries(*etcd, "etcd_mvcc_db_total_size_in_bytes");
@@ -141,21 +188,11 @@ nlohmann::json ControlPlaneDelta(const ControlPlaneReading& before,
   out["etcd_db_growth_mib"] = (after.etcd_db_bytes - before.etcd_db_bytes) / (1 << 20);
   out["etcd_db_in_use_growth_mib"] =
       (after.etcd_db_in_use_bytes - before.etcd_db_in_use_bytes) / (1 << 20);
-  nlohmann::json per_minute = nlohmann::json::object();
-  double all = 0;
-  double writes = 0;
-  for (const auto& [key, count] : after.requests) {
-    const auto was = before.requests.find(key);
-    const double moved = count - (was == before.requests.end() ? 0.0 : was->second);
-    if (moved <= 0) continue;
-    const double rate = moved * 60.0 / seconds;
-    per_minute[key] = rate;
-    all += rate;
-    if (IsWrite(key)) writes += rate;
-  }
-  out["requests_per_minute"] = std::move(per_minute);
+  const auto [per_minute, all, writes] = PerMinute(before.requests, after.requests, seconds);
+  out["requests_per_minute"] = per_minute;
   out["requests_per_minute_all"] = all;
   out["writes_per_minute"] = writes;
+  out["conflicts_per_minute"] = PerMinute(before.conflicts, after.conflicts, seconds).by_key;
   return out;
 }
 

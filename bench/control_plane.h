@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,6 +37,9 @@ struct ControlPlaneReading {
   ProcSample etcd;
   // "VERB resource[/subresource]" -> requests so far (summed over groups, codes, scopes).
   std::map<std::string, double> requests;
+  // The same, only the series with code 409: writes that lost an optimistic-concurrency
+  // race (each is a request the apiserver decoded, and a read and a retry for its client).
+  std::map<std::string, double> conflicts;
   double etcd_db_bytes = 0;
   double etcd_db_in_use_bytes = 0;
 };
@@ -48,14 +52,24 @@ class ControlPlane {
   // RSS of both processes only (cheap; for peaks sampled every second).
   Result<std::pair<ProcSample, ProcSample>> ReadProcesses() const;
 
+  // Waits until the apiserver and etcd together used at most `max_cores` over the last
+  // `quiet_for`, or `at_most` has passed; the seconds waited. After the bench has created
+  // 100,000 objects the apiserver goes on digesting them for minutes; a controller started
+  // then would be charged for that work in its Ready and first-pass figures, which a
+  // controller restarted on a settled cluster never sees.
+  Result<double> WaitUntilQuiet(double max_cores, std::chrono::seconds quiet_for,
+                                std::chrono::seconds at_most) const;
+
  private:
   ControlPlaneTarget target_;
   http::ClientPtr apiserver_;
   http::ClientPtr etcd_;
 };
 
-// "VERB resource[/subresource]" -> sum of apiserver_request_total's series.
-std::map<std::string, double> ParseRequestCounts(std::string_view exposition);
+// "VERB resource[/subresource]" -> sum of apiserver_request_total's series (only those with
+// label code=`code` when `code` is not empty).
+std::map<std::string, double> ParseRequestCounts(std::string_view exposition,
+                                                 std::string_view code = {});
 
 // The bill between two readings: CPU cores of apiserver and etcd, their RSS at the end,
 // requests per minute by "VERB resource[/subresource]" (only those that moved) and in all,

@@ -84,6 +84,18 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
                        ? PopulateAgentRollouts(*config, o.workload, o.n, o.workers)
                        : PopulateArgoRollouts(*config, o.workload, o.n, o.workers);
   if (!populated.ok()) return populated.error().WithContext("populate");
+  std::optional<ControlPlane> plane;
+  std::optional<double> settle_s;
+  if (o.control_plane) {
+    auto connected = ControlPlane::Connect(*o.control_plane);
+    if (!connected.ok()) return connected.error().WithContext("control plane");
+    plane.emplace(std::move(*connected));
+    // The controller starts on a settled control plane, as a restarted one would
+    // (control_plane.h): apiserver + etcd at most 0.25 cores over 10 s, or 5 minutes.
+    auto waited = plane->WaitUntilQuiet(0.25, std::chrono::seconds(10), std::chrono::minutes(5));
+    if (!waited.ok()) return waited.error().WithContext("control plane");
+    settle_s = *waited;
+  }
 
   RunOptions run;
   run.window = o.window;
@@ -137,7 +149,6 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
   }
   // The control plane's bill: read before the controller starts, when its steady window
   // begins and when it ends; the apiserver's and etcd's RSS at every sample, for the peaks.
-  std::optional<ControlPlane> plane;
   std::optional<ControlPlaneReading> plane_start, plane_steady, plane_end;
   std::int64_t apiserver_rss_max_kib = 0;
   std::int64_t etcd_rss_max_kib = 0;
@@ -153,10 +164,7 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
       plane_error = reading.error();
     }
   };
-  if (o.control_plane) {
-    auto connected = ControlPlane::Connect(*o.control_plane);
-    if (!connected.ok()) return connected.error().WithContext("control plane");
-    plane.emplace(std::move(*connected));
+  if (plane) {
     read_plane(plane_start);
     run.on_sample = [&, chained = std::move(run.on_sample)](const Sample& s) {
       if (chained) chained(s);
@@ -191,6 +199,7 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
   out["populate_s"] = populated->seconds;
   out["populate_objects"] = populated->objects;
   out["populate_statuses"] = populated->statuses;
+  if (settle_s) out["settle_s"] = *settle_s;
   if (plane && plane_start && plane_end) {
     nlohmann::json bill{
         {"run", ControlPlaneDelta(*plane_start, *plane_end)},
