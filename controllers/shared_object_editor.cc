@@ -6,12 +6,24 @@
 
 namespace agentrollout::controllers {
 
+namespace {
+
+// The edit's change; one that throws (a bug) is refused like a change that failed.
+Result<bool> Change(const ObjectEdit& edit, nlohmann::json& object) {
+  try {
+    return edit.change(object);
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInternal, edit.where + ": the change threw: " + e.what());
+  }
+}
+
+}  // namespace
+
 SharedObjectEditor::SharedObjectEditor(kube::Client& client, ConflictRetry retry)
     : client_(client), retry_(std::move(retry)) {}
 
 Status SharedObjectEditor::Edit(const ObjectEdit& edit) {
-  const std::string key =
-      edit.resource.ToString() + "/" + edit.namespace_ + "/" + edit.name;
+  const std::string key = edit.resource.ToString() + "/" + edit.namespace_ + "/" + edit.name;
   Pending self{&edit};
   std::unique_lock<std::mutex> lock(mu_);
   Queue& queue = queues_[key];  // std::map: the reference outlives other keys' changes
@@ -24,7 +36,15 @@ Status SharedObjectEditor::Edit(const ObjectEdit& edit) {
   std::vector<Pending*> batch;
   batch.swap(queue.waiting);
   lock.unlock();
-  Write(batch);
+  // The edits of other callers wait on this write: whatever happens in it, they must hear
+  // an outcome, or they and every later edit of the object would wait forever.
+  try {
+    Write(batch);
+  } catch (const std::exception& e) {
+    FailBatch(batch, e.what());
+  } catch (...) {
+    FailBatch(batch, "unknown exception");
+  }
   lock.lock();
   for (Pending* pending : batch) pending->done = true;
   queue.writing = false;
@@ -38,6 +58,13 @@ std::size_t SharedObjectEditor::QueuedEdits() const {
   std::size_t queued = 0;
   for (const auto& [key, queue] : queues_) queued += queue.waiting.size();
   return queued;
+}
+
+void SharedObjectEditor::FailBatch(const std::vector<Pending*>& batch, const char* what) {
+  for (Pending* pending : batch) {
+    pending->result =
+        Error(ErrorCode::kInternal, pending->edit->where + ": the write threw: " + what);
+  }
 }
 
 void SharedObjectEditor::Write(const std::vector<Pending*>& batch) {
@@ -66,7 +93,7 @@ Status SharedObjectEditor::WriteOnce(const std::vector<Pending*>& batch,
     if (object.is_null()) object = edit.new_object;
     // On a copy: a change that refuses part-way leaves nothing behind.
     nlohmann::json candidate = object;
-    Result<bool> result = edit.change(candidate);
+    Result<bool> result = Change(edit, candidate);
     if (!result.ok()) {
       refused[i] = true;
       batch[i]->result = result.error();

@@ -73,6 +73,8 @@ class SharedObjectEditor {
   // Writes `batch` (every edit names the same object), retrying on conflict; sets each
   // edit's result.
   void Write(const std::vector<Pending*>& batch);
+  // Every edit of `batch` fails with `what` (Write threw).
+  static void FailBatch(const std::vector<Pending*>& batch, const char* what);
   // One read, every change, one write. Refused edits get their result here; the return
   // value is the outcome of the read and write, shared by the others.
   Status WriteOnce(const std::vector<Pending*>& batch, std::vector<bool>& refused);

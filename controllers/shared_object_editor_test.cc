@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -62,14 +63,15 @@ class SharedObjectEditorTest : public ::testing::Test {
   }
 
   // Sets data[key] = value of ConfigMap voice/shared; refuses with `refusal` when set.
-  static ObjectEdit SetData(const std::string& key, const std::string& value,
-                            bool create = true, const std::string& refusal = "") {
+  static ObjectEdit SetData(const std::string& key, const std::string& value, bool create = true,
+                            const std::string& refusal = "") {
     ObjectEdit edit;
     edit.resource = kube::kConfigMaps;
     edit.namespace_ = "voice";
     edit.name = "shared";
     edit.create = create;
-    edit.new_object = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "shared"}}}};
+    edit.new_object = {
+        {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "shared"}}}};
     edit.where = "configmap voice/shared key " + key;
     edit.change = [key, value, refusal](json& object) -> Result<bool> {
       object["data"][key] = value;  // changed before refusing: must not be written
@@ -82,12 +84,14 @@ class SharedObjectEditorTest : public ::testing::Test {
   // Runs each edit on a thread of its own; the first is alone in its write, held at the
   // gate until every other edit waits behind it.
   std::vector<Status> EditTogether(const std::vector<ObjectEdit>& edits) {
-    WriteGate gate;
-    client_.AddReactor([&gate](const kube::FakeClient::Action& action) { return gate.React(action); });
+    // Shared with the reactor, which outlives this call (the client keeps its reactors).
+    auto gate = std::make_shared<WriteGate>();
+    client_.AddReactor(
+        [gate](const kube::FakeClient::Action& action) { return gate->React(action); });
     std::vector<Status> results(edits.size(), OkStatus());
     std::vector<std::thread> threads;
     threads.emplace_back([&] { results[0] = editor_->Edit(edits[0]); });
-    gate.WaitEntered();
+    gate->WaitEntered();
     for (std::size_t i = 1; i < edits.size(); ++i) {
       threads.emplace_back([&, i] { results[i] = editor_->Edit(edits[i]); });
     }
@@ -97,7 +101,7 @@ class SharedObjectEditorTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     EXPECT_EQ(editor_->QueuedEdits(), edits.size() - 1);
-    gate.Open();
+    gate->Open();
     for (std::thread& thread : threads) thread.join();
     return results;
   }
@@ -145,12 +149,11 @@ TEST_F(SharedObjectEditorTest, ARefusedEditFailsAloneAndLeavesNothingBehind) {
 
 TEST_F(SharedObjectEditorTest, AFailedWriteFailsEveryEditOfItsBatch) {
   ASSERT_TRUE(editor_->Edit(SetData("a", "1")).ok());
-  client_.AddReactor(
-      [calls = 0](const kube::FakeClient::Action& action) mutable
-      -> std::optional<kube::ApiResult<json>> {
-        if (action.verb != "update" || ++calls == 1) return std::nullopt;  // the gated one passes
-        return kube::StatusError(403, "Forbidden", "configmaps \"shared\" is forbidden");
-      });
+  client_.AddReactor([calls = 0](const kube::FakeClient::Action& action) mutable
+                     -> std::optional<kube::ApiResult<json>> {
+    if (action.verb != "update" || ++calls == 1) return std::nullopt;  // the gated one passes
+    return kube::StatusError(403, "Forbidden", "configmaps \"shared\" is forbidden");
+  });
   const auto results = EditTogether({SetData("b", "2"), SetData("c", "3"), SetData("d", "4")});
   EXPECT_TRUE(results[0].ok());
   for (std::size_t i = 1; i < results.size(); ++i) {
@@ -164,16 +167,16 @@ TEST_F(SharedObjectEditorTest, AFailedWriteFailsEveryEditOfItsBatch) {
 TEST_F(SharedObjectEditorTest, AConflictWithAnotherWriterRetriesTheWholeBatch) {
   ASSERT_TRUE(editor_->Edit(SetData("a", "1")).ok());
   bool raced = false;
-  client_.AddReactor([&](const kube::FakeClient::Action& action)
-                         -> std::optional<kube::ApiResult<json>> {
-    if (action.verb != "update" || raced) return std::nullopt;
-    raced = true;
-    // A person edits the ConfigMap between our read and our write.
-    auto object = client_.Get(kube::kConfigMaps, "voice", "shared");
-    (*object)["data"]["by-hand"] = "x";
-    EXPECT_TRUE(client_.Update(kube::kConfigMaps, "voice", *object).ok());
-    return std::nullopt;  // ours now carries a stale resourceVersion: 409
-  });
+  client_.AddReactor(
+      [&](const kube::FakeClient::Action& action) -> std::optional<kube::ApiResult<json>> {
+        if (action.verb != "update" || raced) return std::nullopt;
+        raced = true;
+        // A person edits the ConfigMap between our read and our write.
+        auto object = client_.Get(kube::kConfigMaps, "voice", "shared");
+        (*object)["data"]["by-hand"] = "x";
+        EXPECT_TRUE(client_.Update(kube::kConfigMaps, "voice", *object).ok());
+        return std::nullopt;  // ours now carries a stale resourceVersion: 409
+      });
   ASSERT_TRUE(editor_->Edit(SetData("b", "2")).ok());
   EXPECT_EQ(sleeps_.size(), 1u);
   EXPECT_EQ(Data(), (json{{"a", "1"}, {"b", "2"}, {"by-hand", "x"}}));
@@ -189,9 +192,26 @@ TEST_F(SharedObjectEditorTest, AMissingObjectIsCreatedOnlyForAnEditThatMayCreate
   EXPECT_EQ(Data(), (json{{"a", "1"}, {"b", "2"}}));  // b's object exists by its turn
 }
 
+TEST_F(SharedObjectEditorTest, AChangeThatThrowsFailsAloneAndNobodyIsLeftWaiting) {
+  ObjectEdit throws = SetData("b", "2");
+  throws.change = [](json& object) -> Result<bool> {
+    return object.at("no such field").get<bool>();  // nlohmann throws out_of_range
+  };
+  const auto results = EditTogether({SetData("a", "1"), throws, SetData("c", "3")});
+  EXPECT_TRUE(results[0].ok());
+  ASSERT_FALSE(results[1].ok());
+  EXPECT_EQ(results[1].error().code(), ErrorCode::kInternal);
+  EXPECT_THAT(results[1].error().message(),
+              HasSubstr("configmap voice/shared key b: the change threw"));
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(Data(), (json{{"a", "1"}, {"c", "3"}}));
+  EXPECT_TRUE(editor_->Edit(SetData("d", "4")).ok());  // the object is free again
+}
+
 TEST_F(SharedObjectEditorTest, EditsOfDifferentObjectsDoNotWaitForEachOther) {
   WriteGate gate;
-  client_.AddReactor([&gate](const kube::FakeClient::Action& action) { return gate.React(action); });
+  client_.AddReactor(
+      [&gate](const kube::FakeClient::Action& action) { return gate.React(action); });
   Status held = OkStatus();
   std::thread first([&] { held = editor_->Edit(SetData("a", "1")); });
   gate.WaitEntered();
