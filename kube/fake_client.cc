@@ -229,9 +229,18 @@ class FakeClient::WatchState {
     return !closed_;
   }
 
+  // Events newer than `version` wait in the queue (nullopt: none waits).
+  void DeliverThrough(std::optional<std::int64_t> version) {
+    std::lock_guard<std::mutex> lock(mu_);
+    deliver_through_ = version;
+    cv_.notify_all();
+  }
+
   Result<std::optional<WatchEvent>> Next() {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !queue_.empty() || closed_; });
+    cv_.wait(lock, [this] {
+      return stopped_ || (queue_.empty() ? closed_ : Deliverable(queue_.front()));
+    });
     if (!queue_.empty()) {
       WatchEvent event = std::move(queue_.front());
       queue_.pop_front();
@@ -250,6 +259,13 @@ class FakeClient::WatchState {
   const std::string ns_;
   const LabelSelector labels_;
   const FieldSelector fields_;
+  bool Deliverable(const WatchEvent& event) const {
+    if (!deliver_through_) return true;
+    const std::optional<std::int64_t> version =
+        ParseVersion(MetaString(event.object, "resourceVersion"));
+    return !version || *version <= *deliver_through_;  // an ERROR event carries none
+  }
+
   const bool allow_bookmarks_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -257,6 +273,7 @@ class FakeClient::WatchState {
   bool closed_ = false;
   bool stopped_ = false;
   std::optional<Error> error_;
+  std::optional<std::int64_t> deliver_through_;
 };
 
 class FakeClient::FakeWatchStream final : public WatchStream {
@@ -655,8 +672,16 @@ ApiResult<WatchStreamPtr> FakeClient::Watch(const ResourceRef& resource, std::st
       }
     }
   }
+  state->DeliverThrough(deliver_watch_events_through_);
   watches_.push_back(state);
   return WatchStreamPtr(std::make_unique<FakeWatchStream>(std::move(state)));
+}
+
+void FakeClient::DeliverWatchEventsThrough(std::optional<std::string> resource_version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  deliver_watch_events_through_ = resource_version ? ParseVersion(*resource_version).value_or(0)
+                                                   : std::optional<std::int64_t>();
+  for (auto& watch : watches_) watch->DeliverThrough(deliver_watch_events_through_);
 }
 
 void FakeClient::EnableStatusSubresource(const ResourceRef& resource) {

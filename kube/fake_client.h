@@ -97,6 +97,11 @@ class FakeClient final : public Client {
   // Sends a BOOKMARK with the current resourceVersion on watches that allow bookmarks.
   void SendBookmarks();
   std::size_t OpenWatches() const;
+  // A watch that lags behind the store, as one on a busy API server does: events newer
+  // than `resource_version` wait in every watch (open and future) until a later call lets
+  // them through; nullopt delivers everything again. An informer's cache stays at that
+  // version meanwhile.
+  void DeliverWatchEventsThrough(std::optional<std::string> resource_version);
 
  private:
   struct HistoryEvent {
@@ -136,6 +141,7 @@ class FakeClient final : public Client {
   std::vector<std::shared_ptr<WatchState>> watches_;
   std::vector<std::shared_ptr<Reactor>> reactors_;  // shared: a reactor may keep state
   std::vector<Action> actions_;
+  std::optional<std::int64_t> deliver_watch_events_through_;
 };
 
 }  // namespace agentrollout::kube

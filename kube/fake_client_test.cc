@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
+
 #include "kube/label_selector.h"
 
 namespace agentrollout::kube {
@@ -274,6 +277,29 @@ TEST(FakeClient, WatchReplaysHistoryThenStreamsLiveChanges) {
   auto end = (*watch)->Next();
   ASSERT_TRUE(end.ok());
   EXPECT_FALSE(end->has_value());
+}
+
+TEST(FakeClient, WatchEventsCanLagBehindTheStore) {
+  FakeClient client;
+  const std::string from = client.ResourceVersion();
+  ASSERT_TRUE(client.Create(kConfigMaps, "ns", ConfigMap("a")).ok());
+  client.DeliverWatchEventsThrough(client.ResourceVersion());
+  ASSERT_TRUE(client.Create(kConfigMaps, "ns", ConfigMap("b")).ok());
+  WatchOptions options;
+  options.resource_version = from;
+  auto watch = client.Watch(kConfigMaps, "ns", options);
+  ASSERT_TRUE(watch.ok());
+  auto first = (*watch)->Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->object["metadata"]["name"], "a");
+
+  auto second = std::async(std::launch::async, [&] { return (*watch)->Next(); });
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout)
+      << "b is newer than the version delivered through";
+  client.DeliverWatchEventsThrough(std::nullopt);
+  auto delivered = second.get();
+  ASSERT_TRUE(delivered.ok() && delivered->has_value());
+  EXPECT_EQ((*delivered)->object["metadata"]["name"], "b");
 }
 
 TEST(FakeClient, WatchFromACompactedVersionIsExpired) {

@@ -8,6 +8,7 @@
 #include "analysis/table.h"
 #include "analysis/template.h"
 #include "api/names.h"
+#include "kube/resource_version.h"
 #include "kube/secret_data.h"
 
 namespace agentrollout::controllers {
@@ -286,20 +287,24 @@ void Reconciler::Process(const std::string& key) {
 
 Status Reconciler::ReconcileOnce(const std::string& key) { return Reconcile(key).result; }
 
+std::string Reconciler::CachedResourceVersion(const std::string& key) const {
+  const auto [ns, name] = kube::SplitObjectKey(key);
+  const auto cached = informer_.Get(ns, name);
+  return cached ? cached->metadata.resource_version : "";
+}
+
 Result<std::shared_ptr<const ObservedRollout>> Reconciler::Observe(const std::string& key) {
   const auto [ns, name] = kube::SplitObjectKey(key);
   auto cached = informer_.Get(ns, name);
   if (cached) {
     std::lock_guard lock(mu_);
     KeyState& state = keys_[key];
-    const bool stale = std::find(state.superseded.begin(), state.superseded.end(),
-                                 cached->metadata.resource_version) != state.superseded.end();
-    if (!stale) {
+    if (!CacheIsBehind(state, cached->metadata.resource_version)) {
       state.superseded.clear();  // the cache has caught up with our writes
       return std::shared_ptr<const ObservedRollout>(std::move(cached));
     }
   }
-  // Not cached (deleted, or not yet seen) or behind our writes: ask the API server.
+  // Not cached (deleted, or not yet seen) or behind: ask the API server.
   auto current = client_->Get(kAgentRollouts, ns, name);
   if (!current.ok()) {
     if (kube::IsNotFound(current.error())) return std::shared_ptr<const ObservedRollout>();
@@ -309,6 +314,14 @@ Result<std::shared_ptr<const ObservedRollout>> Reconciler::Observe(const std::st
   if (!observed.ok()) return observed.error();
   return std::shared_ptr<const ObservedRollout>(
       std::make_shared<ObservedRollout>(std::move(*observed)));
+}
+
+bool Reconciler::CacheIsBehind(const KeyState& state, const std::string& cached_version) {
+  if (const auto order = kube::CompareResourceVersions(cached_version, state.newest_version)) {
+    return *order < 0;
+  }
+  return std::find(state.superseded.begin(), state.superseded.end(), cached_version) !=
+         state.superseded.end();
 }
 
 void Reconciler::Forget(const std::string& key) {
@@ -372,6 +385,11 @@ Reconciler::Outcome Reconciler::Reconcile(const std::string& key) {
     }
     if (execution.result.ok() && !execution.superseded.empty()) {
       state.decided_version = execution.resource_version;
+    }
+    // Where versions compare, only forward (the newest seen stays the newest).
+    if (kube::CompareResourceVersions(execution.resource_version, state.newest_version)
+            .value_or(1) > 0) {
+      state.newest_version = execution.resource_version;
     }
     // (One OnUpdate has already moved to a newer object of this generation is kept.)
     if (!execution.decision.spec_invalid &&

@@ -87,6 +87,8 @@ class Reconciler {
   Status ReconcileOnce(const std::string& key);
 
   std::size_t QueueLength() { return queue_.Len(); }
+  // The resourceVersion the informer's cache holds for `key`; "" when it holds none.
+  std::string CachedResourceVersion(const std::string& key) const;
 
  private:
   struct Outcome {
@@ -97,8 +99,11 @@ class Reconciler {
   // the rollout itself; this is only about the caches).
   struct KeyState {
     std::optional<api::Evaluation> evaluation;  // latest not yet folded into status
-    std::vector<std::string> superseded;        // resourceVersions our writes replaced
-    api::Timestamp next_credential_error{};     // see SubstituteErrorEvaluation
+    // The newest resourceVersion this key's reconciles read from the API server or wrote:
+    // a cached object older than it is behind (CacheIsBehind).
+    std::string newest_version;
+    std::vector<std::string> superseded;     // resourceVersions our writes replaced
+    api::Timestamp next_credential_error{};  // see SubstituteErrorEvaluation
     // The resourceVersion our last completed decision left the object at (see OnUpdate).
     std::string decided_version;
     bool reconciling = false;  // a worker is in Reconcile for this key
@@ -135,9 +140,15 @@ class Reconciler {
   // After Process threw: the key's bookkeeping reset, the failure counted, the key retried.
   void Survive(const std::string& key, const char* what);
   Outcome Reconcile(const std::string& key);
-  // The object to decide from: the cache's, or a fresh read when the cache still shows a
-  // version our own writes replaced. nullptr when it is gone.
+  // The object to decide from: the cache's, or a fresh read when the cache is behind what
+  // this key's reconciles have already seen. nullptr when it is gone.
   Result<std::shared_ptr<const ObservedRollout>> Observe(const std::string& key);
+  // Whether a cached version is older than one a reconcile of the key has seen. Deciding
+  // from it would re-assert a past state's flag and weight after a newer decision (a
+  // rollback, an onDelete release) took them down. Ordered by resourceVersion where the
+  // server's versions compare (KEP-5504); else only the versions our own writes replaced
+  // are known to be old.
+  static bool CacheIsBehind(const KeyState& state, const std::string& cached_version);
   void Forget(const std::string& key);
   // The informer's delete handler: keeps `last_known` for ReleaseGone, enqueues the key.
   void OnDelete(const std::shared_ptr<const ObservedRollout>& last_known);

@@ -106,6 +106,14 @@ class ReconcilerTest : public ::testing::Test {
     reconciler_->StartWorkers();
   }
 
+  // A reconciler driven by ReconcileOnce (no workers, no scheduler) on the test's time.
+  std::unique_ptr<Reconciler> StepByStep() {
+    ReconcilerOptions options;
+    options.now = [this] { return time_.Now(); };
+    options.clock = time_.clock;
+    return std::make_unique<Reconciler>(client_, *executor_, metrics_, options);
+  }
+
   void Create(json spec = SpecJson(), const std::string& name = kName) {
     json object = {{"apiVersion", api::kApiVersion},
                    {"kind", api::kKind},
@@ -466,15 +474,12 @@ TEST_F(ReconcilerTest, ADeletedRolloutReleasesItsFlagEntriesFromTheLastObjectSee
 
 TEST_F(ReconcilerTest, ReconcileOnceWithoutCachesReadsTheApiServer) {
   Create();
-  ReconcilerOptions options;
-  options.now = [this] { return time_.Now(); };
-  options.clock = time_.clock;
-  Reconciler reconciler(client_, *executor_, metrics_, options);
-  Status result = reconciler.ReconcileOnce(kKey);
+  const std::unique_ptr<Reconciler> reconciler = StepByStep();
+  Status result = reconciler->ReconcileOnce(kKey);
   ASSERT_TRUE(result.ok()) << result.error().ToString();
   EXPECT_EQ(Stored().phase, RolloutPhase::kProgressing);
-  EXPECT_TRUE(reconciler.ReconcileOnce("bots/absent").ok());  // gone: nothing to do
-  reconciler.Stop();
+  EXPECT_TRUE(reconciler->ReconcileOnce("bots/absent").ok());  // gone: nothing to do
+  reconciler->Stop();
 }
 
 // After our own status write the cache may still show the version it replaced; deciding
@@ -482,22 +487,19 @@ TEST_F(ReconcilerTest, ReconcileOnceWithoutCachesReadsTheApiServer) {
 // server instead.
 TEST_F(ReconcilerTest, ACacheBehindOurOwnWritesIsNotDecidedFrom) {
   Create();
-  ReconcilerOptions options;
-  options.now = [this] { return time_.Now(); };
-  options.clock = time_.clock;
-  Reconciler reconciler(client_, *executor_, metrics_, options);
-  reconciler.StartCaches();
-  ASSERT_TRUE(reconciler.WaitForSync(5s));
+  const std::unique_ptr<Reconciler> reconciler = StepByStep();
+  reconciler->StartCaches();
+  ASSERT_TRUE(reconciler->WaitForSync(5s));
   // Freeze the cache: once its watch is open, break it; the reflector re-watches only after
   // a backoff on the (fake) clock.
   ASSERT_TRUE(WaitUntil([&] { return client_->OpenWatches() != 0; }, 5s));
   ASSERT_EQ(client_->OpenWatches(), 1u);
   client_->BreakWatches();
 
-  ASSERT_TRUE(reconciler.ReconcileOnce(kKey).ok());
+  ASSERT_TRUE(reconciler->ReconcileOnce(kKey).ok());
   ASSERT_EQ(Stored().phase, RolloutPhase::kProgressing);
   client_->ClearActions();
-  ASSERT_TRUE(reconciler.ReconcileOnce(kKey).ok());
+  ASSERT_TRUE(reconciler->ReconcileOnce(kKey).ok());
   int status_writes = 0;
   int fresh_reads = 0;
   for (const auto& action : client_->Actions()) {
@@ -511,7 +513,56 @@ TEST_F(ReconcilerTest, ACacheBehindOurOwnWritesIsNotDecidedFrom) {
   auto events = client_->List(kube::kEvents, kNamespace);
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->items.size(), 1u);  // one PhaseStarted
-  reconciler.Stop();
+  reconciler->Stop();
+}
+
+// Reported (CI): a rollout deleted with onDelete rollback was let go with its flag and
+// weight up. The deletion had been decided from a fresh read while the cache lagged; the
+// cache then showed the rollout's previous version -- the operator's own write, replaced
+// by the deletion, not by the operator -- and a decision from it raised flag and weight
+// again. Here the newer decision is an abort's rollback.
+TEST_F(ReconcilerTest, ACacheBehindAVersionSeenInAFreshReadIsNotDecidedFrom) {
+  Create();
+  client_->DeliverWatchEventsThrough(client_->ResourceVersion());  // the cache lags from here
+  const std::unique_ptr<Reconciler> reconciler = StepByStep();
+  reconciler->StartCaches();
+  ASSERT_TRUE(reconciler->WaitForSync(5s));
+  const std::string created = reconciler->CachedResourceVersion(kKey);
+
+  ASSERT_TRUE(reconciler->ReconcileOnce(kKey).ok());  // started: the pilot's 10 %
+  ASSERT_EQ(Stored().phase, RolloutPhase::kProgressing);
+  auto object = client_->Get(kAgentRollouts, kNamespace, kName);
+  ASSERT_TRUE(object.ok());
+  const std::string started = (*object)["metadata"]["resourceVersion"];
+  auto patched =
+      client_->Patch(kAgentRollouts, kNamespace, kName, kube::PatchType::kMerge,
+                     json{{"metadata", {{"annotations", {{api::kActionAnnotation, "abort"}}}}}});
+  ASSERT_TRUE(patched.ok()) << patched.error().ToString();
+  ASSERT_EQ(reconciler->CachedResourceVersion(kKey), created);
+  ASSERT_TRUE(reconciler->ReconcileOnce(kKey).ok());  // read fresh: the abort rolls back
+  ASSERT_EQ(Stored().phase, RolloutPhase::kRolledBack) << Stored().message;
+  const std::size_t flag_writes = flags_.calls().size();
+  const std::size_t weight_writes = router_.calls(FakeTrafficRouter::Call::kSetWeight).size();
+  ASSERT_EQ(router_.calls(FakeTrafficRouter::Call::kSetWeight).back().weight, 0);
+
+  // The cache catches up to the start only: a version older than the one the abort was
+  // decided from.
+  client_->DeliverWatchEventsThrough(started);
+  ASSERT_TRUE(WaitUntil([&] { return reconciler->CachedResourceVersion(kKey) == started; }));
+  ASSERT_TRUE(reconciler->ReconcileOnce(kKey).ok());
+  EXPECT_EQ(Stored().phase, RolloutPhase::kRolledBack) << Stored().message;
+  const std::vector<DesiredFlags> flags = flags_.calls();
+  for (std::size_t i = flag_writes; i < flags.size(); ++i) {
+    for (const flag::FlagState& state : flags[i].flags) {
+      EXPECT_FALSE(state.enabled) << "flag raised again by write " << i;
+    }
+  }
+  const std::vector<TrafficTarget> weights = router_.calls(FakeTrafficRouter::Call::kSetWeight);
+  for (std::size_t i = weight_writes; i < weights.size(); ++i) {
+    EXPECT_EQ(weights[i].weight, 0) << "weight raised again by write " << i;
+  }
+  client_->DeliverWatchEventsThrough(std::nullopt);
+  reconciler->Stop();
 }
 
 TEST_F(ReconcilerTest, OurOwnStatusWritesAreNotReconciledAgainAnEditByHandIs) {
