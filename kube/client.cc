@@ -163,6 +163,13 @@ class RestClient final : public Client {
 
   ApiResult<ObjectList> List(const ResourceRef& resource, std::string_view ns,
                              const ListOptions& options) override {
+    auto text = ListText(resource, ns, options);
+    if (!text.ok()) return text.Failure<ObjectList>();
+    return ParseListText(*text);
+  }
+
+  ApiResult<std::string> ListText(const ResourceRef& resource, std::string_view ns,
+                                  const ListOptions& options) override {
     auto path = CollectionPath(resource, ns, /*namespace_required=*/false);
     if (!path.ok()) return path.error();
     Query query;
@@ -172,9 +179,7 @@ class RestClient final : public Client {
         .Add("continue", options.continue_token)
         .Add("resourceVersion", options.resource_version)
         .Add("resourceVersionMatch", options.resource_version_match);
-    auto body = Do({"GET", *path + query.str(), "", "", true});
-    if (!body.ok()) return body.Failure<ObjectList>();
-    return ParseList(*body);
+    return DoText({"GET", *path + query.str(), "", "", true});
   }
 
   ApiResult<json> Create(const ResourceRef& resource, std::string_view ns, const json& object,
@@ -340,6 +345,18 @@ class RestClient final : public Client {
   }
 
   ApiResult<json> Do(const Call& call) {
+    auto text = DoText(call);
+    if (!text.ok()) return text.Failure<json>();
+    if (text->empty()) return json::object();
+    json body = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) {
+      return Internal(call.method + " " + call.target + ": the response is not JSON");
+    }
+    return body;
+  }
+
+  // The body of a successful response, unparsed.
+  ApiResult<std::string> DoText(const Call& call) {
     bool refreshed = false;
     for (int attempt = 1;; ++attempt) {
       const bool last = attempt >= options_.retry.max_attempts;
@@ -357,14 +374,7 @@ class RestClient final : public Client {
         }
         return response.error();
       }
-      if (response->status >= 200 && response->status < 300) {
-        if (response->body.empty()) return json::object();
-        json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-        if (body.is_discarded()) {
-          return Internal(call.method + " " + call.target + ": the response is not JSON");
-        }
-        return body;
-      }
+      if (response->status >= 200 && response->status < 300) return std::move(response->body);
       // A refused credential: the server did nothing, so any call may be sent again with a
       // fresh one (not counted as an attempt).
       if (RefreshAfter401(response->status, *token, refreshed)) {
@@ -380,37 +390,8 @@ class RestClient final : public Client {
       }
       ApiStatus status = StatusFromResponse(response->status, response->body);
       Error error = ErrorFromStatus(status);
-      return ApiResult<json>(std::move(error), std::move(status));
+      return ApiResult<std::string>(std::move(error), std::move(status));
     }
-  }
-
-  static ApiResult<ObjectList> ParseList(json& body) {
-    ObjectList list;
-    if (!body.is_object()) return Internal("list response is not an object");
-    const json& metadata = body.contains("metadata") ? body["metadata"] : json::object();
-    list.resource_version = StringAt(metadata, "resourceVersion");
-    list.continue_token = StringAt(metadata, "continue");
-    if (auto it = metadata.find("remainingItemCount");
-        it != metadata.end() && it->is_number_integer()) {
-      list.remaining_item_count = it->get<std::int64_t>();
-    }
-    // List items come without apiVersion and kind; fill them in so each item stands alone.
-    const std::string api_version = StringAt(body, "apiVersion");
-    std::string kind = StringAt(body, "kind");
-    if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
-    auto items = body.find("items");
-    if (items != body.end() && items->is_array()) {
-      list.items.reserve(items->size());
-      for (json& item : *items) {
-        if (item.is_object()) {
-          if (!item.contains("apiVersion") && !api_version.empty())
-            item["apiVersion"] = api_version;
-          if (!item.contains("kind") && !kind.empty()) item["kind"] = kind;
-        }
-        list.items.push_back(std::move(item));
-      }
-    }
-    return list;
   }
 
   http::ClientPtr transport_;
@@ -437,36 +418,98 @@ std::optional<WatchEvent::Type> ParseWatchEventType(std::string_view type) {
   return std::nullopt;
 }
 
+ApiResult<ObjectList> ParseListText(std::string_view text) {
+  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return Internal("the list response is not JSON");
+  ObjectList list;
+  if (!body.is_object()) return Internal("list response is not an object");
+  const json& metadata = body.contains("metadata") ? body["metadata"] : json::object();
+  list.resource_version = StringAt(metadata, "resourceVersion");
+  list.continue_token = StringAt(metadata, "continue");
+  if (auto it = metadata.find("remainingItemCount");
+      it != metadata.end() && it->is_number_integer()) {
+    list.remaining_item_count = it->get<std::int64_t>();
+  }
+  // List items come without apiVersion and kind; fill them in so each item stands alone.
+  const std::string api_version = StringAt(body, "apiVersion");
+  std::string kind = StringAt(body, "kind");
+  if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
+  auto items = body.find("items");
+  if (items != body.end() && items->is_array()) {
+    list.items.reserve(items->size());
+    for (json& item : *items) {
+      if (item.is_object()) {
+        if (!item.contains("apiVersion") && !api_version.empty()) item["apiVersion"] = api_version;
+        if (!item.contains("kind") && !kind.empty()) item["kind"] = kind;
+      }
+      list.items.push_back(std::move(item));
+    }
+  }
+  return list;
+}
+
+namespace {
+
+// The continue token in a list page's JSON text, read without parsing it: the list's own
+// metadata comes after its items, so the last "continue" member is the list's. A guess:
+// the page's parse checks it, and a wrong one costs only the request made with it.
+std::string ContinueTokenAhead(std::string_view text) {
+  constexpr std::string_view kMember = "\"continue\":\"";
+  const std::size_t at = text.rfind(kMember);
+  if (at == std::string_view::npos) return "";
+  const std::size_t start = at + kMember.size();
+  const std::size_t end = text.find('"', start);
+  if (end == std::string_view::npos) return "";
+  const std::string_view token = text.substr(start, end - start);
+  if (token.find('\\') != std::string_view::npos) return "";  // escaped: left to the parse
+  return std::string(token);
+}
+
+}  // namespace
+
 ApiResult<std::string> ListPages(Client& client, const ResourceRef& resource, std::string_view ns,
                                  ListOptions options, const ListPageHandler& handler) {
-  ApiResult<ObjectList> page = client.List(resource, ns, options);
+  // Later pages come from the first page's snapshot; naming a version is not allowed.
+  auto request_page = [&client, &resource, ns, options](std::string token) {
+    ListOptions page_options = options;
+    page_options.continue_token = std::move(token);
+    page_options.resource_version.clear();
+    page_options.resource_version_match.clear();
+    return std::async(std::launch::async, [&client, &resource, ns, page_options] {
+      return client.ListText(resource, ns, page_options);
+    });
+  };
+  ApiResult<std::string> text = client.ListText(resource, ns, options);
+  bool continued = !options.continue_token.empty();  // a 410 is the token expiring
   while (true) {
-    if (!page.ok()) {
-      if (!IsGone(page.error()) || options.continue_token.empty()) return page.error();
+    if (!text.ok()) {
+      if (!IsGone(text.error()) || !continued) return text.error();
       // The continue token expired mid-way: one consistent list without pages instead.
       handler.restart();
       options.continue_token.clear();
       options.limit = 0;
+      options.resource_version.clear();
+      options.resource_version_match.clear();
       auto whole = client.List(resource, ns, options);
       if (!whole.ok()) return whole.error();
       handler.page(std::move(whole->items));
       return whole->resource_version;
     }
-    if (page->continue_token.empty()) {
-      handler.page(std::move(page->items));
-      return page->resource_version;
+    std::string guess = ContinueTokenAhead(*text);
+    std::future<ApiResult<std::string>> next;
+    if (!guess.empty()) next = request_page(guess);
+    ApiResult<ObjectList> page = ParseListText(*text);
+    text = std::string();                 // the parsed page replaces its text
+    if (!page.ok()) return page.error();  // (a request made meanwhile ends unread)
+    if (page->continue_token != guess) {
+      if (next.valid()) next.wait();  // asked with a wrong token: its answer is dropped
+      next = {};
+      if (!page->continue_token.empty()) next = request_page(page->continue_token);
     }
-    options.continue_token = page->continue_token;
-    // Later pages come from the first page's snapshot; naming a version is not allowed.
-    options.resource_version.clear();
-    options.resource_version_match.clear();
-    // The next page is requested before this one is handed over, so that the handler's
-    // work (decoding thousands of objects) overlaps the server's and the transfer.
-    std::future<ApiResult<ObjectList>> next = std::async(
-        std::launch::async,
-        [&client, &resource, ns, options] { return client.List(resource, ns, options); });
     handler.page(std::move(page->items));
-    page = next.get();
+    if (!next.valid()) return page->resource_version;
+    text = next.get();
+    continued = true;
   }
 }
 

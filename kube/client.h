@@ -132,6 +132,11 @@ class Client {
   // `ns` "" lists a namespaced resource across all namespaces.
   virtual ApiResult<ObjectList> List(const ResourceRef& resource, std::string_view ns,
                                      const ListOptions& options = {}) = 0;
+  // The same page as the server sent it: JSON text, not parsed yet (ParseListText).
+  // ListPages reads the next page's continue token from it and asks for that page while
+  // this one is parsed.
+  virtual ApiResult<std::string> ListText(const ResourceRef& resource, std::string_view ns,
+                                          const ListOptions& options = {}) = 0;
   virtual ApiResult<nlohmann::json> Create(const ResourceRef& resource, std::string_view ns,
                                            const nlohmann::json& object,
                                            const WriteOptions& options = {}) = 0;
@@ -164,12 +169,17 @@ struct ListPageHandler {
   std::function<void()> restart;
 };
 
+// A list page's JSON text parsed: its items (each with the list's apiVersion and kind where
+// it lacks them) and the list's metadata.
+ApiResult<ObjectList> ParseListText(std::string_view text);
+
 // Follows continue tokens, handing each page's items to `handler.page` as it arrives, so
-// only two pages' JSON need to be alive at a time: the next page is requested (on a thread
-// of its own) while the handler works on the current one. The handler runs on the calling
-// thread, one page after another, in order. If a continue token expires (410),
-// calls `handler.restart` and starts over with one unpaginated list, as client-go's pager
-// does. Returns the list's resourceVersion.
+// only two pages need to be alive at a time: the next page is requested (on a thread of
+// its own) as soon as this one's text is in, its continue token read ahead of the parse, so
+// that the parse and the handler's work overlap the server's and the transfer. The handler
+// runs on the calling thread, one page after another, in order. If a continue token
+// expires (410), calls `handler.restart` and starts over with one unpaginated list, as
+// client-go's pager does. Returns the list's resourceVersion.
 ApiResult<std::string> ListPages(Client& client, const ResourceRef& resource, std::string_view ns,
                                  ListOptions options, const ListPageHandler& handler);
 

@@ -231,6 +231,41 @@ TEST_F(RestClientTest, ListPagesRequestsTheNextPageWhileTheHandlerWorksOnThisOne
   EXPECT_EQ(requests_seen, (std::vector<std::size_t>{2, 3, 3}));
 }
 
+// The next page is asked for with the continue token read from the page's text before it
+// is parsed. An item may carry a member named "continue" too (a ConfigMap's data key): on
+// the last page, which has no token of its own, that one is read ahead; the parse shows
+// the guess wrong, and the answer to it is dropped.
+TEST_F(RestClientTest, ListPagesDropsTheAnswerToAContinueTokenReadAheadWrongly) {
+  server_.ThenJson(200, {{"kind", "ConfigMapList"},
+                         {"metadata", {{"resourceVersion", "7"}, {"continue", "c1"}}},
+                         {"items", {{{"metadata", {{"name", "a"}}}}}}});
+  server_.ThenJson(
+      200, {{"kind", "ConfigMapList"},
+            {"metadata", {{"resourceVersion", "7"}}},
+            {"items", {{{"metadata", {{"name", "b"}}}, {"data", {{"continue", "bogus"}}}}}}});
+  server_.ThenStatus(400, "BadRequest", "continue key is not valid");
+  auto client = MakeClient();
+  ListOptions options;
+  options.limit = 1;
+  auto all = ListAll(*client, kConfigMaps, "ns", options);
+  ASSERT_TRUE(all.ok()) << all.error().ToString();
+  ASSERT_EQ(all->items.size(), 2u);
+  EXPECT_EQ(all->items[1]["data"]["continue"], "bogus");
+  EXPECT_EQ(all->resource_version, "7");
+  const auto requests = server_.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].target, "/api/v1/namespaces/ns/configmaps?limit=1&continue=c1");
+  EXPECT_EQ(requests[2].target, "/api/v1/namespaces/ns/configmaps?limit=1&continue=bogus");
+}
+
+TEST_F(RestClientTest, AListPageThatIsNotJsonFailsTheList) {
+  server_.Then([](Exchange& ex) { ex.Respond(200, {}, "{\"items\": [ {\"metadata\""); });
+  auto client = MakeClient();
+  auto all = ListAll(*client, kConfigMaps, "ns", {});
+  ASSERT_FALSE(all.ok());
+  EXPECT_THAT(all.error().message(), HasSubstr("not JSON"));
+}
+
 TEST_F(RestClientTest, ApiErrorsCarryTheStatus) {
   server_.ThenStatus(404, "NotFound", "configmaps \"x\" not found");
   server_.ThenStatus(409, "AlreadyExists", "configmaps \"x\" already exists");

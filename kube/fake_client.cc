@@ -633,6 +633,20 @@ ApiResult<json> FakeClient::Delete(const ResourceRef& resource, std::string_view
   return deleted;
 }
 
+ApiResult<std::string> FakeClient::ListText(const ResourceRef& resource, std::string_view ns,
+                                            const ListOptions& options) {
+  auto list = List(resource, ns, options);
+  if (!list.ok()) return list.Failure<std::string>();
+  json metadata = {{"resourceVersion", list->resource_version}};
+  if (!list->continue_token.empty()) metadata["continue"] = list->continue_token;
+  if (list->remaining_item_count) metadata["remainingItemCount"] = *list->remaining_item_count;
+  // (nlohmann's objects keep their members sorted: apiVersion, items, metadata.)
+  return json{{"apiVersion", resource.ApiVersion()},
+              {"items", std::move(list->items)},
+              {"metadata", std::move(metadata)}}
+      .dump();
+}
+
 ApiResult<WatchStreamPtr> FakeClient::Watch(const ResourceRef& resource, std::string_view ns,
                                             const WatchOptions& options) {
   if (auto reaction =

@@ -60,6 +60,10 @@ class FakeClient final : public Client {
                                 std::string_view name, const GetOptions& options = {}) override;
   ApiResult<ObjectList> List(const ResourceRef& resource, std::string_view ns,
                              const ListOptions& options = {}) override;
+  // List's page as JSON text, its members in the API server's order (items before the
+  // list's metadata).
+  ApiResult<std::string> ListText(const ResourceRef& resource, std::string_view ns,
+                                  const ListOptions& options = {}) override;
   ApiResult<nlohmann::json> Create(const ResourceRef& resource, std::string_view ns,
                                    const nlohmann::json& object,
                                    const WriteOptions& options = {}) override;

@@ -144,6 +144,11 @@ ApiResult<ObjectList> ReadCacheClient::List(const ResourceRef& resource, std::st
   return live_->List(resource, ns, options);
 }
 
+ApiResult<std::string> ReadCacheClient::ListText(const ResourceRef& resource, std::string_view ns,
+                                                 const ListOptions& options) {
+  return live_->ListText(resource, ns, options);
+}
+
 ApiResult<json> ReadCacheClient::Create(const ResourceRef& resource, std::string_view ns,
                                         const json& object, const WriteOptions& options) {
   auto created = live_->Create(resource, ns, object, options);

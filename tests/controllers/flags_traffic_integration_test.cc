@@ -43,6 +43,10 @@ class ConflictCountingClient final : public kube::Client {
                                          const kube::ListOptions& options = {}) override {
     return inner_->List(r, ns, options);
   }
+  kube::ApiResult<std::string> ListText(const kube::ResourceRef& r, std::string_view ns,
+                                        const kube::ListOptions& options = {}) override {
+    return inner_->ListText(r, ns, options);
+  }
   kube::ApiResult<json> Create(const kube::ResourceRef& r, std::string_view ns, const json& object,
                                const kube::WriteOptions& options = {}) override {
     return Count(inner_->Create(r, ns, object, options));

@@ -53,6 +53,11 @@ class PartitionedClient final : public Client {
     if (!connected()) return Cut();
     return inner_->List(r, ns, options);
   }
+  ApiResult<std::string> ListText(const ResourceRef& r, std::string_view ns,
+                                  const ListOptions& options) override {
+    if (!connected()) return Cut();
+    return inner_->ListText(r, ns, options);
+  }
   ApiResult<json> Create(const ResourceRef& r, std::string_view ns, const json& object,
                          const WriteOptions& options) override {
     if (!connected()) return Cut();
