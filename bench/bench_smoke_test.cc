@@ -1,11 +1,13 @@
 // Smoke test of the benchmark driver (part of the default test run, so the benchmarks
 // cannot rot): `agentrollout-bench scale` at N = 200 with a short window against the real
 // API server and a real Prometheus. It asserts that the driver works and produces numbers,
-// never that a performance goal is met (bench/run.sh --full measures those). `rawput` runs
-// too, at a handful of rollouts.
+// never that a performance goal is met (bench/run.sh --full measures those). `rawput` and
+// bench/list_cost.py run too, at a handful of rollouts.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
 
 #include "tests/harness/cluster.h"
 #include "tests/harness/process.h"
@@ -208,6 +210,52 @@ TEST(BenchSmoke, RawPutWritesWhatARollbackWrites) {
                                   "jsonpath={.spec.rules[0].backendRefs[1].weight}"});
   EXPECT_EQ(weight.exit_code, 0) << weight.Describe();
   EXPECT_EQ(weight.out, "0");
+}
+
+TEST(BenchSmoke, ListCostReadsTheListsAndTimesAStandbyOperator) {
+  const std::string ns = testing::CreateTestNamespace();
+  auto dir = testing::MakeTempDir("bench-smoke-list-cost");
+  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
+  const std::string out = (*dir / "result.json").string();
+  const int n = 12;
+  testing::ProcessOptions options;
+  options.env = {{"KUBECONFIG", testing::Cluster().kubeconfig().string()},
+                 {"AGENTROLLOUT_STATE_DIR", testing::Cluster().state_dir().string()},
+                 {"AGENTROLLOUT_KUBECTL", (testing::KubeBinDir() / "kubectl").string()}};
+  options.timeout = std::chrono::minutes(3);
+  auto run = testing::RunProcess(
+      {"python3", "-B", AGENTROLLOUT_LIST_COST, "--n", std::to_string(n), "--repeats", "1",
+       "--namespace", ns, "--operator", AGENTROLLOUT_OPERATOR, "--out", out},
+      options);
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  ASSERT_EQ(run->exit_code, 0) << run->Describe();
+  const auto result = nlohmann::json::parse(testing::ReadFileOrEmpty(out), nullptr, false);
+  ASSERT_TRUE(result.is_object()) << "no JSON in " << out;
+  ASSERT_EQ(result["runs"].size(), 3u) << result.dump();
+  for (const auto& way : result["runs"]) {
+    if (way["way"] == "operator Ready") {
+      EXPECT_GT(way["ready_s"].get<double>(), 0) << way.dump();
+      EXPECT_GT(way["cpu_s"].get<double>(), 0) << way.dump();
+    } else {
+      EXPECT_EQ(way["items"], n) << way.dump();
+      EXPECT_GT(way["bytes"].get<int>(), 0) << way.dump();
+    }
+  }
+  // A standby: the Lease stays the bench's, and no rollout got a status from the operator.
+  const auto holder = testing::Cluster().Kubectl(
+      {"get", "lease", "agentrollout-operator", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}"});
+  EXPECT_EQ(holder.out, "list-cost-bench") << holder.Describe();
+  const auto messages =
+      testing::Cluster().Kubectl({"get", "agentrollouts", "-n", ns, "-o",
+                                  "jsonpath={range .items[*]}{.status.message}{\"\\n\"}{end}"});
+  ASSERT_EQ(messages.exit_code, 0) << messages.Describe();
+  std::istringstream lines(messages.out);
+  int as_populated = 0;
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_EQ(line, "all phases passed; the flag is at 100 % for every tenant not pinned off");
+    ++as_populated;
+  }
+  EXPECT_EQ(as_populated, n);
 }
 
 }  // namespace
