@@ -71,15 +71,17 @@ TEST(BackgroundProcessTest, WaitsForLogAndStopsOnDestruction) {
   auto dir = MakeTempDir("agentrollout-process-test");
   ASSERT_TRUE(dir.ok()) << dir.error().ToString();
   // `tail -f` of an idle file runs until stopped and has the file's path on its command line.
+  // The line it prints comes from tail itself, so once it is in the log the process is past
+  // exec: a shell that echoes and then execs can be caught mid-exec, when /proc/<pid>/cmdline
+  // reads empty (CI saw exactly that).
   const std::string marker = dir->string() + "/idle";
-  ASSERT_EQ(RunProcess({"touch", marker})->exit_code, 0);
+  ASSERT_EQ(RunProcess({"sh", "-c", "echo tail-is-running > \"$0\"", marker})->exit_code, 0);
   pid_t pid = -1;
   {
-    auto process = BackgroundProcess::Start(
-        {"sh", "-c", "echo started; exec tail -f \"$0\"", marker}, *dir / "log");
+    auto process = BackgroundProcess::Start({"tail", "-f", marker}, *dir / "log");
     ASSERT_TRUE(process.ok()) << process.error().ToString();
     pid = process->pid();
-    auto log = process->WaitForLog("started", std::chrono::seconds(10));
+    auto log = process->WaitForLog("tail-is-running", std::chrono::seconds(10));
     ASSERT_TRUE(log.ok()) << log.error().ToString();
     EXPECT_TRUE(process->Running());
     EXPECT_THAT(ProcessesMentioning(marker), ::testing::Contains(pid));
