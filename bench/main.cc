@@ -101,6 +101,9 @@ int Main(int argc, char** argv) {
                    "seconds measured after the start-up work (then --window is the longest "
                    "the run may take); 0: the window's second half is the steady state")
       ->check(CLI::Range(0, 86400));
+  scale_cmd->add_flag("--restart", scale.restart,
+                      "then start the controller again over what it wrote and measure that "
+                      "start until its first pass is over");
   scale_cmd->add_option(
       "--perf", scale.perf_data,
       "perf record -F 99 -g the controller over the steady window, into this file");

@@ -166,6 +166,40 @@ def control_plane_verdicts(scale):
     return out
 
 
+def restart_section(w, scale, names):
+    """The runs with `BENCH_RESTART=1`: the controller started again over what it wrote."""
+    rows = []
+    for controller in ("agentrollout", "argo"):
+        for n in sorted(scale.get(controller, {})):
+            restarts = [r["restart"] for r in scale[controller][n] if r.get("restart")]
+            if restarts:
+                rows.append((controller, n, restarts))
+    if not rows:
+        return
+    w("### Restarted over what it wrote")
+    w("")
+    w("After each of these runs (`BENCH_RESTART=1`) the controller was stopped (SIGTERM) and "
+      "started again over the objects as it had left them, as after an upgrade or a failover, "
+      "on a settled control plane like the first start, and measured until its first pass was "
+      "over (*first pass over*: the reconcile counter reached N and the queue then read 0). A "
+      "first start over the bench's fixture also writes what no earlier operator wrote there "
+      "(finalizers, and the flags and routes of the finished rollouts); a restart shows what "
+      "a start costs once that is done. *writes*: the apiserver's own count of mutating "
+      "requests over the restart, whoever sent them.")
+    w("")
+    w("| controller | N | repeats | ready s | synced s | first pass over s | peak RSS MiB | CPU s | writes |")
+    w("|---" * 9 + "|")
+    for controller, n, restarts in rows:
+        g = lambda k: [r.get(k) for r in restarts]
+        writes = [r["control_plane"]["writes_per_minute"] * r["control_plane"]["seconds"] / 60
+                  if r.get("control_plane") else None for r in restarts]
+        w("| %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+            names[controller], n, len(restarts), mmm(g("ready_s"), "{:.2f}"),
+            mmm(g("synced_s"), "{:.1f}"), mmm(g("steady_from_s"), "{:.1f}"),
+            mmm(g("peak_rss_mib")), mmm(g("cpu_seconds"), "{:.1f}"), mmm(writes, "{:.0f}")))
+    w("")
+
+
 def control_plane_section(w, scale):
     """The whole bill of each controller: its CPU, the apiserver's and etcd's, the requests."""
     names = {"agentrollout": "agentrollout-operator", "argo": "Argo Rollouts"}
@@ -535,6 +569,7 @@ def main():
                     mmm(g("reconciles_per_s_steady"), "{:.2f}"), mmm(g("populate_s"), "{:.0f}"),
                     mmm(g("settle_s"), "{:.0f}")))
         w("")
+        restart_section(w, scale, names)
         sizes = sorted(n for n in ours if median([r.get("steady_rss_mib") for r in ours[n]]) is not None)
         if len(sizes) >= 2:
             lo, hi = sizes[0], sizes[-1]

@@ -70,6 +70,26 @@ class ReportTest(unittest.TestCase):
         self.assertIn("### The control plane's bill", text)
         self.assertIn("`PUT agentrollouts/status` 399.0", text)
 
+    def test_a_restart_over_what_the_operator_wrote_gets_its_own_table(self):
+        first = scale_run("agentrollout-operator", 50000, 0.2, 560.0, 399.0)
+        second = scale_run("agentrollout-operator", 50000, 0.2, 560.0, 399.0)
+        # 120 writes a minute over 90 s = 180 writes; 300 over 60 s = 300.
+        first["restart"] = {"ready_s": 8.0, "synced_s": 50.0, "steady_from_s": 70.0,
+                            "peak_rss_mib": 600.0, "cpu_seconds": 40.0,
+                            "control_plane": {"writes_per_minute": 120.0, "seconds": 90.0}}
+        second["restart"] = {"ready_s": 9.0, "synced_s": 40.0, "steady_from_s": 60.0,
+                             "peak_rss_mib": 610.0, "cpu_seconds": 42.0,
+                             "control_plane": {"writes_per_minute": 300.0, "seconds": 60.0}}
+        text = report({"scale-agentrollout-50000-1.json": first,
+                       "scale-agentrollout-50000-2.json": second})
+        self.assertIn("### Restarted over what it wrote", text)
+        self.assertIn("| agentrollout-operator | 50000 | 2 | 8.00 / 8.50 / 9.00 | 40.0 / 45.0 / 50.0 "
+                      "| 60.0 / 65.0 / 70.0 | 600.0 / 605.0 / 610.0 | 40.0 / 41.0 / 42.0 "
+                      "| 180 / 240 / 300 |", text)
+        self.assertNotIn("### Restarted over what it wrote",
+                         report({"scale-agentrollout-50000-1.json":
+                                 scale_run("agentrollout-operator", 50000, 0.2, 560.0, 399.0)}))
+
     def test_a_controller_that_never_got_steady_is_billed_for_its_whole_run(self):
         text = report({
             "scale-agentrollout-10000-1.json":

@@ -17,6 +17,8 @@
 #      the mode's defaults; BENCH_SCALE_REPEATS (default BENCH_REPEATS) repeats only the
 #      scale runs, the long part (~25 minutes per repeat with Argo Rollouts at full sizes);
 #      BENCH_BURST_NS (simultaneous burst sizes, default "1000 200" / quick "200");
+#      BENCH_RESTART=1 starts the operator again after each scale run, over what it wrote,
+#      and measures that start until its first pass is over (as after an upgrade);
 #      BENCH_PERF=1 records a perf profile of the operator over each steady window
 #      (perf-agentrollout-N-R.data, with per-library and per-symbol summaries beside it);
 #      BENCH_HEAPTRACK=1 runs the operator under heaptrack (bench/heaptrack_exec.sh) for
@@ -209,6 +211,7 @@ if wants scale; then
       perf_args=()
       perf_data="$results/perf-agentrollout-$n-$r.data"
       [ "${BENCH_PERF:-0}" = 1 ] && perf_args=(--perf "$perf_data")
+      [ "${BENCH_RESTART:-0}" = 1 ] && perf_args+=(--restart)
       profiled="$operator"
       heap_trace="$results/heaptrack-agentrollout-$n-$r.gz"
       if [ "${BENCH_HEAPTRACK:-0}" = 1 ]; then

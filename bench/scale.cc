@@ -72,6 +72,46 @@ nlohmann::json Describe(const ScaleOptions& o, const ControllerSpec& spec) {
           {"argv", spec.argv}};
 }
 
+// ScaleOptions::restart: the controller started again over what it wrote, on a settled
+// control plane like the first start, measured until its first pass is over.
+Result<nlohmann::json> MeasureRestart(const ScaleOptions& o, const ControlPlane* plane) {
+  auto spec = Controller(o);  // new ports: the stopped process's may still linger
+  if (!spec.ok()) return spec.error();
+  RunOptions run;
+  run.window = o.window;
+  run.steady = std::chrono::seconds(1);  // the run ends once the first pass is over
+  run.period = o.period;
+  run.sync_target = o.n;
+  std::optional<ControlPlaneReading> before;
+  nlohmann::json out;
+  if (plane) {
+    auto waited = plane->WaitUntilQuiet(0.25, std::chrono::seconds(10), std::chrono::minutes(5));
+    if (!waited.ok()) return waited.error().WithContext("control plane");
+    out["settle_s"] = *waited;
+    auto reading = plane->Read(0);
+    if (!reading.ok()) return reading.error().WithContext("control plane");
+    before = std::move(*reading);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::filesystem::path log =
+      o.log_file.parent_path() /
+      (o.log_file.stem().string() + "-restart" + o.log_file.extension().string());
+  auto result = RunController(*spec, log, run);
+  if (!result.ok()) return result.error();
+  const nlohmann::json summary = Summarize(*result, run);
+  for (const char* key : {"ready_s", "synced_s", "steady_from_s", "peak_rss_mib", "cpu_seconds",
+                          "reconciles", "exited_early", "threads_max"}) {
+    out[key] = summary.value(key, nlohmann::json());
+  }
+  if (before) {
+    auto after = plane->Read(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!after.ok()) return after.error().WithContext("control plane");
+    out["control_plane"] = ControlPlaneDelta(*before, *after);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<nlohmann::json> RunScale(const ScaleOptions& o) {
@@ -215,6 +255,11 @@ Result<nlohmann::json> RunScale(const ScaleOptions& o) {
   if (updated) {
     out["argo_updated"] = updated->objects;
     out["argo_updated_at_s"] = updated->seconds;
+  }
+  if (o.restart && !result->exited_early) {
+    auto restarted = MeasureRestart(o, plane ? &*plane : nullptr);
+    if (!restarted.ok()) return restarted.error().WithContext("restart");
+    out["restart"] = std::move(*restarted);
   }
   return out;
 }

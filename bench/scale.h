@@ -34,6 +34,12 @@ struct ScaleOptions {
   // When set: the control plane's bill (control_plane.h) from the controller's start to the
   // end of the run and over the steady window, and the peak RSS of the apiserver and etcd.
   std::optional<ControlPlaneTarget> control_plane;
+  // When set: once the run has ended (the controller stopped with SIGTERM), the controller is
+  // started again over the objects it has just written, as after an upgrade or a failover, and
+  // measured until its first pass is over (ready, synced, RSS, CPU, and the control plane's
+  // bill of that pass). A first start over a fixture pays for writes no earlier controller
+  // made (finalizers, flags and routes of the finished rollouts); a restart does not.
+  bool restart = false;
 };
 
 // Populates, runs the controller for the window (or through its start-up work and then the
