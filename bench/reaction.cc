@@ -323,11 +323,13 @@ Result<json> RunReaction(const ReactionOptions& o) {
                      " rollouts did not start within the warm-up time; see " + o.log_file.string());
   };
   if (Status warm = wait_warm(std::vector<int>(tracks.size(), 0)); !warm.ok()) return warm.error();
-  if (o.burst) {
+  if (o.burst && o.spacing.count() == 0) {
     // The first pass wrote every rollout's flag, route and status, so the registrations,
     // and with them the due times, spread over that pass (10 s for 1,000 here). A second
     // start writes nothing and registers the fleet within moments: one round's verdicts
     // then come together, and the burst measures the rollback writes, not the round.
+    // Flips spaced in time keep the first pass's spread: aligned due times would gather
+    // every flip of an interval into one round, a simultaneous burst by another name.
     process->Stop();
     std::vector<int> since;
     {

@@ -44,9 +44,11 @@ struct ReactionOptions {
   // analysis.interval of every rollout: sets the background load (evaluations and status
   // writes per second), not when a flipped rollout is noticed (t0 is the No-Go answer).
   std::string interval = "10s";
-  // All rollouts registered at once (aligned due times: simultaneous rollbacks) instead of
-  // created over one interval: created before the operator starts, which is started a
-  // second time once every rollout is warm, so that its registering pass writes nothing.
+  // All rollouts created before the operator starts (registered during its first pass, so
+  // their due times fall within that pass: near-simultaneous rollbacks, the first round's
+  // "burst" of 200 flips 50 ms apart) instead of created over one interval. With spacing 0
+  // the operator is started a second time once every rollout is warm: that start writes
+  // nothing, so it registers the fleet within moments and every verdict comes in one round.
   bool burst = false;
   int rollouts_per_config_map = 1;
   // The PostgreSQL flag store (issue 22) instead of ConfigMaps: every rollout's flag is a
