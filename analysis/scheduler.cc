@@ -4,8 +4,11 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "agentrollout/flag_client.h"
 
 namespace agentrollout::analysis {
 
@@ -51,6 +54,19 @@ std::size_t Limit(const SchedulerOptions& options) {
 std::size_t UnknownLimit(const SchedulerOptions& options) {
   const std::size_t limit = Limit(options);
   return std::max<std::size_t>(1, limit - std::max<std::size_t>(1, limit / 4));
+}
+
+// The first point of `key`'s grid (see "Spread" in the header) at or after `earliest`.
+api::Timestamp SlotAtOrAfter(std::string_view key, api::Duration interval,
+                             api::Timestamp earliest) {
+  using Ticks = api::Timestamp::duration;
+  const Ticks::rep period = std::chrono::duration_cast<Ticks>(interval).count();
+  // murmur3 / 2^32 is a fraction in [0, 1): the offset is in [0, interval).
+  const auto offset = static_cast<Ticks::rep>(static_cast<double>(period) *
+                                              (flag::murmur3_x86_32(key) / 4294967296.0));
+  const Ticks::rep into_period =
+      ((earliest.time_since_epoch().count() - offset) % period + period) % period;
+  return into_period == 0 ? earliest : earliest + Ticks(period - into_period);
 }
 
 }  // namespace
@@ -139,7 +155,9 @@ void Scheduler::Tick() {
       const api::Duration interval =
           std::max<api::Duration>(entry.input.spec.interval, std::chrono::seconds(1));
       ScheduleLocked(key, entry,
-                     entry.next_due + interval > now ? entry.next_due + interval : now + interval);
+                     options_.spread_evaluations ? SlotAtOrAfter(key, interval, now + interval / 2)
+                     : entry.next_due + interval > now ? entry.next_due + interval
+                                                       : now + interval);
       if (in_flight_.count(key) > 0) {
         ++stats_.evaluations_skipped;
         continue;

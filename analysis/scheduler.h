@@ -1,9 +1,9 @@
 // Evaluations for many rollouts: each rollout is evaluated every analysis.interval, at the
-// moment it falls due (the ticker sleeps until the earliest due time, so rollouts created
-// at scattered times are evaluated, and roll back, at scattered times too), and the
-// queries of all rollouts run on one pool of worker threads. Identical queries (same
-// server, same credentials, same rendered PromQL, same timeout) are sent once: a query
-// still in flight serves every evaluation that asks for it meanwhile.
+// moment it falls due (the ticker sleeps until the earliest due time; where in the interval
+// each rollout falls is under "Spread" below), and the queries of all rollouts run on one pool of
+// worker threads. Identical queries (same server, same credentials, same rendered PromQL, same
+// timeout) are sent once: a query still in flight serves every evaluation that asks for it
+// meanwhile.
 //
 // An answer is also reused by identical queries of later evaluations, while it is younger
 // than a quarter of the asking rollout's interval and than max_answer_reuse: rollouts of
@@ -38,6 +38,16 @@
 // server) and take a shared slot for stall_after only while they are not known to be
 // slow; the threads of the pool grow with them and shrink again, keeping `concurrency`
 // idle ones.
+//
+// Spread: a new input is due at once, and its later evaluations fall on a grid of the
+// rollout's own, one interval apart at an offset from the clock's epoch set by a hash of
+// its key (as Prometheus spreads its scrapes): the evaluation after the first is the
+// first grid point at least half an interval later, then one every interval. Rollouts
+// registered together (the whole fleet at the operator's start) would otherwise stay
+// together for good, one interval after where the first pass put them: their queries,
+// status writes and rollbacks would come in waves, and the No-Go verdicts of rollouts
+// that fail one after another would arrive together and queue behind each other's
+// writes. The offset depends on the key only, so a restarted operator keeps the grid.
 //
 // No pile-up: a rollout has at most one evaluation in flight. When it falls due while
 // the previous one is still running (Prometheus slow or down), that slot is skipped, not
@@ -78,6 +88,9 @@ struct SchedulerOptions {
   std::chrono::milliseconds tick_period{250};
   // The oldest answer reused by a later tick's identical query (see above); 0 = none.
   api::Duration max_answer_reuse = std::chrono::seconds(15);
+  // Where in its interval a rollout's evaluations fall (see "Spread" above). false: each
+  // one interval after the last, wherever the first fell (tests that count intervals).
+  bool spread_evaluations = true;
 };
 
 struct SchedulerStats {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <map>
 
 #include "analysis/fake_prometheus_client.h"
 
@@ -70,9 +72,11 @@ EvaluationInput Input(const std::string& canary, const std::string& token = "tok
 
 class SchedulerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Scheduler> Make(std::size_t concurrency = 4) {
+  // Without spreading unless asked: most tests count whole intervals from an evaluation.
+  std::unique_ptr<Scheduler> Make(std::size_t concurrency = 4, bool spread = false) {
     SchedulerOptions options;
     options.concurrency = concurrency;
+    options.spread_evaluations = spread;
     options.now = [this] { return clock_.Now(); };
     options.connect = [this](const PrometheusTarget& target) -> Result<PrometheusClientPtr> {
       std::lock_guard lock(mu_);
@@ -525,6 +529,84 @@ TEST_F(SchedulerTest, MeasuredFromIsWhenTheOldestUsedQueryWasSent) {
 
 // ------------------------------------------------------------ rollouts are isolated
 
+// Ticks every `step` until `until` has passed, waiting after each tick for the evaluations
+// it started, so none is still in flight when its rollout falls due again.
+void TickThrough(Scheduler& scheduler, FakeClock& clock, Deliveries& deliveries,
+                 std::chrono::milliseconds until, std::chrono::milliseconds step) {
+  for (std::chrono::milliseconds passed{0}; passed < until; passed += step) {
+    clock.Advance(step);
+    const std::size_t before = deliveries.size();
+    const std::uint64_t started_before = scheduler.Stats().evaluations_started;
+    scheduler.Tick();
+    const std::uint64_t started = scheduler.Stats().evaluations_started - started_before;
+    ASSERT_TRUE(deliveries.WaitFor(before + started));
+  }
+}
+
+TEST_F(SchedulerTest, SpreadsRolloutsRegisteredTogetherOverTheInterval) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  auto scheduler = Make(4, /*spread=*/true);
+  constexpr std::size_t kRollouts = 100;
+  const api::Timestamp registered = clock_.Now();
+  for (std::size_t i = 0; i < kRollouts; ++i) {
+    scheduler->Upsert("ns/rollout-" + std::to_string(i), Input("v2"));  // interval 10 s
+  }
+  scheduler->Tick();  // every new rollout is due at once
+  ASSERT_TRUE(deliveries_.WaitFor(kRollouts));
+  for (const auto& [key, evaluation] : deliveries_.received()) EXPECT_EQ(evaluation.at, registered);
+
+  // Each one's second evaluation comes 5-15 s later, on its own place in the interval.
+  TickThrough(*scheduler, clock_, deliveries_, 15s, 10ms);
+  ASSERT_EQ(deliveries_.size(), 2 * kRollouts);
+  std::map<std::string, api::Timestamp> second;
+  std::array<int, 10> per_second_of_interval{};
+  for (std::size_t i = kRollouts; i < 2 * kRollouts; ++i) {
+    const auto& [key, evaluation] = deliveries_.received()[i];
+    EXPECT_TRUE(second.emplace(key, evaluation.at).second) << key << " twice";
+    EXPECT_GE(evaluation.at, registered + 5s) << key;
+    EXPECT_LE(evaluation.at, registered + 15s) << key;
+    const auto into_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(evaluation.at.time_since_epoch()) %
+        10'000;
+    ++per_second_of_interval[static_cast<std::size_t>(into_interval.count() / 1000)];
+  }
+  // 10 per second of the interval on average; together they were all in one.
+  for (std::size_t s = 0; s < per_second_of_interval.size(); ++s) {
+    EXPECT_GE(per_second_of_interval[s], 2) << "second " << s;
+    EXPECT_LE(per_second_of_interval[s], 25) << "second " << s;
+  }
+
+  // From there on, one interval apart (to the 10 ms the ticks are apart).
+  TickThrough(*scheduler, clock_, deliveries_, 10s, 10ms);
+  ASSERT_EQ(deliveries_.size(), 3 * kRollouts);
+  for (std::size_t i = 2 * kRollouts; i < 3 * kRollouts; ++i) {
+    const auto& [key, evaluation] = deliveries_.received()[i];
+    ASSERT_EQ(second.count(key), 1u) << key;
+    EXPECT_NEAR(std::chrono::duration<double>(evaluation.at - second[key]).count(), 10.0, 0.011)
+        << key;
+  }
+}
+
+TEST_F(SchedulerTest, ARolloutKeepsItsPlaceInTheIntervalAcrossARestart) {
+  prom_->SetValue(R"(errors{version="v2"})", 0.5);
+  // The place in the interval of the second evaluation, for a scheduler started now.
+  const auto second_evaluation_into_interval = [&] {
+    auto scheduler = Make(4, /*spread=*/true);
+    const std::size_t before = deliveries_.size();
+    scheduler->Upsert("ns/a", Input("v2"));
+    scheduler->Tick();
+    EXPECT_TRUE(deliveries_.WaitFor(before + 1));
+    TickThrough(*scheduler, clock_, deliveries_, 15s, 1ms);
+    EXPECT_EQ(deliveries_.size(), before + 2);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               deliveries_.received().back().second.at.time_since_epoch()) %
+           10'000;
+  };
+  const auto first_run = second_evaluation_into_interval();
+  clock_.Advance(3333ms);  // the operator restarts at another place in the interval
+  EXPECT_EQ(second_evaluation_into_interval(), first_run);
+}
+
 // Rollouts against servers that accept a query and never answer (each its own fake,
 // held until the test ends), and one healthy rollout against prom_.
 class IsolationTest : public SchedulerTest {
@@ -534,6 +616,7 @@ class IsolationTest : public SchedulerTest {
   std::unique_ptr<Scheduler> MakeIsolated() {
     SchedulerOptions options;
     options.concurrency = kConcurrency;
+    options.spread_evaluations = false;
     options.now = [this] { return clock_.Now(); };
     options.connect = [this](const PrometheusTarget& target) -> Result<PrometheusClientPtr> {
       std::lock_guard lock(mu_);
@@ -686,7 +769,7 @@ TEST(SchedulerRealClock, TheTickerWakesWhenARolloutFallsDueNotOnlyEveryTickPerio
   // Added while the ticker sleeps: evaluated at once, not at the bound.
   scheduler.Upsert("ns/b", Input("v3"));
   ASSERT_TRUE(deliveries.WaitFor(2, 5s));
-  // ns/a falls due again a second after its first evaluation.
+  // ns/a falls due again half an interval to an interval and a half after its first.
   ASSERT_TRUE(deliveries.WaitFor(3, 5s));
   scheduler.Stop();
   std::vector<std::string> keys;

@@ -152,8 +152,9 @@ TEST(BenchSmoke, ScaleDriverMeasuresTheOperator) {
   EXPECT_EQ(got.out, "Progressing");
 }
 
-// A simultaneous burst (`reaction --burst --spacing-ms 0`, the operator started a second
-// time once warm) at a handful of rollouts: every rollback measured, with its bill.
+// A simultaneous burst (`reaction --burst --spacing-ms 0`: the warm fleet flipped while the
+// operator is down, then started again) at a handful of rollouts: every rollback measured,
+// with its bill.
 TEST(BenchSmoke, ASimultaneousBurstIsMeasuredWithWhatItCost) {
   const int n = 10;
   const OperatorRun run("reaction", n,
@@ -166,7 +167,7 @@ TEST(BenchSmoke, ASimultaneousBurstIsMeasuredWithWhatItCost) {
   EXPECT_EQ(result["rollbacks_missing"], 0);
   EXPECT_EQ(result["flag_and_route_ms"]["count"], n);
   EXPECT_GT(result["throughput_rollbacks_per_s"].get<double>(), 0);
-  // The operator ran twice (the second start registers the warm fleet).
+  // The operator ran twice (the second start brings the verdicts).
   std::size_t starts = 0;
   const std::string lines = testing::ReadFileOrEmpty(run.log);
   for (std::size_t at = lines.find("serving /metrics"); at != std::string::npos;

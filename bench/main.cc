@@ -131,7 +131,7 @@ int Main(int argc, char** argv) {
   reaction_cmd->add_option("-n", reaction.n, "rollbacks")->check(CLI::Range(1, 100000));
   reaction_cmd
       ->add_option("--spacing-ms", spacing_ms,
-                   "between two flips; 0: all at once, between two evaluation rounds")
+                   "between two flips; 0: all at once (with --burst: while the operator is down)")
       ->check(CLI::Range(0, 60000));
   reaction_cmd->add_option("--interval", reaction.interval, "analysis interval (background load)");
   reaction_cmd->add_flag("--burst", reaction.burst,

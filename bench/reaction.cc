@@ -169,7 +169,6 @@ Result<json> RunReaction(const ReactionOptions& o) {
   std::mutex mu;
   std::condition_variable changed;
   std::vector<Track> tracks(static_cast<std::size_t>(o.n));
-  Clock::time_point last_query = Clock::now();  // the stand-in's latest answer
 
   // The stand-in Prometheus: Go values (error rate 0, p95 100 ms) until a rollout is
   // flipped, then an error rate of 0.5 (No-Go: "> 0.05").
@@ -179,7 +178,6 @@ Result<json> RunReaction(const ReactionOptions& o) {
     double value = query.find("histogram_quantile") != std::string::npos ? 100 : 0;
     if (i >= 0 && i < o.n) {
       std::lock_guard lock(mu);
-      last_query = Clock::now();
       Track& t = tracks[static_cast<std::size_t>(i)];
       ++t.queries;
       const bool error_rate = query.find("agent_requests_total") != std::string::npos &&
@@ -323,24 +321,14 @@ Result<json> RunReaction(const ReactionOptions& o) {
                      " rollouts did not start within the warm-up time; see " + o.log_file.string());
   };
   if (Status warm = wait_warm(std::vector<int>(tracks.size(), 0)); !warm.ok()) return warm.error();
-  if (o.burst && o.spacing.count() == 0) {
-    // The first pass wrote every rollout's flag, route and status, so the registrations,
-    // and with them the due times, spread over that pass (10 s for 1,000 here). A second
-    // start writes nothing and registers the fleet within moments: one round's verdicts
-    // then come together, and the burst measures the rollback writes, not the round.
-    // Flips spaced in time keep the first pass's spread: aligned due times would gather
-    // every flip of an interval into one round, a simultaneous burst by another name.
-    process->Stop();
-    std::vector<int> since;
-    {
-      std::lock_guard lock(mu);
-      for (const Track& t : tracks) since.push_back(t.queries);
-    }
-    auto restarted = start_operator();
-    if (!restarted.ok()) return restarted.error().WithContext("restart");
-    process = std::move(*restarted);
-    if (Status warm = wait_warm(since); !warm.ok()) return warm.error();
-  }
+  // Simultaneous burst: a rollout is due at once when the operator starts, and on a place
+  // in the interval of its own after that (analysis/scheduler.h), so the start is the one
+  // moment a whole fleet's verdicts come in one round. The fleet is flipped while the
+  // operator is down, and its start (which writes nothing else: the first pass wrote every
+  // flag, route and status) brings every No-Go verdict together: the burst measures the
+  // rollback writes, not how the rounds spread. Flips spaced in time are taken as they come.
+  const bool simultaneous = o.burst && o.spacing.count() == 0;
+  if (simultaneous) process->Stop();
   // The bill of the rollbacks: read just before the flip and once the last is seen.
   std::optional<ControlPlane> plane;
   if (o.control_plane) {
@@ -349,62 +337,27 @@ Result<json> RunReaction(const ReactionOptions& o) {
     plane.emplace(std::move(*connected));
   }
   const auto bill_started = Clock::now();
-  const auto read_bill = [&]() -> Result<std::pair<ControlPlaneReading, ProcSample>> {
+  // The operator's part: its CPU since the flip, all of it when it starts after the flip.
+  const auto read_bill =
+      [&](bool operator_running) -> Result<std::pair<ControlPlaneReading, ProcSample>> {
     const std::chrono::duration<double> t = Clock::now() - bill_started;
     auto reading = plane->Read(t.count());
     if (!reading.ok()) return reading.error().WithContext("control plane");
+    if (!operator_running) return std::make_pair(std::move(*reading), ProcSample{});
     auto operator_sample = SampleProcess(process->pid());
     if (!operator_sample.ok()) return operator_sample.error().WithContext("operator");
     return std::make_pair(std::move(*reading), *operator_sample);
   };
   std::optional<std::pair<ControlPlaneReading, ProcSample>> bill_before;
-  const auto start_bill = [&]() -> Status {
-    if (!plane) return OkStatus();
-    auto read = read_bill();
+  if (plane) {
+    auto read = read_bill(!simultaneous);
     if (!read.ok()) return read.error();
     bill_before = std::move(*read);
-    return OkStatus();
-  };
-  bool flipped_while_idle = false;
+  }
   if (o.spacing.count() == 0) {
-    // All at once, between two evaluation rounds (the stand-in quiet for a fifth of the
-    // interval, at most 1 s): no round sees part of the fleet flipped, so with --burst
-    // every No-Go verdict comes in the same round. Flipped anyway after two intervals.
-    const auto quiet =
-        std::clamp<Clock::duration>(std::chrono::duration_cast<Clock::duration>(*interval / 5),
-                                    std::chrono::milliseconds(100), std::chrono::seconds(1));
-    // With the bill measured, the round's status writes must have landed too (they trail
-    // its queries), or they would be counted as the rollbacks' cost.
-    const auto status_writes = [&]() -> std::optional<double> {
-      if (!plane) return 0.0;
-      auto reading = plane->Read(0);
-      if (!reading.ok()) return std::nullopt;
-      const auto count = reading->requests.find("PUT agentrollouts/status");
-      return count == reading->requests.end() ? 0.0 : count->second;
-    };
-    std::optional<double> writes_seen = status_writes();
-    auto writes_moved_at = Clock::now();
-    const auto give_up = Clock::now() + 2 * std::chrono::duration_cast<Clock::duration>(*interval);
-    while (Clock::now() < give_up) {
-      if (plane) {
-        const std::optional<double> writes = status_writes();
-        if (!writes || writes != writes_seen) writes_moved_at = Clock::now();
-        writes_seen = writes;
-      }
-      {
-        std::lock_guard lock(mu);
-        if (Clock::now() - last_query >= quiet && Clock::now() - writes_moved_at >= quiet) {
-          flipped_while_idle = true;
-          break;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(plane ? 100 : 5));
-    }
-    if (Status started = start_bill(); !started.ok()) return started.error();
     std::lock_guard lock(mu);
     for (Track& t : tracks) t.flipped = true;
   } else {
-    if (Status started = start_bill(); !started.ok()) return started.error();
     for (int i = 0; i < o.n; ++i) {
       {
         std::lock_guard lock(mu);
@@ -412,6 +365,11 @@ Result<json> RunReaction(const ReactionOptions& o) {
       }
       std::this_thread::sleep_for(o.spacing);
     }
+  }
+  if (simultaneous) {
+    auto restarted = start_operator();
+    if (!restarted.ok()) return restarted.error().WithContext("restart");
+    process = std::move(*restarted);
   }
   {
     std::unique_lock lock(mu);
@@ -423,7 +381,7 @@ Result<json> RunReaction(const ReactionOptions& o) {
   }
   json bill;
   if (bill_before) {
-    auto after = read_bill();
+    auto after = read_bill(true);
     if (!after.ok()) return after.error();
     bill = ControlPlaneDelta(bill_before->first, after->first);
     // Counts, not rates: the burst is a few seconds.
@@ -483,7 +441,6 @@ Result<json> RunReaction(const ReactionOptions& o) {
            {"verdict_to_flag_ms", Percentiles(verdict_to_flag)},
            {"flag_ms", Percentiles(flag)},
            {"route_ms", Percentiles(route)}};
-  if (o.spacing.count() == 0) out["flipped_between_rounds"] = flipped_while_idle;
   if (!bill.is_null()) out["control_plane"] = std::move(bill);
   if (first_t0 && last_t1) {
     // The fleet's rollback rate: from the first No-Go answer to the last rollback written

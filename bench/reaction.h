@@ -38,8 +38,8 @@ struct ReactionOptions {
   int n = 200;
   int workers = 8;
   int concurrency = 4;
-  // Between two flips; 0: all rollouts flipped at once (under one lock) between two
-  // evaluation rounds, so with `burst` all No-Go verdicts come in the same round.
+  // Between two flips; 0: all rollouts flipped at once (under one lock), with `burst` while
+  // the operator is down, so all No-Go verdicts come in the round of its start.
   std::chrono::milliseconds spacing{50};
   // analysis.interval of every rollout: sets the background load (evaluations and status
   // writes per second), not when a flipped rollout is noticed (t0 is the No-Go answer).
@@ -47,8 +47,10 @@ struct ReactionOptions {
   // All rollouts created before the operator starts (registered during its first pass, so
   // their due times fall within that pass: near-simultaneous rollbacks, the first round's
   // "burst" of 200 flips 50 ms apart) instead of created over one interval. With spacing 0
-  // the operator is started a second time once every rollout is warm: that start writes
-  // nothing, so it registers the fleet within moments and every verdict comes in one round.
+  // the operator is stopped once every rollout is warm, the fleet flipped, and the operator
+  // started again: a start evaluates every rollout at once (after it, each rollout has its
+  // own place in the interval), and it writes nothing else, so every verdict comes in its
+  // first round.
   bool burst = false;
   int rollouts_per_config_map = 1;
   // The PostgreSQL flag store (issue 22) instead of ConfigMaps: every rollout's flag is a

@@ -111,12 +111,8 @@ def simultaneous_table(w, simul):
             mmm([p["raw_rmw"] and p["raw_rmw"].get("rollbacks_per_s") for p in runs], "{:.0f}")))
     w("")
     missing = sum(p["reaction"].get("rollbacks_missing", 0) for n in simul for p in simul[n])
-    split = sum(1 for n in simul for p in simul[n]
-                if p["reaction"].get("flipped_between_rounds") is False)
-    w("(min / median / max over repeats.) Rollbacks not seen within 60 s: %d; runs whose flip "
-      "could not wait for a quiet moment between rounds (verdicts possibly split over two "
-      "rounds): %d. Raw per-rollout latency percentiles are in rawput-N-R.json."
-      % (missing, split))
+    w("(min / median / max over repeats.) Rollbacks not seen within 60 s: %d. Raw per-rollout "
+      "latency percentiles are in rawput-N-R.json." % missing)
     w("")
 
 

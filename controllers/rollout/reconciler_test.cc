@@ -92,6 +92,7 @@ class ReconcilerTest : public ::testing::Test {
     options.now = [this] { return time_.Now(); };
     options.scheduler.now = [this] { return time_.Now(); };
     options.scheduler.tick_period = 5ms;
+    options.scheduler.spread_evaluations = false;  // the test counts whole intervals
     options.scheduler.connect =
         [this](const analysis::PrometheusTarget& target) -> Result<analysis::PrometheusClientPtr> {
       {

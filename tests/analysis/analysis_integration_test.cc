@@ -762,6 +762,7 @@ TEST_F(MisbehavingServerTest, SlowPrometheusDoesNotPileUpInTheScheduler) {
   SchedulerOptions options;
   options.concurrency = 2;
   options.tick_period = 50ms;
+  options.spread_evaluations = false;  // slots a whole interval apart from the first
   Scheduler scheduler(options, [&](const std::string&, api::Evaluation) { ++delivered; });
   EvaluationInput input = Input(silent.url(), 1500ms);
   input.spec.interval = 1s;

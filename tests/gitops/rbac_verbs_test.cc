@@ -419,6 +419,7 @@ class OperatorRun {
     options.now = [this] { return clock_->WallNow(); };
     options.scheduler.now = [this] { return clock_->WallNow(); };
     options.scheduler.tick_period = 5ms;
+    options.scheduler.spread_evaluations = false;  // the test counts whole intervals
     options.scheduler.connect =
         [this](const analysis::PrometheusTarget&) -> Result<analysis::PrometheusClientPtr> {
       return analysis::PrometheusClientPtr(prometheus_);
