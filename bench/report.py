@@ -80,11 +80,13 @@ def simultaneous_bursts(results):
 def simultaneous_table(w, simul):
     w("### Rollback at the API server's speed: simultaneous bursts")
     w("")
-    w("`agentrollout-bench reaction --burst --spacing-ms 0 -n N`: all N rollouts are flipped "
-      "at once, between two evaluation rounds, so all N No-Go verdicts come in the same round "
-      "(operator `--concurrency 4`). Latency as above (No-Go answer → flag and route seen); "
-      "*rollbacks/s* = rollbacks / (last t1 − first t0); *first → last t0* is how long the round "
-      "took to answer all N No-Go values (the analysis scheduler's share of that span). Right after it, with the operator "
+    w("`agentrollout-bench reaction --burst --spacing-ms 0 -n N`: once every rollout is warm, "
+      "the operator is stopped, all N rollouts are flipped at once and the operator is started "
+      "again; a start evaluates every rollout at once, so all N No-Go verdicts come in its first "
+      "round, beside its first pass (operator `--concurrency 4`). Latency as above (No-Go answer "
+      "→ flag and route seen); *rollbacks/s* = rollbacks / (last t1 − first t0); *first → last "
+      "t0* is how long the round took to answer all N No-Go values (the analysis scheduler's "
+      "share of that span). Right after it, with the operator "
       "stopped, `agentrollout-bench rawput -n N --concurrency 4` does on the same objects "
       "exactly a rollback's writes with nothing else: per rollout a PUT of the flag ConfigMap "
       "(entry disabled at 0 %) and, on a thread of its own, a PUT of the HTTPRoute (canary "

@@ -270,7 +270,7 @@ fi
 
 if wants burst; then
   echo "==> rollback at the API server's speed: simultaneous bursts of [$burst_sizes], raw PUTs beside"
-  # All N No-Go verdicts in one evaluation round (--burst --spacing-ms 0), then, on the same
+  # All N No-Go verdicts in the round of the operator's start (--burst --spacing-ms 0), then, on the same
   # objects with the operator stopped, a trivial client doing the same two PUTs per rollout at
   # the same concurrency (rawput; once more with the operator's GET before each PUT).
   for n in $burst_sizes; do
