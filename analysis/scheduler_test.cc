@@ -560,8 +560,9 @@ TEST_F(SchedulerTest, SpreadsRolloutsRegisteredTogetherOverTheInterval) {
   ASSERT_EQ(deliveries_.size(), 2 * kRollouts);
   std::map<std::string, api::Timestamp> second;
   std::array<int, 10> per_second_of_interval{};
+  const auto second_round = deliveries_.received();
   for (std::size_t i = kRollouts; i < 2 * kRollouts; ++i) {
-    const auto& [key, evaluation] = deliveries_.received()[i];
+    const auto& [key, evaluation] = second_round[i];
     EXPECT_TRUE(second.emplace(key, evaluation.at).second) << key << " twice";
     EXPECT_GE(evaluation.at, registered + 5s) << key;
     EXPECT_LE(evaluation.at, registered + 15s) << key;
@@ -579,8 +580,9 @@ TEST_F(SchedulerTest, SpreadsRolloutsRegisteredTogetherOverTheInterval) {
   // From there on, one interval apart (to the 10 ms the ticks are apart).
   TickThrough(*scheduler, clock_, deliveries_, 10s, 10ms);
   ASSERT_EQ(deliveries_.size(), 3 * kRollouts);
+  const auto third_round = deliveries_.received();
   for (std::size_t i = 2 * kRollouts; i < 3 * kRollouts; ++i) {
-    const auto& [key, evaluation] = deliveries_.received()[i];
+    const auto& [key, evaluation] = third_round[i];
     ASSERT_EQ(second.count(key), 1u) << key;
     EXPECT_NEAR(std::chrono::duration<double>(evaluation.at - second[key]).count(), 10.0, 0.011)
         << key;
